@@ -1,0 +1,125 @@
+// llmc C API: the one boundary of the native runtime. The Node-API addon (native/node/) and the standalone
+// runner (native/tools/llmc-run.cpp) are both thin clients of this header.
+//
+// Conventions: functions return 0 on success and a non-zero llmc_status on failure; llmc_last_error() then holds
+// a one-line message that names the problem and, where there is one, the fix (thread-local, valid until the next
+// call on the same thread). No function throws or aborts on bad input.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LLMC_API_VERSION 1
+#define LLMC_ENGINE_FORMAT_VERSION 1
+
+typedef enum llmc_status {
+  LLMC_OK = 0,
+  LLMC_ERR_INVALID_ARGUMENT = 1,  // a parameter out of range (negative temperature, top_p > 1, ...)
+  LLMC_ERR_IO = 2,                // a file is missing or unreadable
+  LLMC_ERR_BAD_ENGINE = 3,        // corrupt engine, wrong magic, offsets outside the file
+  LLMC_ERR_VERSION = 4,           // engine of another format version or op schema: rebuild it
+  LLMC_ERR_UNSUPPORTED = 5,       // backend not available (no CUDA driver), op not implemented by the backend
+  LLMC_ERR_LIMIT = 6,             // prompt longer than max_seq_len, KV cache full, ...
+  LLMC_ERR_INTERNAL = 7,
+} llmc_status;
+
+typedef struct llmc_engine llmc_engine;
+typedef struct llmc_executor llmc_executor;
+
+const char* llmc_last_error(void);
+
+// ---- Engine ------------------------------------------------------------------------------------------------
+typedef struct llmc_load_options {
+  const char* backend;      // "cpu" (default when NULL) or "cuda"
+  int32_t num_threads;      // CPU threads; 0 = all cores
+  int64_t kv_cache_bytes;   // KV cache budget; 0 = enough for max_batch_size sequences of max_seq_len
+} llmc_load_options;
+
+// Loads ENGINE_DIR/rank0.engine (mmap) after checking config.json. Refuses another format version or schema hash.
+int llmc_engine_load(const char* engine_dir, const llmc_load_options* opts, llmc_engine** out);
+void llmc_engine_free(llmc_engine* engine);
+// JSON describing the loaded engine: model dims, limits, backend, simd ("avx512" | "avx2" | "scalar"), threads,
+// weights_bytes, decode_weight_bytes, kv_cache_bytes, kv_block_count. Owned by the engine.
+const char* llmc_engine_info_json(llmc_engine* engine);
+
+// ---- Generation --------------------------------------------------------------------------------------------
+typedef struct llmc_sampling_params {
+  float temperature;         // 0 = greedy (argmax). Must be >= 0.
+  int32_t top_k;             // 0 = off. Must be >= 0.
+  float top_p;               // 1 = off. Must be in (0, 1].
+  float repetition_penalty;  // 1 = off. Must be > 0. HF semantics: logit > 0 ? logit / p : logit * p, over prompt + generated.
+  uint64_t seed;             // seeds this request's RNG; the same seed gives the same tokens
+} llmc_sampling_params;
+
+// Called once per generated token, in order. Return non-zero to stop the request after this token.
+typedef int (*llmc_token_callback)(void* user, int32_t token_id, int32_t index);
+
+typedef struct llmc_request_params {
+  const int32_t* prompt;     // prompt token ids (at least 1)
+  int32_t prompt_len;
+  int32_t max_new_tokens;    // >= 0; prompt_len + max_new_tokens must be <= max_seq_len
+  llmc_sampling_params sampling;
+  const int32_t* eos_ids;    // stop when one of these is generated (it is included in the output), unless ignore_eos
+  int32_t num_eos_ids;
+  int32_t ignore_eos;
+  // Optional: write float32 logits [rows, vocab] here, rows = prompt_len + generated - 1 (row t < prompt_len: after
+  // prompt token t, from the prefill; row prompt_len-1+k: what generated token k was drawn from).
+  const char* logits_path;
+  llmc_token_callback on_token;  // optional
+  void* user;
+} llmc_request_params;
+
+typedef enum llmc_stop_reason {
+  LLMC_STOP_NONE = 0, LLMC_STOP_LENGTH = 1, LLMC_STOP_EOS = 2, LLMC_STOP_CALLBACK = 3, LLMC_STOP_CANCELLED = 4,
+} llmc_stop_reason;
+
+typedef struct llmc_generate_result {
+  int32_t* output_ids;       // caller-provided buffer of capacity max_new_tokens; filled with the generated ids
+  int32_t num_output;
+  int32_t logits_rows;       // rows written to logits_path (0 when none)
+  int32_t stop_reason;       // llmc_stop_reason
+  double prefill_ms;         // time to first token (prefill + first sample)
+  double decode_ms;          // time of all later steps
+} llmc_generate_result;
+
+// Generates for one request, on the calling thread, through the same packed executor as batched serving.
+int llmc_generate(llmc_engine* engine, const llmc_request_params* params, llmc_generate_result* result);
+
+// Asks every running request of this engine to stop after its current step (thread-safe; used for Ctrl-C and
+// stop strings detected by the caller).
+void llmc_engine_cancel(llmc_engine* engine);
+
+// Negative log-likelihood of tokens[1..n) given their prefix, in one sequence (prefill only, chunked by
+// max_num_tokens). Used by `llmc eval` for perplexity.
+int llmc_score(llmc_engine* engine, const int32_t* tokens, int32_t n, double* nll_sum, int32_t* num_scored);
+
+// ---- In-flight batching ------------------------------------------------------------------------------------
+// The executor owns the request queue: each step packs the decode tokens of running requests with prefill chunks
+// of waiting ones, up to max_num_tokens and max_batch_size, and frees a request's KV blocks when it finishes.
+int llmc_executor_create(llmc_engine* engine, llmc_executor** out);
+void llmc_executor_free(llmc_executor* ex);
+int llmc_executor_add(llmc_executor* ex, const llmc_request_params* params, int64_t* request_id);
+
+typedef struct llmc_step_event {
+  int64_t request_id;
+  int32_t token_id;          // -1 when the event only reports a finish
+  int32_t finished;          // 1 when the request is done
+  int32_t stop_reason;
+} llmc_step_event;
+
+// Runs one packed step. Fills up to `capacity` events (one per request that produced a token or finished).
+// *num_active is the number of requests still queued or running afterwards.
+int llmc_executor_step(llmc_executor* ex, llmc_step_event* events, int32_t capacity, int32_t* num_events,
+                       int32_t* num_active);
+
+// ---- Measurement -------------------------------------------------------------------------------------------
+// Peak read bandwidth of host memory in GB/s, measured with num_threads threads (0 = all cores) streaming a
+// buffer much larger than the caches for about `seconds`.
+double llmc_measure_memory_bandwidth(int32_t num_threads, double seconds);
+
+#ifdef __cplusplus
+}
+#endif
