@@ -1,0 +1,105 @@
+// CPU kernels: the reference backend. Every kernel has a scalar version (the reference) and SIMD versions chosen
+// once at run time (AVX-512 / AVX2+FMA+F16C / scalar); native/tests/backend_ops.cpp checks each SIMD version
+// against the scalar one. Activations are f32; weights are f32, f16 or bf16 and are widened to f32 in registers
+// (fp32 accumulation). All matrices are row-major. No kernel works in place unless it says so.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "llmc/ops.generated.h"
+#include "thread_pool.h"
+
+namespace llmc::cpu {
+
+enum class DType : int32_t { f32 = 0, f16 = 1, bf16 = 2 };
+size_t dtype_size(DType t);
+bool dtype_from_name(const char* s, DType* out);  // "f32" | "f16" | "bf16"
+
+enum class Simd : int32_t { scalar = 0, avx2 = 1, avx512 = 2 };
+// Best level this CPU supports, lowered by the environment variable LLMC_SIMD=scalar|avx2|avx512 if set.
+Simd simd_level();
+const char* simd_name(Simd s);
+// Tests force a level to compare against the scalar reference.
+void set_simd_level(Simd s);
+
+// y[rows, out] = x[rows, in] . w[out, in]^T + bias[out]. bias may be null; it has w's dtype.
+// rows is small (1..8) in decode: a GEMV streaming w once; large in prefill: tiled so each weight row is read
+// once per tile of tokens. Parallel over output features.
+void linear(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out,
+            const void* bias, float* y);
+
+// y[rows, width] = table[ids[r]] * scale.
+void embedding(ThreadPool& pool, const int32_t* ids, int64_t rows, const void* table, DType tt, int64_t width,
+               float scale, float* y);
+
+// y[r] = x[r] + table[positions[r] + offset].
+void pos_embedding(ThreadPool& pool, const float* x, const int32_t* positions, int64_t rows, const void* table,
+                   DType tt, int64_t width, int32_t offset, float* y);
+
+// y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * (w + weight_offset). Sums in f32 (double not needed at these widths).
+void rms_norm(ThreadPool& pool, const float* x, int64_t rows, int64_t width, const void* w, DType wt, float eps,
+              float weight_offset, float* y);
+
+// y[r] = (x[r] - mean) / sqrt(var + eps) * w + b (biased variance). b may be null; it has w's dtype.
+void layer_norm(ThreadPool& pool, const float* x, int64_t rows, int64_t width, const void* w, DType wt,
+                const void* b, float eps, float* y);
+
+// Rotary embedding of x[rows, num_heads*head_dim] (copied to y; elements past rotary_dim pass through).
+// neox: element i pairs with i + rotary_dim/2; gptj: 2i with 2i+1. Pair i rotates by positions[r] * inv_freq[i]:
+//   (a, b) -> (a cos - b sin, b cos + a sin). Angles are computed in f32 as HF does (pos * inv_freq in f32).
+void rope(ThreadPool& pool, const float* x, int64_t rows, const int32_t* positions, int32_t num_heads,
+          int32_t head_dim, int32_t rotary_dim, const float* inv_freq, RopeStyle style, float* y);
+
+void add(ThreadPool& pool, const float* a, const float* b, int64_t n, float* y);
+void mul(ThreadPool& pool, const float* a, const float* b, int64_t n, float* y);
+void activation(ThreadPool& pool, const float* x, int64_t n, ActivationKind kind, float* y);
+// y = act(gate) * up
+void gated_activation(ThreadPool& pool, const float* gate, const float* up, int64_t n, ActivationKind kind, float* y);
+
+// Copies column blocks of x[rows, sum(widths)] into outs[i][rows, widths[i]].
+void split(ThreadPool& pool, const float* x, int64_t rows, const int32_t* widths, int32_t count, float* const* outs);
+
+// y[i] = x[row_ids[i]] for i < count.
+void select_rows(const float* x, int64_t width, const int32_t* row_ids, int64_t count, float* y);
+
+// Paged KV cache of one layer: blocks of block_size tokens. Block b of this layer holds k at
+//   layer_base + b * block_stride            as [num_kv_heads, block_size, head_dim] f32
+// and v at that address + num_kv_heads * block_size * head_dim. block_stride = 2 * num_kv_heads * block_size * head_dim.
+struct PagedKvLayer {
+  float* layer_base;
+  int64_t block_stride;   // floats
+  int32_t block_size;
+  int32_t num_kv_heads;
+  int32_t head_dim;
+};
+
+// One step's tokens: token r belongs to sequence seq_of_token[r] and sits at positions[r].
+// block_tables + seq * max_blocks_per_seq lists that sequence's physical blocks in order.
+struct AttentionArgs {
+  const float* q;  // [rows, num_heads*head_dim]
+  const float* k;  // [rows, num_kv_heads*head_dim]
+  const float* v;  // [rows, num_kv_heads*head_dim]
+  int64_t rows;
+  const int32_t* positions;
+  const int32_t* seq_of_token;
+  const int32_t* block_tables;
+  int32_t max_blocks_per_seq;
+  PagedKvLayer kv;
+  int32_t num_heads;
+  int32_t num_kv_heads;
+  int32_t head_dim;
+  float scale;
+  int32_t sliding_window;      // 0 = none; else keys j with pos - window < j <= pos
+  const float* alibi_slopes;   // null = none; else score += slopes[h] * key_position
+  float* out;                  // [rows, num_heads*head_dim]
+};
+
+// Writes every token's k and v into the cache at its position, then computes causal attention for every token
+// over its own sequence's keys (those at positions <= its own: tokens of the same step included). Online softmax
+// in f32; parallel over (token, head).
+void attention(ThreadPool& pool, const AttentionArgs& args);
+
+// Streams a large buffer with all pool threads and returns GB/s (1e9 bytes / s) of reads.
+double measure_read_bandwidth(ThreadPool& pool, double seconds);
+
+}  // namespace llmc::cpu

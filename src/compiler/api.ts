@@ -1,0 +1,21 @@
+// The compiler's public surface, used by the CLI (src/cli/) and tests. Implementations live in build.ts,
+// engine/reader.ts and engine/onnx.ts.
+export type BuildDType = 'float32' | 'float16' | 'bfloat16';
+
+export interface BuildOptions {
+  modelDir: string;          // HF checkpoint directory
+  outDir: string;            // engine directory to write
+  dtype?: BuildDType;        // weight dtype; default: the checkpoint's torch_dtype (float32 if absent)
+  maxBatchSize?: number;     // default 8
+  maxSeqLen?: number;        // default min(max_position_embeddings, 4096)
+  maxNumTokens?: number;     // tokens in one packed step; default max(maxSeqLen, 2048) capped sensibly
+  dumpIrDir?: string;        // write the IR text after each pass here
+  force?: boolean;           // overwrite a non-empty outDir (otherwise an EXISTS error)
+  log?: (line: string) => void;  // progress and the memory plan, one line at a time
+}
+
+export interface BuildReport {
+  engineDir: string;
+  manifest: Record<string, unknown>;  // the config.json written
+  seconds: number;
+}
