@@ -1,0 +1,47 @@
+// Reads the HF-transformers golden fixtures (test/fixtures/golden, a verbatim copy of ../shared/golden).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { goldenDir } from './cli.js';
+
+export interface GoldenFixture {
+  name: string;
+  dir: string;
+  modelDir: string;
+  json: {
+    architectures: string[];
+    vocab_size: number;
+    prompts: number[][];
+    prefill: { file: string; shape: [number, number] }[];
+    greedy: { new_tokens: number[]; top1_minus_top2_margins: number[] }[];
+    decode: { file: string; shape: [number, number] };
+    weights_dtype: string;
+  };
+}
+
+export function loadFixture(name: string): GoldenFixture {
+  const dir = join(goldenDir, name);
+  const json = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8'));
+  return { name, dir, modelDir: join(dir, 'model'), json };
+}
+
+export function fixtureNames(): string[] {
+  const index = JSON.parse(readFileSync(join(goldenDir, 'index.json'), 'utf8'));
+  return index.fixtures.map((f: { name: string }) => f.name);
+}
+
+export function readF32(path: string): Float32Array {
+  const b = readFileSync(path);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+/** Max |a - b| over rows [rowA0, rowA0+n) of a and [rowB0, rowB0+n) of b, both [*, vocab]. */
+export function maxAbsDiffRows(a: Float32Array, rowA0: number, b: Float32Array, rowB0: number, n: number, vocab: number): number {
+  let m = 0;
+  for (let r = 0; r < n; r++) {
+    for (let j = 0; j < vocab; j++) {
+      const d = Math.abs(a[(rowA0 + r) * vocab + j] - b[(rowB0 + r) * vocab + j]);
+      if (!(d <= m)) m = Number.isNaN(d) ? Infinity : Math.max(m, d);
+    }
+  }
+  return m;
+}
