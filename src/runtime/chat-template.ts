@@ -1,0 +1,41 @@
+// Renders the model's chat template (tokenizer_config.json chat_template) with @huggingface/jinja, which matches
+// Python Jinja2 as transformers uses it. The rendered text already holds BOS and role markers, so it is encoded
+// without adding special tokens again (transformers' apply_chat_template(tokenize=True) does the same).
+import { Template } from '@huggingface/jinja';
+import { LlmcError } from '../errors.js';
+import type { TextTokenizer } from './tokenizer.js';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | string;
+  content: string;
+}
+
+export function renderChatTemplate(
+  template: string,
+  messages: ChatMessage[],
+  specialTokens: Record<string, string>,
+  addGenerationPrompt = true,
+): string {
+  let parsed: Template;
+  try {
+    parsed = new Template(template);
+  } catch (e) {
+    throw new LlmcError('BAD_ENGINE', `the chat_template in tokenizer_config.json does not parse: ${(e as Error).message.split('\n')[0]}`);
+  }
+  try {
+    return parsed.render({ messages, add_generation_prompt: addGenerationPrompt, ...specialTokens });
+  } catch (e) {
+    // raise_exception() in templates reports things like "roles must alternate": pass its words on.
+    throw new LlmcError('BAD_ARGUMENT', `the chat template refused the conversation: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** One user turn, rendered with the engine's template and tokenized. */
+export function encodeChat(tokenizer: TextTokenizer, userText: string, system?: string): number[] {
+  const template = tokenizer.chatTemplate();
+  if (template === null) throw new LlmcError('BAD_ARGUMENT', 'this model has no chat_template; drop --chat');
+  const messages: ChatMessage[] = [];
+  if (system !== undefined) messages.push({ role: 'system', content: system });
+  messages.push({ role: 'user', content: userText });
+  return tokenizer.encode(renderChatTemplate(template, messages, tokenizer.specialTokenStrings()), false);
+}

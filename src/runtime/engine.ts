@@ -1,0 +1,126 @@
+// A loaded engine: the manifest, the tokenizer (when the checkpoint had one) and the native engine.
+//   const engine = await Engine.load('engines/llama');
+//   const r = await engine.generate(engine.encodePrompt('Hello'), { maxNewTokens: 32, onText: (t) => write(t) });
+//   engine.close();
+import { resolve } from 'node:path';
+import { LlmcError } from '../errors.js';
+import { loadAddon } from './addon.js';
+import type { AddonEngine } from './addon-types.js';
+import { encodeChat } from './chat-template.js';
+import { runGeneration, type GenerateOptions, type GenerationResult } from './generation.js';
+import { readEngineManifest, type EngineManifest } from './manifest.js';
+import { fromNativeError } from './native-error.js';
+import { TextTokenizer } from './tokenizer.js';
+
+export interface EngineLoadOptions {
+  backend?: 'cpu' | 'cuda';
+  /** CPU threads; 0 or absent = all cores. */
+  numThreads?: number;
+  /** KV cache budget in bytes; 0 or absent = max_batch_size sequences of max_seq_len. */
+  kvCacheBytes?: number;
+}
+
+export class Engine {
+  private tokenizerCache: TextTokenizer | null | undefined;
+  private infoCache: Record<string, unknown> | undefined;
+  private closed = false;
+
+  private constructor(readonly dir: string, readonly manifest: EngineManifest, private readonly native: AddonEngine) {}
+
+  /** Checks config.json first (friendly errors), then loads rank0.engine natively, off the event loop. */
+  static async load(dir: string, opts: EngineLoadOptions = {}): Promise<Engine> {
+    const manifest = readEngineManifest(dir);
+    if (opts.numThreads !== undefined && (!Number.isInteger(opts.numThreads) || opts.numThreads < 0)) {
+      throw new LlmcError('BAD_ARGUMENT', `--threads must be an integer >= 1, got ${opts.numThreads}`);
+    }
+    const addon = loadAddon();
+    try {
+      const native = await addon.loadEngine(resolve(dir), {
+        backend: opts.backend ?? 'cpu',
+        numThreads: opts.numThreads ?? 0,
+        kvCacheBytes: opts.kvCacheBytes ?? 0,
+      });
+      return new Engine(dir, manifest, native);
+    } catch (e) {
+      throw fromNativeError(e);
+    }
+  }
+
+  /** null when the engine has no tokenizer.json. Loaded on first use (a 128k-vocab tokenizer takes ~100 ms). */
+  get tokenizer(): TextTokenizer | null {
+    if (this.tokenizerCache === undefined) this.tokenizerCache = TextTokenizer.load(this.dir);
+    return this.tokenizerCache;
+  }
+
+  /** llmc_engine_info_json: dims, limits, backend, simd, threads, byte counts. */
+  info(): Record<string, unknown> {
+    if (!this.infoCache) this.infoCache = JSON.parse(this.native.info()) as Record<string, unknown>;
+    return this.infoCache;
+  }
+
+  get maxSeqLen(): number {
+    return this.manifest.build.max_seq_len;
+  }
+
+  get vocabSize(): number {
+    const v = this.manifest.model.vocab_size ?? this.info().vocab_size;
+    if (typeof v !== 'number') throw new LlmcError('BAD_ENGINE', `${this.dir}/config.json has no model.vocab_size`);
+    return v;
+  }
+
+  /** EOS ids: the manifest's generation.eos_token_ids plus the tokenizer's eos_token. */
+  eosTokenIds(): number[] {
+    const ids = new Set<number>(this.manifest.generation?.eos_token_ids ?? []);
+    const tokEos = this.tokenizer?.eosTokenId;
+    if (tokEos !== undefined) ids.add(tokEos);
+    return [...ids];
+  }
+
+  private requireTokenizer(): TextTokenizer {
+    const tok = this.tokenizer;
+    if (!tok) throw new LlmcError('BAD_ARGUMENT', 'this engine has no tokenizer (tokenizer.json was not in the checkpoint); pass --token-ids');
+    return tok;
+  }
+
+  /** Text -> prompt ids (with BOS as the tokenizer adds it), or through the chat template with `chat`. */
+  encodePrompt(text: string, chat = false): number[] {
+    const tok = this.requireTokenizer();
+    return chat ? encodeChat(tok, text) : tok.encode(text);
+  }
+
+  encodeText(text: string, addSpecialTokens = true): number[] {
+    return this.requireTokenizer().encode(text, addSpecialTokens);
+  }
+
+  async generate(promptIds: readonly number[], opts: GenerateOptions): Promise<GenerationResult> {
+    this.checkOpen();
+    return runGeneration(
+      { native: this.native, tokenizer: this.tokenizer, eosIds: this.eosTokenIds(), vocabSize: this.vocabSize, maxSeqLen: this.maxSeqLen },
+      promptIds, opts);
+  }
+
+  /** Sum of -log p(tokens[i] | tokens[<i]) for i >= 1, and how many tokens were scored. */
+  async score(tokens: readonly number[]): Promise<{ nll: number; count: number }> {
+    this.checkOpen();
+    try {
+      return await this.native.score(Int32Array.from(tokens));
+    } catch (e) {
+      throw fromNativeError(e);
+    }
+  }
+
+  /** Stops the running generate after its current step (its stop reason becomes 'cancelled'). */
+  cancel(): void {
+    if (!this.closed) this.native.cancel();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.native.close();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new LlmcError('RUNTIME', 'the engine is closed');
+  }
+}

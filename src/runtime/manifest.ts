@@ -1,0 +1,87 @@
+// Reads and checks ENGINE_DIR/config.json (docs/engine-format.md) before anything native is touched, so a wrong
+// directory, an HF checkpoint passed by mistake or an engine of another version gets a one-line error with the fix.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { LlmcError } from '../errors.js';
+import { SCHEMA_HASH } from '../compiler/ir/ops.generated.js';
+
+/** The engine format this llmc reads (LLMC_ENGINE_FORMAT_VERSION in native/include/llmc/llmc.h). */
+export const ENGINE_FORMAT_VERSION = 1;
+
+export interface MemoryPlan {
+  weights_bytes?: number;
+  decode_weight_bytes?: number;
+  arena_floats_per_token?: number;
+  activation_bytes?: number;
+  kv_bytes_per_token?: number;
+  kv_cache_bytes?: number;
+}
+
+export interface EngineManifest {
+  format_version: number;
+  schema_hash: string;
+  llmc_version?: string;
+  created?: string;
+  model: Record<string, unknown> & { vocab_size?: number; architecture?: string; family?: string };
+  build: { dtype?: string; max_batch_size?: number; max_seq_len: number; max_num_tokens?: number; passes?: string[] };
+  target?: { backend?: string; archs?: string[] };
+  mapping?: { world_size?: number; tp?: number; pp?: number };
+  memory_plan?: MemoryPlan;
+  source?: { dir?: string; checkpoint_sha256?: string; files?: string[] };
+  generation?: { bos_token_id?: number | null; eos_token_ids?: number[]; pad_token_id?: number | null };
+  tokenizer?: { present?: boolean };
+}
+
+/** The `llmc build` command that recreates this engine with the current llmc (for VERSION errors). */
+export function rebuildCommand(dir: string, m: Partial<EngineManifest>): string {
+  const parts = ['llmc build', m.source?.dir ?? 'HF_DIR', '-o', dir];
+  if (m.build?.dtype) parts.push('--dtype', m.build.dtype);
+  if (m.build?.max_batch_size) parts.push('--max-batch-size', String(m.build.max_batch_size));
+  if (m.build?.max_seq_len) parts.push('--max-seq-len', String(m.build.max_seq_len));
+  if (m.build?.max_num_tokens) parts.push('--max-num-tokens', String(m.build.max_num_tokens));
+  parts.push('--force');
+  return parts.join(' ');
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function readEngineManifest(dir: string): EngineManifest {
+  if (!existsSync(dir)) throw new LlmcError('NOT_FOUND', `engine directory ${dir} does not exist`);
+  if (!statSync(dir).isDirectory()) throw new LlmcError('NOT_FOUND', `${dir} is not a directory (an engine is a directory)`);
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) {
+    throw new LlmcError('NOT_FOUND', `${dir} is not an llmc engine (no config.json)`, `build one with \`llmc build HF_DIR -o ${dir}\``);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(configPath, 'utf8'));
+  } catch (e) {
+    throw new LlmcError('BAD_ENGINE', `${configPath} is not valid JSON (${(e as Error).message})`);
+  }
+  if (!isObject(raw)) throw new LlmcError('BAD_ENGINE', `${configPath} is not a JSON object`);
+  if (!('format_version' in raw) && ('architectures' in raw || 'model_type' in raw)) {
+    throw new LlmcError('BAD_ENGINE', `${dir} is a HuggingFace checkpoint, not an llmc engine`,
+      `build an engine first: \`llmc build ${dir} -o ENGINE\``);
+  }
+  const m = raw as Partial<EngineManifest>;
+  if (typeof m.format_version !== 'number') throw new LlmcError('BAD_ENGINE', `${configPath} has no format_version`);
+  if (m.format_version !== ENGINE_FORMAT_VERSION) {
+    throw new LlmcError('VERSION', `${dir} is engine format ${m.format_version}; this llmc reads format ${ENGINE_FORMAT_VERSION}`,
+      `rebuild it: \`${rebuildCommand(dir, m)}\``);
+  }
+  if (m.schema_hash !== SCHEMA_HASH) {
+    throw new LlmcError('VERSION', `${dir} was built with op schema ${String(m.schema_hash)}; this llmc has ${SCHEMA_HASH}`,
+      `rebuild it: \`${rebuildCommand(dir, m)}\``);
+  }
+  if (!isObject(m.model)) throw new LlmcError('BAD_ENGINE', `${configPath} has no "model" object`);
+  if (!isObject(m.build) || typeof m.build.max_seq_len !== 'number') {
+    throw new LlmcError('BAD_ENGINE', `${configPath} has no build.max_seq_len`);
+  }
+  if (!existsSync(join(dir, 'rank0.engine'))) {
+    throw new LlmcError('BAD_ENGINE', `${dir} has config.json but no rank0.engine (an interrupted build?)`,
+      `rebuild it: \`${rebuildCommand(dir, m)}\``);
+  }
+  return m as EngineManifest;
+}
