@@ -1,0 +1,102 @@
+// llmc bench ENGINE: batch-1 prefill and decode speed on a random prompt, and how close decode comes to the
+// memory-bandwidth roofline. Decode at batch 1 reads every weight once per token, so
+//   achieved GB/s = weight bytes per step x decode tok/s,   MBU = achieved / measured peak read bandwidth.
+import { Command } from 'commander';
+import { LlmcError } from '../errors.js';
+import { loadAddon } from '../runtime/addon.js';
+import { Engine } from '../runtime/engine.js';
+import { readEngineManifest } from '../runtime/manifest.js';
+import { cancelOnSigint } from '../runtime/sigint.js';
+import { formatBytes, formatMs, formatRate, table } from './format.js';
+import { intArg, threadsArg } from './parse.js';
+import { EXIT_INTERRUPTED } from './report-error.js';
+
+interface BenchFlags {
+  promptLen: number;
+  genLen: number;
+  threads?: number;
+  json?: boolean;
+}
+
+/** Deterministic token ids in [0, vocab): the same prompt on every run, so runs compare. */
+export function randomPrompt(length: number, vocab: number, seed = 1234): number[] {
+  let s = seed >>> 0;
+  const ids: number[] = [];
+  for (let i = 0; i < length; i++) {
+    // mulberry32
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    ids.push((((t ^ (t >>> 14)) >>> 0) / 4294967296 * vocab) | 0);
+  }
+  return ids;
+}
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .summary('measure prefill/decode speed and memory-bandwidth utilisation')
+    .description('Measure batch-1 prefill and decode tokens/s on a random prompt, the weight bytes each decode step ' +
+      'reads, the achieved and the measured memory bandwidth, and MBU (achieved / measured).')
+    .argument('<engine_dir>', 'engine directory')
+    .option('--prompt-len <n>', 'prompt tokens', intArg(1, 1 << 24), 128)
+    .option('--gen-len <n>', 'generated tokens (at least 2: decode speed needs one step after the first token)', intArg(2, 1 << 24), 128)
+    .option('--threads <n>', 'CPU threads (default: all cores)', threadsArg)
+    .option('--json', 'print one JSON object')
+    .action(async (dir: string, flags: BenchFlags) => {
+      const manifest = readEngineManifest(dir);
+      const maxSeq = manifest.build.max_seq_len;
+      if (flags.promptLen + flags.genLen > maxSeq) {
+        throw new LlmcError('LIMIT', `--prompt-len ${flags.promptLen} + --gen-len ${flags.genLen} exceeds this engine's max_seq_len ${maxSeq}`);
+      }
+      const engine = await Engine.load(dir, { numThreads: flags.threads });
+      try {
+        const info = engine.info();
+        const prompt = randomPrompt(flags.promptLen, engine.vocabSize);
+        // Warm-up: first touches of the mmapped weights and the thread pool's first wake-up are not the steady state.
+        await engine.generate(prompt.slice(0, Math.min(prompt.length, 16)), { maxNewTokens: 4, ignoreEos: true });
+        const r = await cancelOnSigint(engine, () => engine.generate(prompt, { maxNewTokens: flags.genLen, ignoreEos: true }));
+        if (r.stopReason === 'cancelled') {
+          process.exitCode = EXIT_INTERRUPTED;
+          return;
+        }
+        const threads = typeof info.threads === 'number' ? info.threads : (flags.threads ?? 0);
+        const bandwidth = await loadAddon().measureMemoryBandwidth(flags.threads ?? 0, 1.0);
+
+        const generated = r.outputIds.length;
+        const prefillTokS = r.prefillMs > 0 ? flags.promptLen / (r.prefillMs / 1000) : null;
+        const decodeTokS = r.tpotMs ? 1000 / r.tpotMs : null;
+        const stepBytes = manifest.memory_plan?.decode_weight_bytes ??
+          (typeof info.decode_weight_bytes === 'number' ? info.decode_weight_bytes : null);
+        const achievedGBs = stepBytes !== null && decodeTokS !== null ? (stepBytes * decodeTokS) / 1e9 : null;
+        const mbu = achievedGBs !== null && bandwidth > 0 ? (achievedGBs / bandwidth) * 100 : null;
+
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify({
+            prompt_tokens: flags.promptLen, generated_tokens: generated,
+            prefill_tok_s: prefillTokS, decode_tok_s: decodeTokS, ttft_ms: r.prefillMs, tpot_ms: r.tpotMs,
+            decode_weight_bytes: stepBytes, achieved_gb_s: achievedGBs, measured_gb_s: bandwidth, mbu_percent: mbu,
+            backend: info.backend ?? null, simd: info.simd ?? null, threads,
+          })}\n`);
+          return;
+        }
+        process.stdout.write(`llmc bench ${dir} (${String(info.backend ?? 'cpu')}, ${String(info.simd ?? '?')}, ${threads || 'all'} threads)\n`);
+        process.stdout.write(`${table([
+          ['prompt', `${flags.promptLen} tokens (random ids)`],
+          ['generated', `${generated} tokens (EOS ignored)`],
+          ['prefill', `${formatRate(prefillTokS, 'tok/s')} (TTFT ${formatMs(r.prefillMs)})`],
+          ['decode, batch 1', `${formatRate(decodeTokS, 'tok/s')} (TPOT ${formatMs(r.tpotMs)})`],
+          ['weights read per decode step', stepBytes !== null ? `${formatBytes(stepBytes)} (${stepBytes} B)` : 'n/a (no memory_plan.decode_weight_bytes)'],
+          ['achieved bandwidth', formatRate(achievedGBs, 'GB/s')],
+          ['measured memory bandwidth', `${formatRate(bandwidth, 'GB/s')} (streaming read, ${threads || 'all'} threads)`],
+          ['MBU', mbu !== null ? `${mbu.toFixed(1)} %` : 'n/a'],
+        ])}\n`);
+        if (mbu !== null && mbu > 100) {
+          process.stdout.write('note: MBU above 100 % means the weights were partly served from cache (a model this small fits in it)\n');
+        }
+      } finally {
+        engine.close();
+      }
+    });
+}

@@ -1,0 +1,160 @@
+// llmc inspect ENGINE: what an engine is (manifest), what it runs (plan: nodes per op, the nodes of a layer) and
+// what it needs (memory plan). --json for tools, --onnx FILE to view the plan in Netron.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { SCHEMA_HASH } from '../compiler/ir/ops.generated.js';
+import { LlmcError } from '../errors.js';
+import { ENGINE_FORMAT_VERSION, rebuildCommand, type EngineManifest, type MemoryPlan } from '../runtime/manifest.js';
+import { exportOnnx, readPlan, type PlanJson } from './compiler.js';
+import { formatBytes, table } from './format.js';
+import { nonEmpty } from './parse.js';
+
+export interface PlanSummary {
+  nodes: number;
+  nodes_per_op: Record<string, number>;
+  layers: number;
+  /** Node names of one layer without the "l<i>." prefix, in execution order (layer 0 when all layers agree). */
+  layer_nodes: string[];
+  layers_identical: boolean;
+  other_nodes: string[];
+  weights: number;
+  weight_bytes_by_dtype: Record<string, number>;
+}
+
+const LAYER_NAME = /^l(\d+)\.(.+)$/;
+
+export function summarizePlan(plan: PlanJson): PlanSummary {
+  const perOp: Record<string, number> = {};
+  const layers = new Map<number, string[]>();
+  const other: string[] = [];
+  for (const n of plan.nodes) {
+    perOp[n.op] = (perOp[n.op] ?? 0) + 1;
+    const m = LAYER_NAME.exec(n.name);
+    if (m) {
+      const i = Number(m[1]);
+      if (!layers.has(i)) layers.set(i, []);
+      layers.get(i)!.push(m[2]);
+    } else {
+      other.push(n.name);
+    }
+  }
+  const first = layers.get(Math.min(...layers.keys())) ?? [];
+  const key = first.join('|');
+  const identical = [...layers.values()].every((names) => names.join('|') === key);
+  const bytes: Record<string, number> = {};
+  let weights = 0;
+  for (const v of plan.values) {
+    if (v.kind !== 'weight') continue;
+    weights++;
+    const dt = v.dtype ?? 'unknown';
+    bytes[dt] = (bytes[dt] ?? 0) + (v.nbytes ?? 0);
+  }
+  return {
+    nodes: plan.nodes.length,
+    nodes_per_op: Object.fromEntries(Object.entries(perOp).sort((a, b) => b[1] - a[1])),
+    layers: layers.size,
+    layer_nodes: first,
+    layers_identical: identical,
+    other_nodes: other,
+    weights,
+    weight_bytes_by_dtype: bytes,
+  };
+}
+
+function readRawManifest(dir: string): EngineManifest {
+  const path = join(dir, 'config.json');
+  if (!existsSync(dir)) throw new LlmcError('NOT_FOUND', `engine directory ${dir} does not exist`);
+  if (!existsSync(path)) throw new LlmcError('NOT_FOUND', `${dir} is not an llmc engine (no config.json)`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as EngineManifest;
+  } catch (e) {
+    throw new LlmcError('BAD_ENGINE', `${path} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** "ok", or why this llmc cannot run the engine and the command that fixes it. */
+function compatibility(dir: string, m: EngineManifest): string {
+  if (m.format_version !== ENGINE_FORMAT_VERSION || m.schema_hash !== SCHEMA_HASH) {
+    return `needs a rebuild for this llmc (format ${m.format_version} / schema ${m.schema_hash}; this llmc: ` +
+      `format ${ENGINE_FORMAT_VERSION} / schema ${SCHEMA_HASH}): ${rebuildCommand(dir, m)}`;
+  }
+  return 'ok (runs with this llmc)';
+}
+
+function memoryRows(mp: MemoryPlan | undefined, maxSeqLen?: number): [string, string][] {
+  if (!mp) return [['(none)', 'the manifest has no memory_plan']];
+  const rows: [string, string][] = [
+    ['weights', formatBytes(mp.weights_bytes)],
+    ['weights read per decode step', formatBytes(mp.decode_weight_bytes)],
+    ['activations', formatBytes(mp.activation_bytes)],
+    ['KV cache per token', formatBytes(mp.kv_bytes_per_token)],
+    ['KV cache (default budget)', formatBytes(mp.kv_cache_bytes)],
+  ];
+  if (mp.kv_bytes_per_token && mp.kv_cache_bytes) {
+    const tokens = Math.floor(mp.kv_cache_bytes / mp.kv_bytes_per_token);
+    rows.push(['tokens the KV cache holds', `${tokens}${maxSeqLen ? ` (${(tokens / maxSeqLen).toFixed(1)} x max_seq_len)` : ''}`]);
+  }
+  const total = (mp.weights_bytes ?? 0) + (mp.activation_bytes ?? 0) + (mp.kv_cache_bytes ?? 0);
+  rows.push(['total', formatBytes(total)]);
+  return rows;
+}
+
+function printText(dir: string, m: EngineManifest, s: PlanSummary): void {
+  const model = m.model ?? {};
+  const pick = (k: string) => (model[k] === undefined ? undefined : String(model[k]));
+  const out: string[] = [];
+  out.push(`engine ${dir}`);
+  out.push(table([
+    ['compatibility', compatibility(dir, m)],
+    ['built', `${m.created ?? '?'} by llmc ${m.llmc_version ?? '?'}`],
+    ['source', m.source?.dir ?? '?'],
+    ['target', `${m.target?.backend ?? '?'}${m.target?.archs ? ' ' + m.target.archs.join(',') : ''}; tp ${m.mapping?.tp ?? 1}, pp ${m.mapping?.pp ?? 1}`],
+    ['tokenizer', m.tokenizer?.present ? 'yes' : 'no (use --token-ids)'],
+  ]));
+  out.push('model');
+  const modelRows: [string, string][] = [];
+  for (const k of ['architecture', 'family', 'vocab_size', 'hidden_size', 'num_layers', 'num_heads', 'num_kv_heads', 'head_dim', 'intermediate_size']) {
+    const v = pick(k);
+    if (v !== undefined) modelRows.push([k, v]);
+  }
+  out.push(table(modelRows.length ? modelRows : [['(fields)', Object.keys(model).join(', ')]]));
+  out.push('build');
+  out.push(table([
+    ['dtype', String(m.build?.dtype ?? '?')],
+    ['max_batch_size', String(m.build?.max_batch_size ?? '?')],
+    ['max_seq_len', String(m.build?.max_seq_len ?? '?')],
+    ['max_num_tokens', String(m.build?.max_num_tokens ?? '?')],
+    ['passes', (m.build?.passes ?? []).join(' -> ') || '?'],
+  ]));
+  out.push(`plan: ${s.nodes} nodes, ${s.weights} weights (${Object.entries(s.weight_bytes_by_dtype).map(([d, b]) => `${d} ${formatBytes(b)}`).join(', ')})`);
+  out.push(table(Object.entries(s.nodes_per_op).map(([op, n]) => [op, String(n)])));
+  if (s.layers > 0) {
+    out.push(`layers: ${s.layers}${s.layers_identical ? ', each' : '; layer 0'}: ${s.layer_nodes.join(' -> ')}`);
+  }
+  if (s.other_nodes.length) out.push(`outside layers: ${s.other_nodes.join(', ')}`);
+  out.push('memory plan');
+  out.push(table(memoryRows(m.memory_plan, m.build?.max_seq_len)));
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect')
+    .summary('show what an engine contains')
+    .description('Show an engine\'s manifest, plan (nodes per op, the nodes of each layer) and memory plan.')
+    .argument('<engine_dir>', 'engine directory')
+    .option('--json', 'print one JSON object: manifest, plan summary, memory plan')
+    .option('--onnx <file>', 'also export the plan as ONNX (custom-domain ops) for viewing in Netron', nonEmpty('--onnx'))
+    .action(async (dir: string, flags: { json?: boolean; onnx?: string }) => {
+      const manifest = readRawManifest(dir);
+      const summary = summarizePlan(await readPlan(dir));
+      if (flags.onnx) await exportOnnx(dir, flags.onnx);
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ manifest, plan: summary, memory_plan: manifest.memory_plan ?? null, ...(flags.onnx ? { onnx: flags.onnx } : {}) })}\n`);
+        return;
+      }
+      printText(dir, manifest, summary);
+      if (flags.onnx) process.stdout.write(`wrote ${flags.onnx}\n`);
+    });
+}
