@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { LlmcError } from '../errors.js';
 import { Engine } from '../runtime/engine.js';
-import type { GenerationResult } from '../runtime/generation.js';
+import { checkPromptIds, type GenerationResult } from '../runtime/generation.js';
 import { readEngineManifest } from '../runtime/manifest.js';
 import { cancelOnSigint } from '../runtime/sigint.js';
 import { formatMs, formatRate } from './format.js';
@@ -88,7 +88,11 @@ export function registerRun(program: Command): void {
       if (flags.stream && flags.json) usage('--stream and --json cannot be used together (--json prints one object at the end)');
 
       // Cheap checks before the native load, which can take seconds for a large engine.
-      readEngineManifest(engineDir);
+      const manifest = readEngineManifest(engineDir);
+      if (flags.tokenIds) {
+        const vocab = typeof manifest.model.vocab_size === 'number' ? manifest.model.vocab_size : Number.MAX_SAFE_INTEGER;
+        checkPromptIds(flags.tokenIds, vocab, manifest.build.max_seq_len, '--token-ids prompt');
+      }
       if (flags.prompt !== undefined && !existsSync(join(engineDir, 'tokenizer.json'))) {
         throw new LlmcError('BAD_ARGUMENT', 'this engine has no tokenizer (tokenizer.json was not in the checkpoint); pass --token-ids');
       }
