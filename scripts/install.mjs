@@ -79,7 +79,21 @@ function buildNative() {
   if (!r.ok) {
     fail([r.cause, 'the compiler errors are above', `fix: if a tool is missing, ${buildHint}; if the C++ does not compile, report it with the first error above`]);
   }
-  if (!existsSync(join(root, 'build', 'Release', 'llmc.node'))) fail(['the native build finished but build/Release/llmc.node is missing']);
+  const addon = join(root, 'build', 'Release', 'llmc.node');
+  if (!existsSync(addon)) fail(['the native build finished but build/Release/llmc.node is missing']);
+  // The addon links with -z now: loading it resolves every runtime symbol, so a partial runtime fails here,
+  // with the missing symbol's name, rather than at the first `llmc run`.
+  const load = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(addon)})`], { encoding: 'utf8' });
+  if (load.status !== 0) {
+    const cause = (load.stderr || '').split('\n').find((l) => /Error|undefined symbol/.test(l)) ?? `exit ${load.status}`;
+    const symbol = /undefined symbol: (\S+)/.exec(cause)?.[1];
+    const lines = [`the addon was built but does not load: ${cause.trim()}`];
+    if (symbol) {
+      const demangled = spawnSync('c++filt', [symbol], { encoding: 'utf8' }).stdout?.trim() || symbol;
+      lines.push(`the native runtime is incomplete: ${demangled} is declared but defined in no file of native/runtime or native/cpu`);
+    }
+    fail(lines);
+  }
 }
 
 if (!nativeOnly) {
