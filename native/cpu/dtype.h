@@ -1,0 +1,71 @@
+// Scalar conversions between f32 and the 16-bit weight dtypes. The scalar kernels use these; the SIMD kernels
+// must give the same values (native/tests/backend_ops.cpp checks every f16 bit pattern against F16C).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels.h"
+
+namespace llmc::cpu {
+
+inline float bits_to_f32(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+inline uint32_t f32_to_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+// IEEE binary16 -> binary32, exact. NaNs come out quiet with their payload kept, as F16C's vcvtph2ps does.
+inline float f16_to_f32(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu;
+  const uint32_t mant = h & 0x3ffu;
+  if (exp == 0) {
+    // Zero or subnormal: mant * 2^-24 is exact in f32.
+    const float mag = float(mant) * 5.9604644775390625e-08f;
+    return sign ? -mag : mag;
+  }
+  if (exp == 31) return bits_to_f32(sign | 0x7f800000u | (mant << 13) | (mant ? 0x00400000u : 0u));
+  return bits_to_f32(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
+// binary32 -> binary16, round to nearest even; overflow gives inf. Used by tests and by whoever packs weights.
+inline uint16_t f32_to_f16(float f) {
+  uint32_t x = f32_to_bits(f);
+  const uint16_t sign = uint16_t((x >> 16) & 0x8000u);
+  x &= 0x7fffffffu;
+  if (x > 0x7f800000u) return uint16_t(sign | 0x7e00u | ((x >> 13) & 0x3ffu));  // NaN, kept quiet
+  if (x >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // >= 65520 rounds to inf (and inf itself)
+  if (x < 0x38800000u) {
+    // Below the smallest normal half: the result is round(|f| * 2^24) units of 2^-24 (can round up to 0x400).
+    return uint16_t(sign | uint16_t(std::nearbyint(bits_to_f32(x) * 16777216.0f)));
+  }
+  const uint32_t rounded = x + 0xfffu + ((x >> 13) & 1u);  // carries into the exponent when the mantissa overflows
+  return uint16_t(sign | ((rounded - (112u << 23)) >> 13));
+}
+
+// bfloat16 is the top half of a binary32.
+inline float bf16_to_f32(uint16_t h) { return bits_to_f32(uint32_t(h) << 16); }
+
+inline uint16_t f32_to_bf16(float f) {
+  const uint32_t x = f32_to_bits(f);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return uint16_t((x >> 16) | 0x40u);  // NaN stays NaN
+  return uint16_t((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
+// Element i of a weight vector of dtype t, widened to f32.
+inline float load_weight(const void* p, DType t, int64_t i) {
+  switch (t) {
+    case DType::f16: return f16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    case DType::bf16: return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+    default: return static_cast<const float*>(p)[i];
+  }
+}
+
+}  // namespace llmc::cpu

@@ -1,0 +1,247 @@
+// linear: y[rows, out] = x[rows, in] . w[out, in]^T + bias[out].
+//
+// Both x and w are row-major along `in`, so every output is a dot product of two contiguous rows. The AVX2
+// kernel computes a tile of NT tokens x NR weight rows at a time with 8-wide FMAs, keeping the NT*NR partial sums
+// in registers and finishing them with horizontal adds. Threads split the output features (weight rows), so each
+// thread streams its own contiguous slice of w exactly once.
+//
+// Decode (rows <= kGemvMaxRows) is bound by memory bandwidth: for each group of 4 weight rows (a few KiB, it stays
+// in L1) the kernel walks all token tiles, reading the weights straight from the matrix in their stored dtype.
+//
+// Prefill is bound by arithmetic. The reduction dimension is cut into blocks of kc and the weight rows into blocks
+// of kMB, so that a weight block (kMB x kc floats, converted to f32 once if stored as f16/bf16) sits in L1 while all
+// token tiles pass over it, and the x block (rows x kc) stays in L2. Partial sums of later k blocks are added into y.
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "avx2.h"
+#include "dtype.h"
+#include "kernels.h"
+
+namespace llmc::cpu {
+namespace {
+
+constexpr int64_t kGemvMaxRows = 8;    // up to here the weight stream dominates: decode path
+constexpr int64_t kMB = 16;            // prefill weight rows per block
+constexpr int64_t kKcMax = 256;        // prefill reduction block (floats): a [kMB, kc] f32 block is 16 KiB
+constexpr int64_t kTB = 48;            // prefill tokens per block (multiple of the 3-token tile)
+constexpr int64_t kMinMacsPerChunk = 1 << 15;  // below this a thread hand-off costs more than it saves
+
+// ------------------------------------------------------------------------------------------------ scalar
+
+template <class Load>
+void linear_scalar(const float* x, int64_t rows, int64_t in, const void* w, int64_t out, const void* bias, DType wt,
+                   int64_t j0, int64_t j1, float* y, Load load) {
+  for (int64_t t = 0; t < rows; ++t) {
+    const float* xt = x + t * in;  // [in]
+    for (int64_t j = j0; j < j1; ++j) {
+      float s = 0.0f;
+      for (int64_t k = 0; k < in; ++k) s += xt[k] * load(w, j * in + k);
+      if (bias) s += load_weight(bias, wt, j);
+      y[t * out + j] = s;
+    }
+  }
+}
+
+void linear_scalar_range(const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out,
+                         const void* bias, int64_t j0, int64_t j1, float* y) {
+  switch (wt) {
+    case DType::f16:
+      linear_scalar(x, rows, in, w, out, bias, wt, j0, j1, y,
+                    [](const void* p, int64_t i) { return f16_to_f32(static_cast<const uint16_t*>(p)[i]); });
+      break;
+    case DType::bf16:
+      linear_scalar(x, rows, in, w, out, bias, wt, j0, j1, y,
+                    [](const void* p, int64_t i) { return bf16_to_f32(static_cast<const uint16_t*>(p)[i]); });
+      break;
+    default:
+      linear_scalar(x, rows, in, w, out, bias, wt, j0, j1, y,
+                    [](const void* p, int64_t i) { return static_cast<const float*>(p)[i]; });
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ AVX2
+
+using avx2::BF16;
+using avx2::F16;
+using avx2::F32;
+
+inline float load1(F32, const float* p) { return *p; }
+inline float load1(F16, const uint16_t* p) { return f16_to_f32(*p); }
+inline float load1(BF16, const uint16_t* p) { return bf16_to_f32(*p); }
+
+// y[t * ldy + r] (+)= x[t, 0:n] . w[r, 0:n] for t < NT, r < NR.   x: [NT, ldx]   w: [NR, ldw]
+// Registers: NT*NR accumulators + NT x vectors + 1 weight vector (<= 16 for 3x4). Small tiles unroll k twice so
+// at least 8 independent FMA chains hide the FMA latency.
+template <class W, int NT, int NR>
+LLMC_AVX2 inline void dot_tile(const float* x, int64_t ldx, const typename W::T* w, int64_t ldw, int64_t n, float* y,
+                               int64_t ldy, bool accumulate) {
+  constexpr int KU = NT * NR <= 4 ? 2 : 1;
+  __m256 acc[KU][NT][NR];
+  for (int u = 0; u < KU; ++u)
+    for (int t = 0; t < NT; ++t)
+      for (int r = 0; r < NR; ++r) acc[u][t][r] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 * KU <= n; k += 8 * KU) {
+    for (int u = 0; u < KU; ++u) {
+      __m256 xv[NT];
+      for (int t = 0; t < NT; ++t) xv[t] = _mm256_loadu_ps(x + t * ldx + k + 8 * u);
+      for (int r = 0; r < NR; ++r) {
+        const __m256 wv = avx2::load8(W{}, w + r * ldw + k + 8 * u);
+        for (int t = 0; t < NT; ++t) acc[u][t][r] = _mm256_fmadd_ps(xv[t], wv, acc[u][t][r]);
+      }
+    }
+  }
+  for (; k + 8 <= n; k += 8) {
+    __m256 xv[NT];
+    for (int t = 0; t < NT; ++t) xv[t] = _mm256_loadu_ps(x + t * ldx + k);
+    for (int r = 0; r < NR; ++r) {
+      const __m256 wv = avx2::load8(W{}, w + r * ldw + k);
+      for (int t = 0; t < NT; ++t) acc[0][t][r] = _mm256_fmadd_ps(xv[t], wv, acc[0][t][r]);
+    }
+  }
+  if (KU == 2)
+    for (int t = 0; t < NT; ++t)
+      for (int r = 0; r < NR; ++r) acc[0][t][r] = _mm256_add_ps(acc[0][t][r], acc[KU - 1][t][r]);
+
+  alignas(16) float s[NT][NR];
+  for (int t = 0; t < NT; ++t) {
+    if constexpr (NR == 4) {
+      _mm_store_ps(s[t], avx2::hsum4(acc[0][t][0], acc[0][t][1], acc[0][t][2], acc[0][t][3]));
+    } else {
+      for (int r = 0; r < NR; ++r) s[t][r] = avx2::hsum(acc[0][t][r]);
+    }
+  }
+  for (; k < n; ++k)  // in % 8 leftovers (no real model has them; kept for correctness)
+    for (int t = 0; t < NT; ++t)
+      for (int r = 0; r < NR; ++r) s[t][r] += x[t * ldx + k] * load1(W{}, w + r * ldw + k);
+  for (int t = 0; t < NT; ++t)
+    for (int r = 0; r < NR; ++r) y[t * ldy + r] = accumulate ? y[t * ldy + r] + s[t][r] : s[t][r];
+}
+
+// One token tile (nt = 1..3 tokens) against NR weight rows.
+template <class W, int NR>
+LLMC_AVX2 inline void dot_tile_nt(int nt, const float* x, int64_t ldx, const typename W::T* w, int64_t ldw,
+                                  int64_t n, float* y, int64_t ldy, bool accumulate) {
+  if (nt == 3) dot_tile<W, 3, NR>(x, ldx, w, ldw, n, y, ldy, accumulate);
+  else if (nt == 2) dot_tile<W, 2, NR>(x, ldx, w, ldw, n, y, ldy, accumulate);
+  else dot_tile<W, 1, NR>(x, ldx, w, ldw, n, y, ldy, accumulate);
+}
+
+// All tokens against weight rows [0, m) of a block; w: [m, ldw], results into y[:, 0:m] (row stride ldy).
+template <class W>
+LLMC_AVX2 void tokens_x_rows(const float* x, int64_t rows, int64_t ldx, const typename W::T* w, int64_t ldw,
+                             int64_t m, int64_t n, float* y, int64_t ldy, bool accumulate) {
+  for (int64_t t = 0; t < rows; t += 3) {
+    const int nt = static_cast<int>(std::min<int64_t>(3, rows - t));
+    int64_t r = 0;
+    for (; r + 4 <= m; r += 4)
+      dot_tile_nt<W, 4>(nt, x + t * ldx, ldx, w + r * ldw, ldw, n, y + t * ldy + r, ldy, accumulate);
+    for (; r < m; ++r)
+      dot_tile_nt<W, 1>(nt, x + t * ldx, ldx, w + r * ldw, ldw, n, y + t * ldy + r, ldy, accumulate);
+  }
+}
+
+// Decode: weight rows [j0, j1) in groups of 4, each group against every token while it is hot in L1.
+template <class W>
+LLMC_AVX2 void gemv_range(const float* x, int64_t rows, int64_t in, const typename W::T* w, int64_t out, int64_t j0,
+                          int64_t j1, float* y) {
+  for (int64_t j = j0; j < j1; j += 4) {
+    const int64_t m = std::min<int64_t>(4, j1 - j);
+    tokens_x_rows<W>(x, rows, in, w + j * in, in, m, in, y + j, out, false);
+  }
+}
+
+// Widens rows [0, m) x columns [k0, k0 + n) of a 16-bit weight matrix into dst[m, n].
+template <class W>
+LLMC_AVX2 void widen_block(const typename W::T* w, int64_t ldw, int64_t m, int64_t n, float* dst) {
+  for (int64_t r = 0; r < m; ++r) {
+    const typename W::T* src = w + r * ldw;
+    float* d = dst + r * n;
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) _mm256_storeu_ps(d + k, avx2::load8(W{}, src + k));
+    for (; k < n; ++k) d[k] = load1(W{}, src + k);
+  }
+}
+
+// Prefill: see the file comment. kc is `in` split into near-equal blocks of at most kKcMax, multiple of 8.
+// Loop order: token block (x block stays in L2) > weight row block > k block (weights in L1), with the partial
+// sums of the [kTB, kMB] output block kept in a contiguous buffer: writing y directly would stride by `out`
+// floats per token, and for a 32000-wide output those rows all fall into the same L1 sets.
+template <class W>
+LLMC_AVX2 void gemm_range(const float* x, int64_t rows, int64_t in, const typename W::T* w, int64_t out, int64_t j0,
+                          int64_t j1, float* y) {
+  const int64_t kblocks = (in + kKcMax - 1) / kKcMax;
+  const int64_t kc = ((in + kblocks - 1) / kblocks + 7) / 8 * 8;
+  thread_local std::vector<float> widened;  // [kMB, kc] f32 copy of a 16-bit weight block
+  if (!std::is_same_v<W, F32> && widened.size() < size_t(kMB * kc)) widened.resize(kMB * kc);
+  alignas(32) float acc[kTB * kMB];  // [kTB, kMB] partial sums of one output block
+  for (int64_t t0 = 0; t0 < rows; t0 += kTB) {
+    const int64_t tb = std::min(kTB, rows - t0);
+    const float* xb = x + t0 * in;  // [tb, in]
+    for (int64_t jb = j0; jb < j1; jb += kMB) {
+      const int64_t m = std::min(kMB, j1 - jb);
+      for (int64_t k0 = 0; k0 < in; k0 += kc) {
+        const int64_t n = std::min(kc, in - k0);
+        const typename W::T* block = w + jb * in + k0;  // [m, in]
+        if constexpr (std::is_same_v<W, F32>) {
+          tokens_x_rows<F32>(xb + k0, tb, in, block, in, m, n, acc, kMB, k0 > 0);
+        } else {
+          widen_block<W>(block, in, m, n, widened.data());
+          tokens_x_rows<F32>(xb + k0, tb, in, widened.data(), n, m, n, acc, kMB, k0 > 0);
+        }
+      }
+      for (int64_t t = 0; t < tb; ++t) std::memcpy(y + (t0 + t) * out + jb, acc + t * kMB, size_t(m) * sizeof(float));
+    }
+  }
+}
+
+template <class W>
+LLMC_AVX2 void linear_avx2_typed(const float* x, int64_t rows, int64_t in, const void* w, int64_t out, int64_t j0,
+                                 int64_t j1, float* y) {
+  const auto* wt = static_cast<const typename W::T*>(w);
+  if (rows <= kGemvMaxRows) gemv_range<W>(x, rows, in, wt, out, j0, j1, y);
+  else gemm_range<W>(x, rows, in, wt, out, j0, j1, y);
+}
+
+LLMC_AVX2 void linear_avx2_range(const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out,
+                                 const void* bias, int64_t j0, int64_t j1, float* y) {
+  switch (wt) {
+    case DType::f16: linear_avx2_typed<F16>(x, rows, in, w, out, j0, j1, y); break;
+    case DType::bf16: linear_avx2_typed<BF16>(x, rows, in, w, out, j0, j1, y); break;
+    default: linear_avx2_typed<F32>(x, rows, in, w, out, j0, j1, y);
+  }
+  if (!bias) return;
+  for (int64_t t = 0; t < rows; ++t) {
+    float* yt = y + t * out;  // [out]
+    int64_t j = j0;
+    for (; j + 8 <= j1; j += 8)
+      _mm256_storeu_ps(yt + j, _mm256_add_ps(_mm256_loadu_ps(yt + j), avx2::load8(bias, wt, j)));
+    for (; j < j1; ++j) yt[j] += load_weight(bias, wt, j);
+  }
+}
+
+}  // namespace
+
+void linear(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out,
+            const void* bias, float* y) {
+  if (rows <= 0 || out <= 0) return;
+  if (in <= 0) {  // an empty reduction: y is the bias
+    for (int64_t t = 0; t < rows; ++t)
+      for (int64_t j = 0; j < out; ++j) y[t * out + j] = bias ? load_weight(bias, wt, j) : 0.0f;
+    return;
+  }
+  const bool simd = simd_level() >= Simd::avx2;
+  // Chunks are whole 16-row blocks, and at least kMinMacsPerChunk of work each.
+  const int64_t macs_per_row = std::max<int64_t>(1, rows * in);
+  int64_t grain = (kMinMacsPerChunk + macs_per_row - 1) / macs_per_row;
+  grain = std::max<int64_t>(kMB, (grain + kMB - 1) / kMB * kMB);
+  pool.parallel_for(out, grain, [&](int64_t j0, int64_t j1, int) {
+    if (simd) linear_avx2_range(x, rows, in, w, wt, out, bias, j0, j1, y);
+    else linear_scalar_range(x, rows, in, w, wt, out, bias, j0, j1, y);
+  });
+}
+
+}  // namespace llmc::cpu
