@@ -1,0 +1,103 @@
+// The graph IR: a typed SSA graph over the ops of schema/ops.json (ops.generated.ts).
+//
+// Two kinds of values:
+//   weights      named constants with a dtype and a 1-D or 2-D shape; `source` says how to compute their bytes
+//                from the checkpoint (a pure transform of checkpoint tensors, or build-time constants).
+//   activations  f32 matrices [rows, width], rows = 'tokens' (tokens in the step) or 'logit_rows'; each is
+//                defined by exactly one node. Identified by a numeric id (printed %id).
+// Nodes are kept in execution order (a topological order), which the verifier checks.
+import type { OpName } from './ops.generated.js';
+import type { WeightSource } from './weight-source.js';
+
+export type WeightDType = 'f32' | 'f16' | 'bf16';
+export const WEIGHT_DTYPES: readonly WeightDType[] = ['f32', 'f16', 'bf16'];
+export const DTYPE_BYTES: Record<WeightDType, number> = { f32: 4, f16: 2, bf16: 2 };
+
+export type Rows = 'tokens' | 'logit_rows';
+
+export interface Weight {
+  name: string;              // e.g. 'l0.q.weight'; unique among all values
+  dtype: WeightDType;
+  shape: number[];           // [n] or [rows, cols], row-major
+  source: WeightSource;
+}
+
+export interface Activation {
+  id: number;
+  name: string;              // e.g. 'l0.attn_norm'; unique among all values
+  rows: Rows;
+  width: number;
+  arenaOffset?: number;      // floats per token; set by plan_memory
+}
+
+export type Operand = { kind: 'act'; id: number } | { kind: 'weight'; name: string };
+
+export type AttrValue = number | string | number[];
+export type Attrs = Record<string, AttrValue>;
+
+export interface Node {
+  op: OpName;
+  name: string;              // e.g. 'l0.attn_norm'; unique among nodes
+  inputs: (Operand | null)[]; // by schema slot; null = absent optional input; trailing absent ones are omitted
+  outputs: number[];         // activation ids
+  attrs: Attrs;              // every schema attr present (defaults filled in by the builder)
+}
+
+export interface Graph {
+  weights: Map<string, Weight>;      // declaration order
+  acts: Map<number, Activation>;
+  nodes: Node[];
+  outputs: { logits: number };
+  arena?: { floatsPerToken: number }; // set by plan_memory
+}
+
+export const act = (id: number): Operand => ({ kind: 'act', id });
+export const weightRef = (name: string): Operand => ({ kind: 'weight', name });
+
+export function cloneGraph(g: Graph): Graph {
+  return structuredClone(g);
+}
+
+export function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export function weightBytes(w: Weight): number {
+  return numel(w.shape) * DTYPE_BYTES[w.dtype];
+}
+
+/** Next free activation id (ids need not be dense; passes remove values). */
+export function nextActId(g: Graph): number {
+  let m = -1;
+  for (const id of g.acts.keys()) m = Math.max(m, id);
+  return m + 1;
+}
+
+/** Map from activation id to the indices of the nodes that read it. */
+export function actUsers(g: Graph): Map<number, number[]> {
+  const users = new Map<number, number[]>();
+  g.nodes.forEach((n, i) => {
+    for (const x of n.inputs) {
+      if (x?.kind !== 'act') continue;
+      const list = users.get(x.id) ?? [];
+      if (list[list.length - 1] !== i) list.push(i);
+      users.set(x.id, list);
+    }
+  });
+  return users;
+}
+
+/** Drops weights and activations that no node references (outputs are referenced). */
+export function removeUnusedValues(g: Graph): void {
+  const usedW = new Set<string>();
+  const usedA = new Set<number>([g.outputs.logits]);
+  for (const n of g.nodes) {
+    for (const x of n.inputs) {
+      if (x?.kind === 'weight') usedW.add(x.name);
+      else if (x?.kind === 'act') usedA.add(x.id);
+    }
+    for (const o of n.outputs) usedA.add(o);
+  }
+  for (const name of [...g.weights.keys()]) if (!usedW.has(name)) g.weights.delete(name);
+  for (const id of [...g.acts.keys()]) if (!usedA.has(id)) g.acts.delete(id);
+}

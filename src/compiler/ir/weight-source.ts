@@ -1,0 +1,79 @@
+// Where a weight's bytes come from: a small expression over checkpoint tensors, evaluated by the engine writer
+// one weight at a time (engine/weight-data.ts). Transforms are pure and shape-checked here, at build time, so
+// fixed rewrites (fused QKV reordering, Conv1D transposes) happen once when the engine is written, not in the graph.
+//
+//   tensor("name")            a checkpoint tensor as stored
+//   transpose(src)            2-D transpose: [a, b] -> [b, a]
+//   concat(src, src, ...)     along dim 0 (rows); trailing dims must agree
+//   rows(src, start, count)   rows [start, start+count) along dim 0
+//   const(v0, v1, ...)        1-D f32 constants computed at build time (rope inv_freq, alibi slopes)
+import { fail } from '../../errors.js';
+import { formatNumber } from './format-number.js';
+
+export type WeightSource =
+  | { op: 'tensor'; name: string }
+  | { op: 'transpose'; src: WeightSource }
+  | { op: 'concat'; srcs: WeightSource[] }
+  | { op: 'rows'; src: WeightSource; start: number; count: number }
+  | { op: 'const'; values: number[] };
+
+export const tensor = (name: string): WeightSource => ({ op: 'tensor', name });
+export const transpose = (src: WeightSource): WeightSource => ({ op: 'transpose', src });
+export const concat = (...srcs: WeightSource[]): WeightSource => ({ op: 'concat', srcs });
+export const rows = (src: WeightSource, start: number, count: number): WeightSource => ({ op: 'rows', src, start, count });
+export const constant = (values: number[]): WeightSource => ({ op: 'const', values: values.map(Math.fround) });
+
+/** Names of the checkpoint tensors an expression reads. */
+export function sourceTensors(s: WeightSource, out: string[] = []): string[] {
+  switch (s.op) {
+    case 'tensor': out.push(s.name); break;
+    case 'transpose': case 'rows': sourceTensors(s.src, out); break;
+    case 'concat': for (const x of s.srcs) sourceTensors(x, out); break;
+    case 'const': break;
+  }
+  return out;
+}
+
+/**
+ * Shape of an expression given the checkpoint's tensor shapes. Throws BAD_CHECKPOINT naming the tensor when a
+ * transform does not fit the stored shape (the family's mapping assumed another layout).
+ */
+export function sourceShape(s: WeightSource, shapeOf: (name: string) => readonly number[]): number[] {
+  switch (s.op) {
+    case 'tensor': return [...shapeOf(s.name)];
+    case 'const': return [s.values.length];
+    case 'transpose': {
+      const sh = sourceShape(s.src, shapeOf);
+      if (sh.length !== 2) fail('BAD_CHECKPOINT', `cannot transpose ${formatSource(s.src)}: shape [${sh}] is not 2-D`);
+      return [sh[1], sh[0]];
+    }
+    case 'rows': {
+      const sh = sourceShape(s.src, shapeOf);
+      if (sh.length < 1 || s.start < 0 || s.count < 0 || s.start + s.count > sh[0]) {
+        fail('BAD_CHECKPOINT', `rows ${s.start}..${s.start + s.count} are outside ${formatSource(s.src)} of shape [${sh}]`);
+      }
+      return [s.count, ...sh.slice(1)];
+    }
+    case 'concat': {
+      if (s.srcs.length === 0) throw new Error('concat() of nothing');
+      const shapes = s.srcs.map((x) => sourceShape(x, shapeOf));
+      const tail = shapes[0].slice(1).join(',');
+      for (let i = 1; i < shapes.length; i++) {
+        if (shapes[i].length !== shapes[0].length || shapes[i].slice(1).join(',') !== tail) {
+          fail('BAD_CHECKPOINT', `cannot concatenate ${formatSource(s.srcs[0])} [${shapes[0]}] and ${formatSource(s.srcs[i])} [${shapes[i]}]`);
+        }
+      }
+      return [shapes.reduce((a, sh) => a + sh[0], 0), ...shapes[0].slice(1)];
+    }
+  }
+}
+
+export function formatSource(s: WeightSource): string {
+  switch (s.op) {
+    case 'tensor': return `tensor(${JSON.stringify(s.name)})`;
+    case 'transpose': return `transpose(${formatSource(s.src)})`;
+    case 'concat': return `concat(${s.srcs.map(formatSource).join(', ')})`;
+    case 'rows': return `rows(${formatSource(s.src)}, ${s.start}, ${s.count})`;
+    case 'const': return `const(${s.values.map(formatNumber).join(', ')})`;
+  }
+}
