@@ -1,0 +1,13 @@
+// JSON files of a checkpoint (config.json, index, generation_config.json): parse errors name the file.
+import { fail } from '../../errors.js';
+
+export function parseJsonObject(text: string, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return fail('BAD_CHECKPOINT', `${what} is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail('BAD_CHECKPOINT', `${what} is not a JSON object`);
+  return v as Record<string, unknown>;
+}
