@@ -1,0 +1,104 @@
+// llmc build: HF checkpoint directory -> engine directory.
+//   import (hf/) -> family: ModelConfig + weight map (models/) -> graph (layers/) -> passes (src/passes/)
+//   -> engine writer (engine/)
+// Limits (validated together, derived values logged):
+//   max_batch_size  default 8
+//   max_seq_len     default min(max_position_embeddings, 4096); beyond max_position_embeddings only a warning
+//                   (rope/alibi extrapolate), except with learned positions (the table ends there: an error)
+//   max_num_tokens  tokens in one packed step; default max_seq_len, so one whole prompt fits one step. It must be
+//                   >= max_batch_size: a decode step carries one token of every running sequence.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fail } from '../errors.js';
+import type { BuildDType, BuildOptions, BuildReport } from './api.js';
+import { openCheckpoint } from './hf/checkpoint.js';
+import { GraphBuilder } from './ir/builder.js';
+import type { Graph, WeightDType } from './ir/graph.js';
+import { printGraph } from './ir/print.js';
+import { buildDecoder } from './layers/decoder.js';
+import type { LayerContext } from './layers/context.js';
+import type { ModelConfig } from './models/config.js';
+import { HfConfig } from './models/hf-config.js';
+import { familyFor } from './models/index.js';
+import { resolveWeightMap, type WeightTable } from './models/weight-map.js';
+import { memoryPlanLines } from './engine/memory-plan.js';
+import { checkOutDir } from './engine/out-dir.js';
+import type { Limits } from './engine/plan.js';
+import { writeEngine } from './engine/writer.js';
+import { buildPipeline, runPipeline } from '../passes/pipeline.js';
+
+const DTYPES: Record<BuildDType, WeightDType> = { float32: 'f32', float16: 'f16', bfloat16: 'bf16' };
+const DEFAULT_MAX_BATCH_SIZE = 8;
+const DEFAULT_MAX_SEQ_LEN_CAP = 4096;
+
+export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
+  const started = performance.now();
+  const log = opts.log ?? (() => {});
+  if (opts.dtype !== undefined && !(opts.dtype in DTYPES)) {
+    fail('BAD_ARGUMENT', `--dtype ${String(opts.dtype)} is not supported`, `use one of ${Object.keys(DTYPES).join(', ')}`);
+  }
+  for (const [flag, v] of [['--max-batch-size', opts.maxBatchSize], ['--max-seq-len', opts.maxSeqLen], ['--max-num-tokens', opts.maxNumTokens]] as const) {
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) fail('BAD_ARGUMENT', `${flag} must be a positive integer, got ${String(v)}`);
+  }
+  const outDir = checkOutDir(opts.outDir, opts.force ?? false, log);
+
+  // ---- import
+  const ckpt = openCheckpoint(opts.modelDir);
+  const { family, architecture } = familyFor(ckpt.config);
+  const names = new Set(ckpt.tensors.keys());
+  const cfg = family.normalize(new HfConfig(ckpt.config, architecture), names);
+  const dtype = opts.dtype ?? cfg.torch_dtype;
+  log(`llmc build: ${architecture} (${cfg.num_layers} layers, hidden ${cfg.hidden_size}, ${cfg.num_heads} heads / ${cfg.num_kv_heads} kv heads, ` +
+    `vocab ${cfg.vocab_size}) from ${ckpt.dir}, weights ${dtype}`);
+  const limits = resolveLimits(opts, cfg, log);
+  const weights = resolveWeightMap(family.weightMap(cfg, names), ckpt.tensors, architecture);
+
+  // ---- graph and passes
+  const ctx: LayerContext = { g: new GraphBuilder(), cfg, weights, dtype: DTYPES[dtype] };
+  let graph = (family.build ?? buildDecoder)(ctx);
+  checkEveryTargetUsed(weights, graph, architecture);
+  const passes = buildPipeline();
+  const dump = opts.dumpIrDir ? irDumper(opts.dumpIrDir) : undefined;
+  dump?.(0, 'input', graph);
+  graph = runPipeline(graph, passes, (i, p, g) => dump?.(i + 1, p.name, g));
+  log(`passes: ${passes.map((p) => p.name).join(', ')} -> ${graph.nodes.length} nodes, ${graph.weights.size} weights`);
+
+  // ---- engine
+  const { manifest, memory } = writeEngine({ outDir, graph, cfg, limits, dtype, passes: passes.map((p) => p.name), checkpoint: ckpt });
+  for (const line of memoryPlanLines(memory, limits, dtype)) log(line);
+  const seconds = (performance.now() - started) / 1000;
+  log(`wrote ${outDir} in ${seconds.toFixed(2)} s`);
+  return { engineDir: outDir, manifest, seconds };
+}
+
+export function resolveLimits(opts: BuildOptions, cfg: ModelConfig, log: (line: string) => void): Limits {
+  const maxPos = cfg.max_position_embeddings;
+  const maxBatch = opts.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
+  const maxSeq = opts.maxSeqLen ?? Math.min(maxPos ?? DEFAULT_MAX_SEQ_LEN_CAP, DEFAULT_MAX_SEQ_LEN_CAP);
+  const maxTokens = opts.maxNumTokens ?? maxSeq;
+  if (maxPos !== null && maxSeq > maxPos) {
+    if (cfg.position === 'learned') {
+      fail('BAD_ARGUMENT', `--max-seq-len ${maxSeq} is beyond the model's ${maxPos} learned positions`, `use --max-seq-len ${maxPos} or less`);
+    }
+    log(`warning: --max-seq-len ${maxSeq} is beyond the model's max_position_embeddings ${maxPos}; output past ${maxPos} tokens may degrade`);
+  }
+  if (maxTokens < maxBatch) {
+    fail('BAD_ARGUMENT', `--max-num-tokens ${maxTokens} is smaller than --max-batch-size ${maxBatch}`,
+      'a decode step carries one token of every sequence: raise --max-num-tokens or lower --max-batch-size');
+  }
+  const why = opts.maxNumTokens === undefined ? ' (default: max_seq_len, so one prompt fits one step)' : '';
+  log(`limits: max_batch_size ${maxBatch}, max_seq_len ${maxSeq}, max_num_tokens ${maxTokens}${why}`);
+  if (maxTokens < maxSeq) log(`note: prompts longer than max_num_tokens ${maxTokens} take several steps to prefill`);
+  return { max_batch_size: maxBatch, max_seq_len: maxSeq, max_num_tokens: maxTokens };
+}
+
+/** Rule: every mapped checkpoint tensor ends up in the graph (a mapped weight nobody reads would be dropped silently). */
+function checkEveryTargetUsed(weights: WeightTable, g: Graph, architecture: string): void {
+  const unused = weights.targets().filter((t) => !g.weights.has(t));
+  if (unused.length > 0) throw new Error(`${architecture}: the weight map maps ${unused.join(', ')} but the graph does not use it`);
+}
+
+function irDumper(dir: string): (index: number, name: string, g: Graph) => void {
+  mkdirSync(dir, { recursive: true });
+  return (index, name, g) => writeFileSync(join(dir, `${String(index).padStart(2, '0')}-${name}.ir`), printGraph(g));
+}

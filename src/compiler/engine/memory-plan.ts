@@ -1,0 +1,57 @@
+// The memory an engine needs, written into the manifest and printed by `llmc build`:
+//   weights_bytes          every weight in rank0.engine
+//   decode_weight_bytes    weights one decode step reads: all of them, except tables only gathered from
+//                          (embedding, learned positions read just the step's rows). A tied embedding is read
+//                          whole by the LM head, so it counts.
+//   arena_floats_per_token activation arena width; activation_bytes = 4 * that * max_num_tokens
+//   kv_bytes_per_token     all layers, k and v, f32
+//   kv_cache_bytes         the runtime's default cache: max_batch_size * ceil(max_seq_len / block) blocks
+import type { Graph } from '../ir/graph.js';
+import type { ModelConfig } from '../models/config.js';
+import { KV_BLOCK_SIZE } from './format.js';
+import type { Limits, WeightLayout } from './plan.js';
+
+export interface MemoryPlan {
+  weights_bytes: number;
+  decode_weight_bytes: number;
+  arena_floats_per_token: number;
+  activation_bytes: number;
+  kv_bytes_per_token: number;
+  kv_cache_bytes: number;
+}
+
+const GATHER_TABLE_OPS = new Set(['embedding', 'pos_embedding']);
+
+export function memoryPlan(g: Graph, cfg: ModelConfig, limits: Limits, layout: WeightLayout): MemoryPlan {
+  const streamed = new Set<string>();   // weights some op reads whole
+  for (const n of g.nodes) {
+    if (GATHER_TABLE_OPS.has(n.op)) continue;
+    for (const x of n.inputs) if (x?.kind === 'weight') streamed.add(x.name);
+  }
+  let weights = 0;
+  let decode = 0;
+  for (const p of layout.weights) {
+    weights += p.nbytes;
+    if (streamed.has(p.weight.name)) decode += p.nbytes;
+  }
+  const fpt = g.arena?.floatsPerToken ?? 0;
+  const kvPerToken = cfg.num_layers * 2 * cfg.num_kv_heads * cfg.head_dim * 4;
+  const blocks = limits.max_batch_size * Math.ceil(limits.max_seq_len / KV_BLOCK_SIZE);
+  return {
+    weights_bytes: weights,
+    decode_weight_bytes: decode,
+    arena_floats_per_token: fpt,
+    activation_bytes: 4 * fpt * limits.max_num_tokens,
+    kv_bytes_per_token: kvPerToken,
+    kv_cache_bytes: blocks * KV_BLOCK_SIZE * kvPerToken,
+  };
+}
+
+export function memoryPlanLines(m: MemoryPlan, limits: Limits, dtype: string): string[] {
+  const mb = (b: number) => `${(b / (1024 * 1024)).toFixed(2)} MB`;
+  return [
+    `memory plan: weights ${mb(m.weights_bytes)} (${dtype}); one decode step reads ${mb(m.decode_weight_bytes)}`,
+    `memory plan: KV cache ${m.kv_bytes_per_token} bytes/token; ${mb(m.kv_cache_bytes)} at ${limits.max_batch_size} sequences x ${limits.max_seq_len} tokens`,
+    `memory plan: activation arena ${m.arena_floats_per_token} floats/token x ${limits.max_num_tokens} tokens = ${mb(m.activation_bytes)}`,
+  ];
+}

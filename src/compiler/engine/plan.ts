@@ -1,0 +1,84 @@
+// Graph -> plan JSON (docs/engine-format.md "Plan JSON"), and the placement of weights in the data section.
+// Value ids are renumbered densely so they index `values`: weights first, in data-section order (the order nodes
+// first read them, so a cold start pages the file in sequentially), then activations in definition order.
+import { OPS, SCHEMA_HASH } from '../ir/ops.generated.js';
+import { weightBytes, type Graph, type Weight } from '../ir/graph.js';
+import type { ModelConfig } from '../models/config.js';
+import { alignUp, FORMAT_VERSION, KV_BLOCK_SIZE, KV_DTYPE, WEIGHT_ALIGN, type Plan, type PlanValue } from './format.js';
+
+export interface Limits { max_batch_size: number; max_seq_len: number; max_num_tokens: number }
+
+export interface PlacedWeight { weight: Weight; offset: number; nbytes: number }
+export interface WeightLayout { weights: PlacedWeight[]; dataSize: number }
+
+export function layoutWeights(g: Graph): WeightLayout {
+  const order: Weight[] = [];
+  const seen = new Set<string>();
+  for (const n of g.nodes) {
+    for (const x of n.inputs) {
+      if (x?.kind !== 'weight' || seen.has(x.name)) continue;
+      seen.add(x.name);
+      order.push(g.weights.get(x.name)!);
+    }
+  }
+  let cursor = 0;
+  const weights = order.map((weight) => {
+    const offset = alignUp(cursor, WEIGHT_ALIGN);
+    const nbytes = weightBytes(weight);
+    cursor = offset + nbytes;
+    return { weight, offset, nbytes };
+  });
+  return { weights, dataSize: cursor };
+}
+
+export function buildPlan(g: Graph, cfg: ModelConfig, limits: Limits, layout: WeightLayout): Plan {
+  if (!g.arena) throw new Error('buildPlan needs a memory-planned graph (run plan_memory)');
+  const values: PlanValue[] = [];
+  const weightId = new Map<string, number>();
+  for (const p of layout.weights) {
+    const id = values.length;
+    weightId.set(p.weight.name, id);
+    values.push({ id, name: p.weight.name, kind: 'weight', dtype: p.weight.dtype, shape: p.weight.shape, offset: p.offset, nbytes: p.nbytes });
+  }
+  const actId = new Map<number, number>();
+  for (const n of g.nodes) {
+    for (const o of n.outputs) {
+      const a = g.acts.get(o)!;
+      const id = values.length;
+      actId.set(o, id);
+      values.push({ id, name: a.name, kind: 'activation', rows: a.rows, width: a.width, arena_offset: a.arenaOffset! });
+    }
+  }
+  const nodes = g.nodes.map((n) => {
+    const spec = OPS[n.op];
+    // One entry per schema input, -1 for an absent optional one.
+    const inputs = spec.inputs.map((_, i) => {
+      const x = n.inputs[i] ?? null;
+      return x === null ? -1 : x.kind === 'act' ? actId.get(x.id)! : weightId.get(x.name)!;
+    });
+    return { op: n.op, op_id: spec.id, name: n.name, inputs, outputs: n.outputs.map((o) => actId.get(o)!), attrs: n.attrs };
+  });
+  return {
+    format_version: FORMAT_VERSION,
+    schema_hash: SCHEMA_HASH,
+    model: {
+      vocab_size: cfg.vocab_size, hidden_size: cfg.hidden_size, num_layers: cfg.num_layers,
+      num_heads: cfg.num_heads, num_kv_heads: cfg.num_kv_heads, head_dim: cfg.head_dim,
+    },
+    limits: { ...limits },
+    kv_cache: { num_layers: cfg.num_layers, num_kv_heads: cfg.num_kv_heads, head_dim: cfg.head_dim, dtype: KV_DTYPE, block_size: KV_BLOCK_SIZE },
+    arena: { floats_per_token: g.arena.floatsPerToken },
+    values,
+    nodes,
+    outputs: { logits: actId.get(g.outputs.logits)! },
+  };
+}
+
+/** The plan as JSON text: one value or node per line, so `llmc inspect` and diffs stay readable. */
+export function planJson(plan: Plan): string {
+  const lines = Object.entries(plan).map(([k, v]) => {
+    if (Array.isArray(v)) return `  ${JSON.stringify(k)}: [\n${v.map((x) => `    ${JSON.stringify(x)}`).join(',\n')}\n  ]`;
+    return `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`;
+  });
+  return `{\n${lines.join(',\n')}\n}\n`;
+}

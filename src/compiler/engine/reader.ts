@@ -1,0 +1,115 @@
+// Reads an engine directory back: the manifest (readManifest) and rank0.engine's header and plan (readPlan), with
+// the checks of docs/engine-format.md. Used by `llmc inspect`, the ONNX export and the tests; the C++ loader
+// does the same checks natively.
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fail } from '../../errors.js';
+import { SCHEMA_HASH } from '../ir/ops.generated.js';
+import { DTYPE_BYTES } from '../ir/graph.js';
+import { DATA_ALIGN, ENGINE_FILE, FORMAT_VERSION, HEADER_BYTES, MAGIC, MANIFEST_FILE, type Plan } from './format.js';
+
+export interface EngineHeader {
+  formatVersion: number;
+  flags: number;
+  planLength: number;
+  dataOffset: number;
+  dataSize: number;
+  fileSize: number;
+}
+
+export interface EnginePlan {
+  header: EngineHeader;
+  plan: Plan;
+}
+
+function rebuildHint(dir: string, sourceDir?: unknown): string {
+  return `rebuild it: llmc build ${typeof sourceDir === 'string' ? sourceDir : 'HF_DIR'} -o ${dir}`;
+}
+
+export function readManifest(dirArg: string): Record<string, unknown> {
+  const dir = resolve(dirArg);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) fail('NOT_FOUND', `engine directory ${dir} does not exist`, 'build one with: llmc build HF_DIR -o ENGINE');
+  const path = join(dir, MANIFEST_FILE);
+  if (!existsSync(path)) fail('BAD_ENGINE', `${dir} is not an llmc engine (no ${MANIFEST_FILE})`, 'build one with: llmc build HF_DIR -o ENGINE');
+  let m: unknown;
+  try {
+    m = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    return fail('BAD_ENGINE', `${path} is not valid JSON (${(e as Error).message})`, rebuildHint(dir));
+  }
+  if (typeof m !== 'object' || m === null || typeof (m as Record<string, unknown>).format_version !== 'number') {
+    fail('BAD_ENGINE', `${path} is not an llmc engine manifest (no format_version)`, rebuildHint(dir));
+  }
+  const manifest = m as Record<string, unknown>;
+  const source = (manifest.source as Record<string, unknown> | undefined)?.dir;
+  if (manifest.format_version !== FORMAT_VERSION) {
+    fail('VERSION', `engine ${dir} has format version ${manifest.format_version}; this llmc reads version ${FORMAT_VERSION}`, rebuildHint(dir, source));
+  }
+  if (manifest.schema_hash !== SCHEMA_HASH) {
+    fail('VERSION', `engine ${dir} was built for op schema ${String(manifest.schema_hash)}; this llmc has ${SCHEMA_HASH}`, rebuildHint(dir, source));
+  }
+  return manifest;
+}
+
+/** Parses and checks rank0.engine's header and plan (not the weight bytes themselves). */
+export function readPlan(dirArg: string): EnginePlan {
+  const dir = resolve(dirArg);
+  const path = join(dir, ENGINE_FILE);
+  if (!existsSync(path)) fail('BAD_ENGINE', `${dir} has no ${ENGINE_FILE}`, rebuildHint(dir));
+  const fd = openSync(path, 'r');
+  try {
+    const fileSize = fstatSync(fd).size;
+    const bad = (msg: string): never => fail('BAD_ENGINE', `${path}: ${msg}`, rebuildHint(dir));
+    if (fileSize < HEADER_BYTES) bad(`file too short for the ${HEADER_BYTES}-byte header (${fileSize} bytes)`);
+    const h = Buffer.alloc(HEADER_BYTES);
+    readSync(fd, h, 0, HEADER_BYTES, 0);
+    if (!h.subarray(0, 8).equals(MAGIC)) bad('not an llmc engine file (bad magic)');
+    const formatVersion = h.readUInt32LE(8);
+    if (formatVersion !== FORMAT_VERSION) fail('VERSION', `${path} has format version ${formatVersion}; this llmc reads version ${FORMAT_VERSION}`, rebuildHint(dir));
+    const header: EngineHeader = {
+      formatVersion, flags: h.readUInt32LE(12), planLength: Number(h.readBigUInt64LE(16)),
+      dataOffset: Number(h.readBigUInt64LE(24)), dataSize: Number(h.readBigUInt64LE(32)), fileSize,
+    };
+    if (HEADER_BYTES + header.planLength > fileSize) bad(`plan length ${header.planLength} runs past the end of the file (${fileSize} bytes)`);
+    if (header.dataOffset % DATA_ALIGN !== 0) bad(`data offset ${header.dataOffset} is not a multiple of ${DATA_ALIGN}`);
+    if (header.dataOffset < HEADER_BYTES + header.planLength) bad(`data offset ${header.dataOffset} is inside the plan`);
+    if (header.dataOffset + header.dataSize > fileSize) bad(`data section [${header.dataOffset}, +${header.dataSize}) runs past the end of the file (${fileSize} bytes); the file is truncated`);
+    const planBytes = Buffer.alloc(header.planLength);
+    readSync(fd, planBytes, 0, header.planLength, HEADER_BYTES);
+    let plan: Plan;
+    try {
+      plan = JSON.parse(planBytes.toString('utf8'));
+    } catch (e) {
+      return bad(`the plan is not valid JSON (${(e as Error).message})`);
+    }
+    if (plan.format_version !== FORMAT_VERSION) fail('VERSION', `${path}: plan format version ${plan.format_version}, expected ${FORMAT_VERSION}`, rebuildHint(dir));
+    if (plan.schema_hash !== SCHEMA_HASH) fail('VERSION', `${path} was built for op schema ${plan.schema_hash}; this llmc has ${SCHEMA_HASH}`, rebuildHint(dir));
+    if (!Array.isArray(plan.values) || !Array.isArray(plan.nodes)) bad('the plan has no values or nodes');
+    plan.values.forEach((v, i) => {
+      if (v.id !== i) bad(`value #${i} has id ${v.id} (ids must index values)`);
+      if (v.kind !== 'weight') return;
+      const elem = DTYPE_BYTES[v.dtype];
+      if (!elem) bad(`weight ${v.name} has unknown dtype ${v.dtype}`);
+      const want = v.shape.reduce((a, b) => a * b, 1) * elem;
+      if (v.nbytes !== want) bad(`weight ${v.name}: nbytes ${v.nbytes} != product(shape [${v.shape}]) * ${elem}`);
+      if (v.offset % 64 !== 0 || v.offset + v.nbytes > header.dataSize) bad(`weight ${v.name} [${v.offset}, +${v.nbytes}) is outside the data section or misaligned`);
+    });
+    return { header, plan };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The stored bytes of one weight (tests and inspection). */
+export function readWeightBytes(dirArg: string, ep: EnginePlan, name: string): Buffer {
+  const v = ep.plan.values.find((x) => x.kind === 'weight' && x.name === name);
+  if (!v || v.kind !== 'weight') return fail('NOT_FOUND', `engine has no weight ${name}`);
+  const fd = openSync(join(resolve(dirArg), ENGINE_FILE), 'r');
+  try {
+    const buf = Buffer.alloc(v.nbytes);
+    readSync(fd, buf, 0, v.nbytes, ep.header.dataOffset + v.offset);
+    return buf;
+  } finally {
+    closeSync(fd);
+  }
+}

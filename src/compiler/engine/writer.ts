@@ -1,0 +1,117 @@
+// Writes an engine directory (docs/engine-format.md): rank0.engine (header, plan JSON, weights streamed one at a
+// time from the checkpoint, converted to their dtype), config.json (the manifest), and the tokenizer and
+// generation files copied from the checkpoint.
+import { closeSync, copyFileSync, existsSync, ftruncateSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { SCHEMA_HASH } from '../ir/ops.generated.js';
+import type { Graph } from '../ir/graph.js';
+import type { Checkpoint } from '../hf/checkpoint.js';
+import { TensorReader } from '../hf/safetensors.js';
+import type { ModelConfig } from '../models/config.js';
+import type { BuildDType } from '../api.js';
+import {
+  alignUp, COPIED_FILES, DATA_ALIGN, ENGINE_FILE, FORMAT_VERSION, HEADER_BYTES, MAGIC, MANIFEST_FILE, type Plan,
+} from './format.js';
+import { memoryPlan, type MemoryPlan } from './memory-plan.js';
+import { buildPlan, layoutWeights, planJson, type Limits, type WeightLayout } from './plan.js';
+import { WeightData } from './weight-data.js';
+import { commitTempDir, makeTempDir } from './out-dir.js';
+import { llmcVersion } from './version.js';
+
+export interface EngineInput {
+  outDir: string;              // absolute; already checked by checkOutDir
+  graph: Graph;                // after the pipeline (memory planned)
+  cfg: ModelConfig;
+  limits: Limits;
+  dtype: BuildDType;
+  passes: string[];
+  checkpoint: Checkpoint;
+}
+
+export interface EngineOutput {
+  manifest: Record<string, unknown>;
+  memory: MemoryPlan;
+}
+
+export function writeEngine(input: EngineInput): EngineOutput {
+  const layout = layoutWeights(input.graph);
+  const plan = buildPlan(input.graph, input.cfg, input.limits, layout);
+  const memory = memoryPlan(input.graph, input.cfg, input.limits, layout);
+  const tokenizerPresent = existsSync(join(input.checkpoint.dir, 'tokenizer.json'));
+  const manifest = buildManifest(input, memory, tokenizerPresent);
+
+  const tmp = makeTempDir(input.outDir);
+  try {
+    writeEngineFile(join(tmp, ENGINE_FILE), plan, layout, input.checkpoint);
+    writeFileSync(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+    for (const f of COPIED_FILES) {
+      const src = join(input.checkpoint.dir, f);
+      if (existsSync(src)) copyFileSync(src, join(tmp, f));
+    }
+    commitTempDir(tmp, input.outDir);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return { manifest, memory };
+}
+
+function buildManifest(input: EngineInput, memory: MemoryPlan, tokenizerPresent: boolean): Record<string, unknown> {
+  const { cfg, limits, checkpoint } = input;
+  return {
+    format_version: FORMAT_VERSION,
+    schema_hash: SCHEMA_HASH,
+    llmc_version: llmcVersion(),
+    created: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    model: cfg,
+    build: { dtype: input.dtype, ...limits, passes: input.passes },
+    target: { backend: 'cpu' },
+    mapping: { world_size: 1, tp: 1, pp: 1 },
+    memory_plan: memory,
+    source: {
+      dir: checkpoint.dir,
+      checkpoint_sha256: checkpoint.sha256,
+      checkpoint_sha256_covers: 'config.json + safetensors headers',
+      files: checkpoint.files,
+    },
+    generation: checkpoint.generation,
+    tokenizer: { present: tokenizerPresent },
+  };
+}
+
+/** rank0.engine: 40-byte header, plan JSON padded with spaces to the 4096-aligned data offset, then the weights. */
+function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, checkpoint: Checkpoint): void {
+  const planBytes = Buffer.from(planJson(plan), 'utf8');
+  const dataOffset = alignUp(HEADER_BYTES + planBytes.length, DATA_ALIGN);
+  const header = Buffer.alloc(dataOffset, 0x20);
+  MAGIC.copy(header, 0);
+  header.writeUInt32LE(FORMAT_VERSION, 8);
+  header.writeUInt32LE(0, 12);                                   // flags
+  header.writeBigUInt64LE(BigInt(planBytes.length), 16);
+  header.writeBigUInt64LE(BigInt(dataOffset), 24);
+  header.writeBigUInt64LE(BigInt(layout.dataSize), 32);
+  planBytes.copy(header, HEADER_BYTES);
+
+  const fd = openSync(path, 'w');
+  const reader = new TensorReader();
+  try {
+    writeAll(fd, header, 0);
+    const data = new WeightData(checkpoint.tensors, reader);
+    for (const p of layout.weights) {
+      let pos = dataOffset + p.offset;
+      data.stream(p.weight, (bytes) => {
+        writeAll(fd, bytes, pos);
+        pos += bytes.length;
+      });
+      if (pos !== dataOffset + p.offset + p.nbytes) throw new Error(`weight ${p.weight.name}: wrote ${pos - dataOffset - p.offset} bytes, expected ${p.nbytes}`);
+    }
+    ftruncateSync(fd, dataOffset + layout.dataSize);             // padding between weights reads as zeros
+  } finally {
+    reader.close();
+    closeSync(fd);
+  }
+}
+
+function writeAll(fd: number, buf: Buffer, position: number): void {
+  let done = 0;
+  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
+}
