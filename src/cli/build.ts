@@ -45,7 +45,6 @@ export function registerBuild(program: Command): void {
         force: flags.force ?? false,
         log: (line) => process.stdout.write(`${line}\n`),
       });
-      process.stdout.write(`engine written to ${report.engineDir} in ${report.seconds.toFixed(1)} s\n`);
       process.stdout.write(`next: llmc run ${report.engineDir} --prompt "..."   (or --token-ids 1,2,3)\n`);
     });
 }

@@ -67,7 +67,8 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
 }
 
 export async function readPlan(dir: string): Promise<PlanJson> {
-  return (await (await importCompiler(READER, 'readPlan'))(dir)) as PlanJson;
+  const r = (await (await importCompiler(READER, 'readPlan'))(dir)) as { plan: PlanJson };  // { header, plan }
+  return r.plan;
 }
 
 export async function exportOnnx(engineDir: string, file: string): Promise<void> {
