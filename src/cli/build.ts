@@ -30,7 +30,7 @@ export function registerBuild(program: Command): void {
     .option('--max-seq-len <n>', 'prompt + generated tokens per sequence (default min(max_position_embeddings, 4096))', intArg(1, 1 << 24))
     .option('--max-num-tokens <n>', 'tokens in one packed step: prefill chunk + decode tokens (default derived from --max-seq-len)', intArg(1, 1 << 24))
     .option('--dump-ir <dir>', 'write the IR after each pass into this directory')
-    .option('--force', 'overwrite a non-empty engine directory')
+    .option('--force', 'overwrite a non-empty directory that is not an engine (an existing engine is always replaced)')
     .action(async (hfDir: string, flags: BuildFlags) => {
       if (!existsSync(hfDir)) throw new LlmcError('NOT_FOUND', `checkpoint directory ${hfDir} does not exist`);
       if (!statSync(hfDir).isDirectory()) throw new LlmcError('NOT_FOUND', `${hfDir} is not a directory (pass the checkpoint directory)`);

@@ -48,8 +48,11 @@ maybe('llmc end to end (golden llama)', () => {
     expect(existsSync(join(texty, 'tokenizer.json'))).toBe(true);
   });
 
-  test('build refuses to overwrite without --force', () => {
-    expectCleanError(llmc(['build', join(fixture, 'model'), '-o', plain]));
+  test('build refuses to overwrite a directory that is not an engine without --force', () => {
+    const other = tempDir();
+    writeFileSync(join(other, 'notes.txt'), 'keep me');
+    expectCleanError(llmc(['build', join(fixture, 'model'), '-o', other]), /not empty; pass --force/);
+    expect(readFileSync(join(other, 'notes.txt'), 'utf8')).toBe('keep me');
   });
 
   test('run --token-ids --json: exactly the documented keys, greedy tokens as transformers', () => {
