@@ -1,0 +1,726 @@
+// backend_ops: checks every CPU kernel's SIMD version against its scalar reference, and the kernels against
+// straightforward formulas written here (dense attention with an explicit mask, textbook norms and rotary), on
+// realistic shapes with random non-zero data (fixed seed). Exits non-zero if any case fails.
+//
+//   g++ -O3 -std=c++17 -pthread -Wall -Wextra -Inative/include -Inative/cpu native/cpu/*.cpp native/tests/backend_ops.cpp -o /tmp/backend_ops
+//   /tmp/backend_ops              # correctness, about half a minute
+//   /tmp/backend_ops linear       # only cases whose name contains "linear"
+//   /tmp/backend_ops --perf       # GEMV / GEMM throughput against the measured read bandwidth
+//   /tmp/backend_ops --threads 1  # pool size (default: all cores)
+//
+// Tolerances: "rel" cases compare max |simd - ref| with rtol * max |ref| over the case (sums whose order differs:
+// linear, norms, attention); "elem" cases compare each element with atol + rtol * |ref| (activations, rope).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dtype.h"
+#include "kernels.h"
+
+using namespace llmc;
+using namespace llmc::cpu;
+
+namespace {
+
+// ------------------------------------------------------------------------------------------------ harness
+
+int g_failures = 0;
+int g_cases = 0;
+const char* g_filter = "";
+std::mt19937 g_rng(1234);
+
+bool selected(const std::string& name) { return std::strstr(name.c_str(), g_filter) != nullptr; }
+
+std::vector<float> random_vec(size_t n, float lo = -1.0f, float hi = 1.0f) {
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) {
+    do x = u(g_rng);
+    while (x == 0.0f);
+  }
+  return v;
+}
+
+const char* dtype_name(DType t) { return t == DType::f32 ? "f32" : t == DType::f16 ? "f16" : "bf16"; }
+
+// A weight tensor in dtype t, with the f32 values it really holds (after rounding) for references.
+struct Weights {
+  DType dtype;
+  std::vector<uint8_t> bytes;
+  std::vector<float> values;
+  const void* data() const { return bytes.data(); }
+};
+
+Weights make_weights(size_t n, DType t, float lo = -1.0f, float hi = 1.0f) {
+  Weights w{t, std::vector<uint8_t>(n * dtype_size(t)), random_vec(n, lo, hi)};
+  for (size_t i = 0; i < n; ++i) {
+    if (t == DType::f32) {
+      std::memcpy(w.bytes.data() + 4 * i, &w.values[i], 4);
+    } else {
+      const uint16_t h = t == DType::f16 ? f32_to_f16(w.values[i]) : f32_to_bf16(w.values[i]);
+      std::memcpy(w.bytes.data() + 2 * i, &h, 2);
+      w.values[i] = t == DType::f16 ? f16_to_f32(h) : bf16_to_f32(h);
+    }
+  }
+  return w;
+}
+
+enum class Mode { rel, elem };
+
+// Records and prints one comparison. Returns true on pass.
+bool check(const std::string& name, const float* got, const float* ref, size_t n, Mode mode, double rtol,
+           double atol = 0.0) {
+  ++g_cases;
+  double max_ref = 0.0, max_err = 0.0, worst = 0.0;
+  bool finite = true;
+  for (size_t i = 0; i < n; ++i) max_ref = std::max(max_ref, std::fabs(double(ref[i])));
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(got[i])) finite = false;
+    const double err = std::fabs(double(got[i]) - double(ref[i]));
+    const double bound = mode == Mode::rel ? atol + rtol * max_ref : atol + rtol * std::fabs(double(ref[i]));
+    max_err = std::max(max_err, err);
+    worst = std::max(worst, bound > 0 ? err / bound : (err > 0 ? 1e30 : 0.0));
+  }
+  const bool pass = finite && worst <= 1.0;
+  if (!pass) ++g_failures;
+  std::printf("  %s  %-58s max_abs_err %.3g  (%.2f of tolerance, %s rtol %.0e)\n", pass ? "PASS" : "FAIL",
+              name.c_str(), max_err, worst, mode == Mode::rel ? "rel" : "elem", rtol);
+  return pass;
+}
+
+void expect(const std::string& name, bool ok, const std::string& detail = "") {
+  ++g_cases;
+  if (!ok) ++g_failures;
+  std::printf("  %s  %-58s %s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.c_str());
+}
+
+// Runs f once with the scalar kernels and once with the best SIMD level, into separate outputs.
+template <class F>
+void scalar_and_simd(Simd best, F&& f) {
+  set_simd_level(Simd::scalar);
+  f(false);
+  set_simd_level(best);
+  f(true);
+}
+
+// ------------------------------------------------------------------------------------------------ dtype
+
+__attribute__((target("avx2,f16c"))) void f16c_widen(const uint16_t* h, float* f) {
+  _mm256_storeu_ps(f, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h))));
+}
+__attribute__((target("avx2,f16c"))) void f16c_narrow(const float* f, uint16_t* h) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(h), _mm256_cvtps_ph(_mm256_loadu_ps(f), _MM_FROUND_TO_NEAREST_INT));
+}
+
+void test_dtype(Simd best) {
+  if (!selected("dtype")) return;
+  std::printf("dtype conversions\n");
+  {
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; ++h) {
+      const float f = f16_to_f32(uint16_t(h));
+      if (std::isnan(f) != ((h & 0x7c00) == 0x7c00 && (h & 0x3ff))) ++bad;
+      if (best >= Simd::avx2 && (h % 8) == 0) {
+        uint16_t in[8];
+        float out[8];
+        for (int i = 0; i < 8; ++i) in[i] = uint16_t(h + i);
+        f16c_widen(in, out);
+        for (int i = 0; i < 8; ++i)
+          if (f32_to_bits(out[i]) != f32_to_bits(f16_to_f32(in[i]))) ++bad;
+      }
+      if (!std::isnan(f) && f32_to_f16(f) != h) ++bad;  // exact round trip
+    }
+    expect("dtype f16->f32: all 65536 patterns (vs F16C, round trip)", bad == 0, std::to_string(bad) + " mismatches");
+  }
+  if (best >= Simd::avx2) {
+    int bad = 0;
+    std::vector<float> v = random_vec(1 << 16, -70000.0f, 70000.0f);
+    const float specials[] = {0.0f, -0.0f, 65504.0f, 65519.99f, 65520.0f, 1e-8f, 2.98e-8f, 2.99e-8f, 6.1e-5f,
+                              6.097e-5f, 3.0e-5f, -1e-7f, INFINITY, -INFINITY, 1e10f, 0.5f, 1.0f / 3};
+    for (size_t i = 0; i < sizeof(specials) / sizeof(float); ++i) v[i] = specials[i];
+    for (size_t i = 0; i + 8 <= v.size(); i += 8) {
+      uint16_t h[8];
+      f16c_narrow(&v[i], h);
+      for (int j = 0; j < 8; ++j)
+        if (h[j] != f32_to_f16(v[i + j])) ++bad;
+    }
+    expect("dtype f32->f16 rounding (vs F16C, incl. subnormal/overflow)", bad == 0, std::to_string(bad) + " mismatches");
+  }
+  {
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; ++h) {
+      const float f = bf16_to_f32(uint16_t(h));
+      if (!std::isnan(f) && f32_to_bf16(f) != h) ++bad;
+    }
+    expect("dtype bf16 round trip", bad == 0, std::to_string(bad) + " mismatches");
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ thread pool
+
+void test_thread_pool(ThreadPool& pool) {
+  if (!selected("pool")) return;
+  std::printf("thread pool (%d threads)\n", pool.size());
+  bool ok = true;
+  for (int64_t n : {1, 2, 3, 7, 64, 1000, 100003}) {
+    for (int64_t grain : {1, 4, 16, 1000}) {
+      std::vector<std::atomic<int>> hits(n);
+      std::vector<std::atomic<int>> by_index(pool.size());
+      pool.parallel_for(n, grain, [&](int64_t b, int64_t e, int t) {
+        if (t < 0 || t >= pool.size() || by_index[t].fetch_add(1) != 0) ok = false;
+        if (b % grain != 0) ok = false;  // chunk starts are aligned to grain
+        for (int64_t i = b; i < e; ++i) hits[i]++;
+      });
+      for (auto& h : hits) ok &= h.load() == 1;
+    }
+  }
+  expect("pool parallel_for covers [0,n) once, aligned, unique index", ok);
+  std::atomic<int64_t> total{0};
+  for (int i = 0; i < 20000; ++i)
+    pool.parallel_for(64, 1, [&](int64_t b, int64_t e, int) { total += e - b; });
+  expect("pool 20000 back-to-back small jobs", total.load() == 20000 * 64);
+}
+
+// ------------------------------------------------------------------------------------------------ linear
+
+void test_linear(ThreadPool& pool, Simd best) {
+  if (!selected("linear")) return;
+  std::printf("linear (SIMD vs scalar; scalar vs f64 reference)\n");
+  struct Case {
+    int64_t out, in;
+    std::vector<int64_t> rows;
+    bool bias;
+  };
+  const Case cases[] = {
+      {768, 768, {1, 7, 64, 300}, true},   {2048, 768, {1, 8, 64}, false}, {768, 2048, {1, 7, 64, 300}, false},
+      {32000, 768, {1, 7}, false},         {4096, 4096, {1, 3}, false},    {37, 13, {1, 5, 11}, true},
+      {100, 84, {2, 9, 31}, true},         {3, 1000, {1, 20}, true},       {96, 1030, {4, 10}, false},
+  };
+  for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
+    for (const Case& c : cases) {
+      const Weights w = make_weights(size_t(c.out * c.in), dt, -0.5f, 0.5f);
+      const Weights b = make_weights(size_t(c.out), dt);
+      for (int64_t rows : c.rows) {
+        char name[128];
+        std::snprintf(name, sizeof name, "linear %s rows=%lld %lldx%lld%s", dtype_name(dt), (long long)rows,
+                      (long long)c.out, (long long)c.in, c.bias ? " +bias" : "");
+        if (!selected(name)) continue;
+        const std::vector<float> x = random_vec(size_t(rows * c.in));
+        std::vector<float> y_scalar(size_t(rows * c.out)), y_simd(y_scalar.size(), NAN);
+        scalar_and_simd(best, [&](bool simd) {
+          linear(pool, x.data(), rows, c.in, w.data(), dt, c.out, c.bias ? b.data() : nullptr,
+                 simd ? y_simd.data() : y_scalar.data());
+        });
+        check(name, y_simd.data(), y_scalar.data(), y_scalar.size(), Mode::rel, 1e-5);
+        // The scalar kernel against a double-precision sum, on a sample of rows (the full product is slow).
+        std::vector<float> ref, got;
+        for (int64_t t = 0; t < rows; t += std::max<int64_t>(1, rows / 5))
+          for (int64_t j = 0; j < c.out; j += std::max<int64_t>(1, c.out / 97)) {
+            double s = c.bias ? b.values[j] : 0.0;
+            for (int64_t k = 0; k < c.in; ++k) s += double(x[t * c.in + k]) * w.values[j * c.in + k];
+            ref.push_back(float(s));
+            got.push_back(y_scalar[t * c.out + j]);
+          }
+        check(std::string(name) + " scalar vs f64", got.data(), ref.data(), ref.size(), Mode::rel, 1e-5);
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ norms
+
+void test_norms(ThreadPool& pool, Simd best) {
+  if (!selected("norm")) return;
+  std::printf("rms_norm / layer_norm (SIMD vs scalar; scalar vs f64 formula)\n");
+  for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
+    for (int64_t width : {64, 100, 768, 4096}) {
+      for (int64_t rows : {1, 7, 64}) {
+        const std::vector<float> x = random_vec(size_t(rows * width), -3.0f, 3.0f);
+        const Weights w = make_weights(size_t(width), dt, 0.5f, 1.5f);
+        const Weights b = make_weights(size_t(width), dt);
+        std::vector<float> ys(x.size()), yv(x.size(), NAN), ref(x.size());
+        char name[128];
+        // rms_norm, with the Gemma-style offset on odd widths
+        const float offset = width == 100 ? 1.0f : 0.0f;
+        std::snprintf(name, sizeof name, "rms_norm %s rows=%lld width=%lld offset=%g", dtype_name(dt),
+                      (long long)rows, (long long)width, offset);
+        if (selected(name)) {
+          scalar_and_simd(best, [&](bool simd) {
+            rms_norm(pool, x.data(), rows, width, w.data(), dt, 1e-6f, offset, simd ? yv.data() : ys.data());
+          });
+          check(name, yv.data(), ys.data(), ys.size(), Mode::rel, 5e-6);
+          for (int64_t r = 0; r < rows; ++r) {
+            double ss = 0;
+            for (int64_t i = 0; i < width; ++i) ss += double(x[r * width + i]) * x[r * width + i];
+            const double inv = 1.0 / std::sqrt(ss / width + 1e-6);
+            for (int64_t i = 0; i < width; ++i) ref[r * width + i] = float(x[r * width + i] * inv * (w.values[i] + offset));
+          }
+          check(std::string(name) + " vs f64", ys.data(), ref.data(), ref.size(), Mode::rel, 5e-6);
+        }
+        for (bool bias : {false, true}) {
+          std::snprintf(name, sizeof name, "layer_norm %s rows=%lld width=%lld%s", dtype_name(dt), (long long)rows,
+                        (long long)width, bias ? " +bias" : "");
+          if (!selected(name)) continue;
+          // Offset the inputs so the mean matters.
+          std::vector<float> xs = x;
+          for (auto& v : xs) v += 2.0f;
+          scalar_and_simd(best, [&](bool simd) {
+            layer_norm(pool, xs.data(), rows, width, w.data(), dt, bias ? b.data() : nullptr, 1e-5f,
+                       simd ? yv.data() : ys.data());
+          });
+          check(name, yv.data(), ys.data(), ys.size(), Mode::rel, 5e-6);
+          for (int64_t r = 0; r < rows; ++r) {
+            double mean = 0, var = 0;
+            for (int64_t i = 0; i < width; ++i) mean += xs[r * width + i];
+            mean /= width;
+            for (int64_t i = 0; i < width; ++i) var += (xs[r * width + i] - mean) * (xs[r * width + i] - mean);
+            const double inv = 1.0 / std::sqrt(var / width + 1e-5);
+            for (int64_t i = 0; i < width; ++i)
+              ref[r * width + i] = float((xs[r * width + i] - mean) * inv * w.values[i] + (bias ? b.values[i] : 0.0));
+          }
+          check(std::string(name) + " vs f64", ys.data(), ref.data(), ref.size(), Mode::rel, 5e-6);
+        }
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ rope
+
+void test_rope(ThreadPool& pool, Simd best) {
+  if (!selected("rope")) return;
+  std::printf("rope (SIMD vs scalar; scalar vs formula with f64 trig of the f32 angle)\n");
+  struct Case {
+    RopeStyle style;
+    int32_t heads, head_dim, rotary_dim;
+  };
+  const Case cases[] = {{RopeStyle::neox, 12, 64, 64},  {RopeStyle::neox, 32, 128, 128}, {RopeStyle::neox, 8, 80, 40},
+                        {RopeStyle::neox, 4, 64, 16},   {RopeStyle::gptj, 16, 64, 64},   {RopeStyle::gptj, 4, 16, 8},
+                        {RopeStyle::gptj, 8, 128, 64},  {RopeStyle::neox, 2, 36, 36},    {RopeStyle::gptj, 2, 36, 20}};
+  for (const Case& c : cases) {
+    for (int64_t rows : {1, 7, 64}) {
+      char name[128];
+      std::snprintf(name, sizeof name, "rope %s rows=%lld heads=%d head_dim=%d rotary=%d",
+                    c.style == RopeStyle::neox ? "neox" : "gptj", (long long)rows, c.heads, c.head_dim, c.rotary_dim);
+      if (!selected(name)) continue;
+      const int64_t width = int64_t(c.heads) * c.head_dim;
+      const std::vector<float> x = random_vec(size_t(rows * width));
+      std::vector<int32_t> pos(rows);
+      for (int64_t r = 0; r < rows; ++r) pos[r] = int32_t(g_rng() % 4096);
+      const int32_t half = c.rotary_dim / 2;
+      std::vector<float> inv_freq(half);
+      for (int32_t i = 0; i < half; ++i) inv_freq[i] = float(1.0 / std::pow(10000.0, 2.0 * i / c.rotary_dim));
+      std::vector<float> ys(x.size()), yv(x.size(), NAN), ref(x.size());
+      scalar_and_simd(best, [&](bool simd) {
+        rope(pool, x.data(), rows, pos.data(), c.heads, c.head_dim, c.rotary_dim, inv_freq.data(), c.style,
+             simd ? yv.data() : ys.data());
+      });
+      check(name, yv.data(), ys.data(), ys.size(), Mode::elem, 1e-6, 1e-6);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int32_t h = 0; h < c.heads; ++h) {
+          const float* xh = &x[r * width + h * c.head_dim];
+          float* rh = &ref[r * width + h * c.head_dim];
+          for (int32_t i = 0; i < c.head_dim; ++i) rh[i] = xh[i];
+          for (int32_t i = 0; i < half; ++i) {
+            const double angle = float(pos[r]) * inv_freq[i];  // f32 product, as HF
+            const int32_t ia = c.style == RopeStyle::neox ? i : 2 * i;
+            const int32_t ib = c.style == RopeStyle::neox ? i + half : 2 * i + 1;
+            rh[ia] = float(xh[ia] * std::cos(angle) - xh[ib] * std::sin(angle));
+            rh[ib] = float(xh[ib] * std::cos(angle) + xh[ia] * std::sin(angle));
+          }
+        }
+      check(std::string(name) + " vs formula", ys.data(), ref.data(), ref.size(), Mode::elem, 1e-6, 1e-6);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ attention
+
+struct AttnCase {
+  std::string label;
+  int32_t heads, kv_heads, head_dim, block_size, window;
+  bool alibi;
+  std::vector<int32_t> prefix;  // tokens already in the cache, per sequence
+  std::vector<int32_t> step;    // new tokens in the step, per sequence
+};
+
+// Dense attention for one token: keys are the sequence's positions lo..pos, contiguous [positions, kv_heads*hd].
+void dense_attention(const AttnCase& c, const std::vector<float>& K, const std::vector<float>& V, const float* q,
+                     int32_t pos, const std::vector<float>& slopes, float* out) {
+  const int32_t hd = c.head_dim, kvw = c.kv_heads * hd;
+  const double scale = 1.0 / std::sqrt(double(hd));
+  for (int32_t h = 0; h < c.heads; ++h) {
+    const int32_t g = h / (c.heads / c.kv_heads);
+    std::vector<double> s(pos + 1, -INFINITY);
+    double mx = -INFINITY;
+    for (int32_t j = 0; j <= pos; ++j) {
+      const bool visible = c.window == 0 || j > pos - c.window;  // explicit mask
+      if (!visible) continue;
+      double d = 0;
+      for (int32_t e = 0; e < hd; ++e) d += double(q[h * hd + e]) * K[size_t(j) * kvw + g * hd + e];
+      s[j] = d * scale + (c.alibi ? slopes[h] * double(j) : 0.0);
+      mx = std::max(mx, s[j]);
+    }
+    double l = 0;
+    std::vector<double> o(hd, 0.0);
+    for (int32_t j = 0; j <= pos; ++j) {
+      if (s[j] == -INFINITY) continue;
+      const double p = std::exp(s[j] - mx);
+      l += p;
+      for (int32_t e = 0; e < hd; ++e) o[e] += p * V[size_t(j) * kvw + g * hd + e];
+    }
+    for (int32_t e = 0; e < hd; ++e) out[h * hd + e] = float(o[e] / l);
+  }
+}
+
+void test_attention(ThreadPool& pool, Simd best) {
+  if (!selected("attention")) return;
+  std::printf("attention (paged, scattered blocks; SIMD vs scalar; both vs dense masked f64 reference)\n");
+  const AttnCase cases[] = {
+      {"MHA hd64 prefill 300", 12, 12, 64, 16, 0, false, {0}, {300}},
+      {"MHA hd64 prefill 7", 12, 12, 64, 16, 0, false, {0}, {7}},
+      {"GQA 32/8 hd128 decode x3 seqs", 32, 8, 128, 16, 0, false, {100, 37, 250}, {1, 1, 1}},
+      {"GQA 32/8 hd128 mixed step", 32, 8, 128, 16, 0, false, {60, 0, 17}, {5, 64, 1}},
+      {"MQA 8/1 hd64 window 16 prefill 64", 8, 1, 64, 16, 16, false, {0}, {64}},
+      {"GQA 4/2 hd64 window 16 decode", 4, 2, 64, 16, 16, false, {40, 9}, {1, 3}},
+      {"ALiBi 4 heads hd64 prefill+decode", 4, 4, 64, 16, 0, true, {23, 5}, {1, 7}},
+      {"ALiBi 6 heads hd128 window 8", 6, 6, 128, 8, 8, true, {30}, {9}},
+      {"block 7 hd36 GQA 6/3", 6, 3, 36, 7, 0, false, {19, 3}, {12, 2}},
+      {"block 5 hd80 MHA decode 1 key", 4, 4, 80, 5, 0, false, {0}, {1}},
+  };
+  for (const AttnCase& c : cases) {
+    const std::string name = "attention " + c.label;
+    if (!selected(name)) continue;
+    const int32_t hd = c.head_dim, kvw = c.kv_heads * hd, qw = c.heads * hd;
+    const int32_t seqs = int32_t(c.prefix.size());
+    int32_t max_len = 0;
+    for (int32_t s = 0; s < seqs; ++s) max_len = std::max(max_len, c.prefix[s] + c.step[s]);
+    const int32_t max_blocks = (max_len + c.block_size - 1) / c.block_size;
+    // Scattered block tables: a random permutation of all physical blocks, sequences interleaved.
+    const int32_t num_blocks = seqs * max_blocks + 3;
+    std::vector<int32_t> perm(num_blocks);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), g_rng);
+    std::vector<int32_t> tables(size_t(seqs) * max_blocks);
+    for (size_t i = 0; i < tables.size(); ++i) tables[i] = perm[i];
+    const int64_t block_stride = 2LL * c.kv_heads * c.block_size * hd;
+    std::vector<float> slopes(c.heads);
+    for (int32_t h = 0; h < c.heads; ++h) slopes[h] = std::pow(2.0f, -8.0f * (h + 1) / c.heads);
+    // Per-sequence dense K/V for all positions, and q for all positions.
+    std::vector<std::vector<float>> K(seqs), V(seqs), Q(seqs);
+    for (int32_t s = 0; s < seqs; ++s) {
+      const int32_t len = c.prefix[s] + c.step[s];
+      K[s] = random_vec(size_t(len) * kvw, -1.0f, 1.0f);
+      V[s] = random_vec(size_t(len) * kvw, -1.0f, 1.0f);
+      Q[s] = random_vec(size_t(len) * qw, -4.0f, 4.0f);  // scores with std ~1.5: peaky softmax, max moves
+    }
+    // Runs one step (tokens[] = (seq, pos)) into cache `cache`, returns the output.
+    auto run_step = [&](std::vector<float>& cache, const std::vector<std::pair<int32_t, int32_t>>& tokens) {
+      const int64_t rows = int64_t(tokens.size());
+      std::vector<float> q(rows * qw), k(rows * kvw), v(rows * kvw), out(rows * qw, NAN);
+      std::vector<int32_t> pos(rows), seq(rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        const auto [s, p] = tokens[r];
+        seq[r] = s;
+        pos[r] = p;
+        std::memcpy(&q[r * qw], &Q[s][size_t(p) * qw], qw * sizeof(float));
+        std::memcpy(&k[r * kvw], &K[s][size_t(p) * kvw], kvw * sizeof(float));
+        std::memcpy(&v[r * kvw], &V[s][size_t(p) * kvw], kvw * sizeof(float));
+      }
+      AttentionArgs a{};
+      a.q = q.data();
+      a.k = k.data();
+      a.v = v.data();
+      a.rows = rows;
+      a.positions = pos.data();
+      a.seq_of_token = seq.data();
+      a.block_tables = tables.data();
+      a.max_blocks_per_seq = max_blocks;
+      a.kv = PagedKvLayer{cache.data(), block_stride, c.block_size, c.kv_heads, hd};
+      a.num_heads = c.heads;
+      a.num_kv_heads = c.kv_heads;
+      a.head_dim = hd;
+      a.scale = 1.0f / std::sqrt(float(hd));
+      a.sliding_window = c.window;
+      a.alibi_slopes = c.alibi ? slopes.data() : nullptr;
+      a.out = out.data();
+      attention(pool, a);
+      return out;
+    };
+    // Step tokens of different sequences interleaved round-robin, as a batching scheduler may order them.
+    std::vector<std::pair<int32_t, int32_t>> prefix_tokens, step_tokens;
+    for (int32_t s = 0; s < seqs; ++s)
+      for (int32_t p = 0; p < c.prefix[s]; ++p) prefix_tokens.push_back({s, p});
+    for (int32_t k = 0; k < max_len; ++k)
+      for (int32_t s = 0; s < seqs; ++s)
+        if (k < c.step[s]) step_tokens.push_back({s, c.prefix[s] + k});
+    std::vector<float> out_scalar, out_simd, cache_scalar, cache_simd;
+    scalar_and_simd(best, [&](bool simd) {
+      std::vector<float> cache(size_t(num_blocks) * block_stride, NAN);  // NaN: reading an unwritten slot shows
+      if (!prefix_tokens.empty()) run_step(cache, prefix_tokens);
+      (simd ? out_simd : out_scalar) = run_step(cache, step_tokens);
+      (simd ? cache_simd : cache_scalar) = cache;
+    });
+    // The cache holds every token's k and v where the layout says.
+    bool layout_ok = true;
+    for (int32_t s = 0; s < seqs; ++s)
+      for (int32_t p = 0; p < c.prefix[s] + c.step[s]; ++p)
+        for (int32_t g = 0; g < c.kv_heads; ++g) {
+          const int64_t base = tables[size_t(s) * max_blocks + p / c.block_size] * block_stride +
+                               (int64_t(g) * c.block_size + p % c.block_size) * hd;
+          const int64_t voff = int64_t(c.kv_heads) * c.block_size * hd;
+          layout_ok &= std::memcmp(&cache_simd[base], &K[s][size_t(p) * kvw + g * hd], hd * sizeof(float)) == 0;
+          layout_ok &= std::memcmp(&cache_simd[base + voff], &V[s][size_t(p) * kvw + g * hd], hd * sizeof(float)) == 0;
+        }
+    expect(name + " cache layout", layout_ok);
+    check(name, out_simd.data(), out_scalar.data(), out_scalar.size(), Mode::rel, 5e-6);
+    std::vector<float> ref(out_scalar.size());
+    for (size_t r = 0; r < step_tokens.size(); ++r) {
+      const auto [s, p] = step_tokens[r];
+      dense_attention(c, K[s], V[s], &Q[s][size_t(p) * qw], p, slopes, &ref[r * qw]);
+    }
+    check(name + " scalar vs dense", out_scalar.data(), ref.data(), ref.size(), Mode::rel, 5e-6);
+    check(name + " simd vs dense", out_simd.data(), ref.data(), ref.size(), Mode::rel, 5e-6);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ element-wise
+
+double act_ref(double x, ActivationKind k) {
+  switch (k) {
+    case ActivationKind::silu: return x / (1.0 + std::exp(-x));
+    case ActivationKind::gelu_erf: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case ActivationKind::gelu_tanh: return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+    case ActivationKind::relu: return x > 0 ? x : 0;
+    case ActivationKind::gelu_bloom: return x * 0.5 * (1.0 + std::tanh(0.79788456 * x * (1 + 0.044715 * x * x)));
+    default: return x;
+  }
+}
+
+void test_elementwise(ThreadPool& pool, Simd best) {
+  if (!selected("elementwise")) return;
+  std::printf("elementwise (SIMD vs scalar; scalar vs f64 formula)\n");
+  const char* act_names[] = {"silu", "gelu_erf", "gelu_tanh", "relu", "gelu_bloom", "identity"};
+  for (int64_t n : {1, 7, 768 * 7 + 3, 100000}) {
+    std::vector<float> a = random_vec(n, -10.0f, 10.0f), b = random_vec(n, -2.0f, 2.0f);
+    // Include the regions where the approximations are hardest: tiny, large, and the deep negative tail.
+    const float probes[] = {1e-6f, -1e-6f, 0.5f, -0.5f, 3.0f, -3.0f, 9.5f, -9.5f, 20.0f, -20.0f, 90.0f, -90.0f, -5.3f};
+    for (size_t i = 0; i < sizeof(probes) / sizeof(float) && i < size_t(n); ++i) a[i] = probes[i];
+    std::vector<float> ys(n), yv(n, NAN), ref(n);
+    char name[128];
+    std::snprintf(name, sizeof name, "elementwise add n=%lld", (long long)n);
+    scalar_and_simd(best, [&](bool simd) { add(pool, a.data(), b.data(), n, simd ? yv.data() : ys.data()); });
+    for (int64_t i = 0; i < n; ++i) ref[i] = a[i] + b[i];
+    check(name, yv.data(), ref.data(), n, Mode::elem, 0.0);
+    check(std::string(name) + " scalar", ys.data(), ref.data(), n, Mode::elem, 0.0);
+    std::snprintf(name, sizeof name, "elementwise mul n=%lld", (long long)n);
+    scalar_and_simd(best, [&](bool simd) { mul(pool, a.data(), b.data(), n, simd ? yv.data() : ys.data()); });
+    for (int64_t i = 0; i < n; ++i) ref[i] = a[i] * b[i];
+    check(name, yv.data(), ref.data(), n, Mode::elem, 0.0);
+    check(std::string(name) + " scalar", ys.data(), ref.data(), n, Mode::elem, 0.0);
+    for (int k = 0; k <= int(ActivationKind::identity); ++k) {
+      const auto kind = ActivationKind(k);
+      std::snprintf(name, sizeof name, "elementwise activation %s n=%lld", act_names[k], (long long)n);
+      scalar_and_simd(best, [&](bool simd) { activation(pool, a.data(), n, kind, simd ? yv.data() : ys.data()); });
+      for (int64_t i = 0; i < n; ++i) ref[i] = float(act_ref(a[i], kind));
+      // atol: the textbook f32 GELU formulas cancel in the deep negative tail (1 + erf(x/sqrt2) at x ~ -5 has
+      // one significant bit), so values below ~1e-6 are only absolutely close to the f64 ones.
+      check(name, yv.data(), ys.data(), n, Mode::elem, 2e-6, 3e-7);
+      check(std::string(name) + " scalar vs f64", ys.data(), ref.data(), n, Mode::elem, 1e-6, 3e-7);
+      check(std::string(name) + " simd vs f64", yv.data(), ref.data(), n, Mode::elem, 2e-6, 3e-7);
+      std::snprintf(name, sizeof name, "elementwise gated %s n=%lld", act_names[k], (long long)n);
+      scalar_and_simd(best, [&](bool simd) {
+        gated_activation(pool, a.data(), b.data(), n, kind, simd ? yv.data() : ys.data());
+      });
+      for (int64_t i = 0; i < n; ++i) ref[i] = float(act_ref(a[i], kind) * b[i]);
+      check(name, yv.data(), ys.data(), n, Mode::elem, 2e-6, 6e-7);
+      check(std::string(name) + " simd vs f64", yv.data(), ref.data(), n, Mode::elem, 3e-6, 6e-7);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ gathers
+
+void test_gather(ThreadPool& pool, Simd best) {
+  if (!selected("gather")) return;
+  std::printf("embedding / pos_embedding / split / select_rows\n");
+  for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
+    for (int64_t width : {64, 100, 768}) {
+      const int64_t vocab = 1000, rows = 37;
+      const Weights table = make_weights(size_t(vocab * width), dt);
+      std::vector<int32_t> ids(rows), pos(rows);
+      for (auto& id : ids) id = int32_t(g_rng() % vocab);
+      for (auto& p : pos) p = int32_t(g_rng() % (vocab - 2));
+      const std::vector<float> x = random_vec(size_t(rows * width));
+      for (float scale : {1.0f, std::sqrt(float(width))}) {
+        char name[128];
+        std::snprintf(name, sizeof name, "gather embedding %s width=%lld scale=%g", dtype_name(dt), (long long)width, scale);
+        std::vector<float> ys(rows * width), yv(rows * width, NAN), ref(rows * width);
+        scalar_and_simd(best, [&](bool simd) {
+          embedding(pool, ids.data(), rows, table.data(), dt, width, scale, simd ? yv.data() : ys.data());
+        });
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t i = 0; i < width; ++i) ref[r * width + i] = table.values[ids[r] * width + i] * scale;
+        check(name, yv.data(), ref.data(), ref.size(), Mode::elem, 0.0);
+        check(std::string(name) + " scalar", ys.data(), ref.data(), ref.size(), Mode::elem, 0.0);
+      }
+      char name[128];
+      std::snprintf(name, sizeof name, "gather pos_embedding %s width=%lld offset=2", dtype_name(dt), (long long)width);
+      std::vector<float> ys(rows * width), yv(rows * width, NAN), ref(rows * width);
+      scalar_and_simd(best, [&](bool simd) {
+        pos_embedding(pool, x.data(), pos.data(), rows, table.data(), dt, width, 2, simd ? yv.data() : ys.data());
+      });
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t i = 0; i < width; ++i) ref[r * width + i] = x[r * width + i] + table.values[(pos[r] + 2) * width + i];
+      check(name, yv.data(), ref.data(), ref.size(), Mode::elem, 0.0);
+      check(std::string(name) + " scalar", ys.data(), ref.data(), ref.size(), Mode::elem, 0.0);
+    }
+  }
+  for (const std::vector<int32_t>& widths : {std::vector<int32_t>{768, 256, 256}, std::vector<int32_t>{5, 3, 9, 1}}) {
+    const int64_t rows = 300, total = std::accumulate(widths.begin(), widths.end(), 0);
+    const std::vector<float> x = random_vec(size_t(rows * total));
+    std::vector<std::vector<float>> outs(widths.size());
+    std::vector<float*> ptrs;
+    for (size_t i = 0; i < widths.size(); ++i) {
+      outs[i].assign(size_t(rows * widths[i]), NAN);
+      ptrs.push_back(outs[i].data());
+    }
+    split(pool, x.data(), rows, widths.data(), int32_t(widths.size()), ptrs.data());
+    bool ok = true;
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t col = 0;
+      for (size_t i = 0; i < widths.size(); ++i)
+        for (int32_t c = 0; c < widths[i]; ++c, ++col) ok &= outs[i][r * widths[i] + c] == x[r * total + col];
+    }
+    expect("gather split widths=" + std::to_string(widths.size()) + " blocks, total " + std::to_string(total), ok);
+  }
+  {
+    const int64_t width = 768, rows = 20;
+    const std::vector<float> x = random_vec(size_t(rows * width));
+    const int32_t ids[] = {19, 3, 3, 0};
+    std::vector<float> y(4 * width);
+    select_rows(x.data(), width, ids, 4, y.data());
+    bool ok = true;
+    for (int i = 0; i < 4; ++i) ok &= std::memcmp(&y[i * width], &x[ids[i] * width], width * sizeof(float)) == 0;
+    expect("gather select_rows", ok);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ --perf
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Best (smallest) mean time per call over several short trials: the host may be shared and noisy.
+template <class F>
+double best_time(F&& call, int trials = 7, double trial_seconds = 0.15) {
+  double best = 1e30;
+  for (int t = 0; t < trials; ++t) {
+    int iters = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    double el = 0;
+    do {
+      call(iters++);
+      el = seconds_since(t0);
+    } while (el < trial_seconds);
+    best = std::min(best, el / iters);
+  }
+  return best;
+}
+
+void run_perf(ThreadPool& pool) {
+  std::printf("perf: %d threads, SIMD %s\n", pool.size(), simd_name(simd_level()));
+  double bw = measure_read_bandwidth(pool, 2.0);
+  std::printf("read bandwidth (best pass): %.2f GB/s\n", bw);
+  {
+    const double t = best_time([&](int) { pool.parallel_for(pool.size(), 1, [](int64_t, int64_t, int) {}); });
+    std::printf("parallel_for dispatch, empty body: %.2f us\n", t * 1e6);
+  }
+  struct Shape {
+    int64_t out, in;
+  };
+  const Shape shapes[] = {{768, 768}, {2048, 768}, {768, 2048}, {32000, 768}};
+  std::printf("\nGEMV rows=1. cold: cycles through copies of the matrix totalling >= 384 MiB, so every call streams\n"
+              "it from DRAM as a decode step of a model larger than the caches does; hot: the same copy every call.\n");
+  std::printf("%-5s %-12s %10s %9s %8s %10s %9s\n", "dtype", "out x in", "cold us", "GB/s", "% bw", "hot us", "GB/s");
+  struct Row {
+    double cold_gbs;
+    std::string label;
+  };
+  std::vector<Row> rows_out;
+  for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
+    for (const Shape& s : shapes) {
+      const size_t bytes = size_t(s.out * s.in) * dtype_size(dt);
+      const size_t copies = std::max<size_t>(2, (size_t(384) << 20) / bytes + 1);
+      std::vector<Weights> ws;
+      for (size_t i = 0; i < copies; ++i) ws.push_back(make_weights(size_t(s.out * s.in), dt));
+      const std::vector<float> x = random_vec(size_t(s.in));
+      std::vector<float> y(s.out);
+      const double cold = best_time([&](int i) {
+        linear(pool, x.data(), 1, s.in, ws[i % copies].data(), dt, s.out, nullptr, y.data());
+      });
+      const double hot = best_time([&](int) { linear(pool, x.data(), 1, s.in, ws[0].data(), dt, s.out, nullptr, y.data()); });
+      const double gbs = bytes / cold / 1e9;
+      std::printf("%-5s %5lldx%-6lld %10.1f %9.2f %7.1f%% %10.1f %9.2f\n", dtype_name(dt), (long long)s.out,
+                  (long long)s.in, cold * 1e6, gbs, 100 * gbs / bw, hot * 1e6, bytes / hot / 1e9);
+    }
+  }
+  const double bw_after = measure_read_bandwidth(pool, 1.0);
+  std::printf("read bandwidth again: %.2f GB/s (%% bw above uses the first figure, %.2f)\n", bw_after, bw);
+
+  std::printf("\nGEMM prefill rows=128\n%-5s %-12s %10s %9s\n", "dtype", "out x in", "ms", "GFLOP/s");
+  for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
+    for (const Shape& s : shapes) {
+      const int64_t rows = 128;
+      const Weights w = make_weights(size_t(s.out * s.in), dt);
+      const std::vector<float> x = random_vec(size_t(rows * s.in));
+      std::vector<float> y(size_t(rows * s.out));
+      const double t = best_time([&](int) { linear(pool, x.data(), rows, s.in, w.data(), dt, s.out, nullptr, y.data()); },
+                                 3, 0.3);
+      std::printf("%-5s %5lldx%-6lld %10.2f %9.1f\n", dtype_name(dt), (long long)s.out, (long long)s.in, t * 1e3,
+                  2.0 * rows * s.in * s.out / t / 1e9);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool perf = false;
+  int threads = 0;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--perf") == 0) perf = true;
+    else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else g_filter = argv[i];
+  }
+  ThreadPool pool(threads);
+  if (perf) {
+    run_perf(pool);
+    return 0;
+  }
+  const Simd best = simd_level();
+  std::printf("backend_ops: SIMD level %s vs scalar, %d threads\n", simd_name(best), pool.size());
+  if (best == Simd::scalar) std::printf("note: no SIMD level available; only the scalar kernels are checked\n");
+  test_dtype(best);
+  test_thread_pool(pool);
+  test_linear(pool, best);
+  test_norms(pool, best);
+  test_rope(pool, best);
+  test_attention(pool, best);
+  test_elementwise(pool, best);
+  test_gather(pool, best);
+  set_simd_level(best);
+  std::printf("\n%d cases, %d failed\n", g_cases, g_failures);
+  return g_failures == 0 ? 0 : 1;
+}
