@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { SCHEMA_HASH } from '../compiler/ir/ops.generated.js';
 import { LlmcError } from '../errors.js';
 import { ENGINE_FORMAT_VERSION, rebuildCommand, type EngineManifest, type MemoryPlan } from '../runtime/manifest.js';
-import { exportOnnx, readPlan, type PlanJson } from './compiler.js';
+import { exportOnnx, readPlan, type Plan } from './compiler.js';
 import { formatBytes, table } from './format.js';
 import { nonEmpty } from './parse.js';
 
@@ -24,7 +24,7 @@ export interface PlanSummary {
 
 const LAYER_NAME = /^l(\d+)\.(.+)$/;
 
-export function summarizePlan(plan: PlanJson): PlanSummary {
+export function summarizePlan(plan: Plan): PlanSummary {
   const perOp: Record<string, number> = {};
   const layers = new Map<number, string[]>();
   const other: string[] = [];
@@ -47,8 +47,8 @@ export function summarizePlan(plan: PlanJson): PlanSummary {
   for (const v of plan.values) {
     if (v.kind !== 'weight') continue;
     weights++;
-    const dt = v.dtype ?? 'unknown';
-    bytes[dt] = (bytes[dt] ?? 0) + (v.nbytes ?? 0);
+    const dt = v.dtype;
+    bytes[dt] = (bytes[dt] ?? 0) + v.nbytes;
   }
   return {
     nodes: plan.nodes.length,

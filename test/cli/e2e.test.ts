@@ -1,14 +1,11 @@
 // End to end through the CLI with a real compiled engine: the golden llama checkpoint (2 layers, vocab 512),
 // built once as is (no tokenizer) and once with a byte-level tokenizer added, so text features can be checked.
-// Skipped until the compiler exists (src/compiler/build.ts); from then on it needs the native addon built.
+// Needs the native addon built (`npm install` does it).
 import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expectCleanError, goldenDir, llmc, repoRoot, tempDir } from '../helpers/cli.js';
+import { expectCleanError, goldenDir, llmc, tempDir } from '../helpers/cli.js';
 import { TextTokenizer } from '../../src/runtime/tokenizer.js';
 import { byteTokenizerConfig, byteTokenizerJson } from './byte-tokenizer.js';
-
-const ready = existsSync(join(repoRoot, 'src', 'compiler', 'build.ts'));
-const maybe = ready ? describe : describe.skip;
 
 const fixture = join(goldenDir, 'llama');
 const golden = JSON.parse(readFileSync(join(fixture, 'golden.json'), 'utf8')) as { prompts: number[][]; greedy: { new_tokens: number[] }[] };
@@ -22,7 +19,7 @@ function json(r: { code: number; stdout: string; stderr: string }): Record<strin
   return JSON.parse(lines[0]) as Record<string, unknown>;
 }
 
-maybe('llmc end to end (golden llama)', () => {
+describe('llmc end to end (golden llama)', () => {
   const work = tempDir('llmc-cli-e2e-');
   const plain = join(work, 'plain');         // no tokenizer
   const texty = join(work, 'texty');         // byte-level tokenizer + chat template
