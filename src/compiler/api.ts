@@ -8,7 +8,7 @@ export interface BuildOptions {
   dtype?: BuildDType;        // weight dtype; default: the checkpoint's torch_dtype (float32 if absent)
   maxBatchSize?: number;     // default 8
   maxSeqLen?: number;        // default min(max_position_embeddings, 4096)
-  maxNumTokens?: number;     // tokens in one packed step; default max(maxSeqLen, 2048) capped sensibly
+  maxNumTokens?: number;     // tokens in one packed step; default maxSeqLen (one whole prompt fits one step); >= maxBatchSize
   dumpIrDir?: string;        // write the IR text after each pass here
   force?: boolean;           // overwrite a non-empty outDir (otherwise an EXISTS error)
   log?: (line: string) => void;  // progress and the memory plan, one line at a time

@@ -8,7 +8,7 @@
 //   max_num_tokens  tokens in one packed step; default max_seq_len, so one whole prompt fits one step. It must be
 //                   >= max_batch_size: a decode step carries one token of every running sequence.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { fail } from '../errors.js';
 import type { BuildDType, BuildOptions, BuildReport } from './api.js';
 import { openCheckpoint } from './hf/checkpoint.js';
@@ -40,10 +40,18 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   for (const [flag, v] of [['--max-batch-size', opts.maxBatchSize], ['--max-seq-len', opts.maxSeqLen], ['--max-num-tokens', opts.maxNumTokens]] as const) {
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) fail('BAD_ARGUMENT', `${flag} must be a positive integer, got ${String(v)}`);
   }
-  const outDir = checkOutDir(opts.outDir, opts.force ?? false, log);
+  for (const [flag, v] of [['the checkpoint directory', opts.modelDir], ['-o (the engine directory)', opts.outDir]] as const) {
+    if (typeof v !== 'string' || v.trim() === '') fail('BAD_ARGUMENT', `${flag} is missing`, 'usage: llmc build HF_DIR -o ENGINE');
+  }
+  const modelDir = resolve(opts.modelDir);
+  const outAbs = resolve(opts.outDir);
+  if (outAbs === modelDir || modelDir.startsWith(outAbs + sep)) {
+    fail('BAD_ARGUMENT', `the engine directory ${outAbs} would replace the checkpoint ${modelDir}`, 'pick another -o directory');
+  }
+  const outDir = checkOutDir(outAbs, opts.force ?? false, log);
 
   // ---- import
-  const ckpt = openCheckpoint(opts.modelDir);
+  const ckpt = openCheckpoint(modelDir);
   const { family, architecture } = familyFor(ckpt.config);
   const names = new Set(ckpt.tensors.keys());
   const cfg = family.normalize(new HfConfig(ckpt.config, architecture), names);

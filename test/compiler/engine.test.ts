@@ -291,6 +291,14 @@ describe('build options', () => {
     expectOneLine(await llmcError(() => build('llama', opts as Partial<BuildOptions>)), 'BAD_ARGUMENT', message);
   });
 
+  test('the engine may not replace (or contain) the checkpoint, even with --force', async () => {
+    const model = copyFixture('llama');
+    expectOneLine(await llmcError(() => buildEngine({ modelDir: model, outDir: model, force: true })), 'BAD_ARGUMENT', /would replace the checkpoint/);
+    expectOneLine(await llmcError(() => buildEngine({ modelDir: model, outDir: dirname(model), force: true })), 'BAD_ARGUMENT', /would replace the checkpoint/);
+    expect(existsSync(join(model, 'model.safetensors'))).toBe(true);
+    expectOneLine(await llmcError(() => buildEngine({ modelDir: model, outDir: '' })), 'BAD_ARGUMENT', /-o \(the engine directory\) is missing/);
+  });
+
   test('limits are recorded; max_seq_len past max_position_embeddings warns', async () => {
     const { report, lines } = await build('llama', { maxSeqLen: 256, maxBatchSize: 2, maxNumTokens: 64 });
     expect(report.manifest.build).toMatchObject({ max_batch_size: 2, max_seq_len: 256, max_num_tokens: 64 });
