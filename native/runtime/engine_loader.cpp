@@ -1,0 +1,129 @@
+#include "engine_loader.h"
+
+#include <sys/stat.h>
+
+#include <cstring>
+
+#include "errors.h"
+#include "llmc/llmc.h"
+
+namespace llmc::runtime {
+
+namespace {
+
+const char kMagic[8] = {'L', 'L', 'M', 'C', 'E', 'N', 'G', '\0'};
+
+uint32_t load_u32(const uint8_t* p) {
+  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+}
+
+uint64_t load_u64(const uint8_t* p) { return uint64_t{load_u32(p)} | uint64_t{load_u32(p + 4)} << 32; }
+
+// Checks every weight's byte range against the data section and points it at its bytes.
+void bind_weights(Plan& plan, const EngineFileHeader& h, const uint8_t* file, const std::string& where,
+                  uint64_t* weights_bytes) {
+  const uint8_t* data = file + h.data_offset;
+  uint64_t total = 0;
+  for (PlanValue& v : plan.values) {
+    if (!v.is_weight()) continue;
+    WeightInfo& w = v.weight;
+    std::string label = where + ": weight " + std::to_string(v.id) + (v.name.empty() ? "" : " \"" + v.name + "\"");
+    // product(shape) * dtype size without overflow: each dim <= 2^52 and the product is bounded step by step.
+    unsigned __int128 expected = dtype_bytes(w.dtype);
+    for (int64_t d : w.shape) {
+      expected *= static_cast<uint64_t>(d);
+      if (expected > (static_cast<unsigned __int128>(1) << 62)) fail(LLMC_ERR_BAD_ENGINE, label + ": shape is absurdly large");
+    }
+    if (expected != w.nbytes) {
+      fail(LLMC_ERR_BAD_ENGINE, label + ": nbytes " + std::to_string(w.nbytes) + " != product(shape) * " +
+                                    std::to_string(dtype_bytes(w.dtype)) + " = " + std::to_string(static_cast<uint64_t>(expected)));
+    }
+    if (w.offset % EngineFileHeader::kWeightAlignment != 0) {
+      fail(LLMC_ERR_BAD_ENGINE, label + ": offset " + std::to_string(w.offset) + " is not a multiple of 64");
+    }
+    if (w.offset > h.data_size || w.nbytes > h.data_size - w.offset) {
+      fail(LLMC_ERR_BAD_ENGINE, label + ": bytes [" + std::to_string(w.offset) + ", " + std::to_string(w.offset + w.nbytes) +
+                                    ") lie outside the data section of " + std::to_string(h.data_size) + " bytes");
+    }
+    w.data = data + w.offset;
+    total += w.nbytes;
+  }
+  *weights_bytes = total;
+}
+
+}  // namespace
+
+EngineFileHeader read_engine_header(const uint8_t* bytes, uint64_t size, const std::string& where,
+                                    const std::string& rebuild_hint) {
+  EngineFileHeader h{};
+  if (size < EngineFileHeader::kSize) {
+    fail(LLMC_ERR_BAD_ENGINE, where + " is truncated: " + std::to_string(size) + " bytes, shorter than its " +
+                                  std::to_string(EngineFileHeader::kSize) + "-byte header; " + rebuild_hint);
+  }
+  std::memcpy(h.magic, bytes, 8);
+  if (std::memcmp(h.magic, kMagic, 8) != 0) {
+    fail(LLMC_ERR_BAD_ENGINE, where + " is not an llmc engine (bad magic, expected \"LLMCENG\\0\"); " + rebuild_hint);
+  }
+  h.version = load_u32(bytes + 8);
+  h.flags = load_u32(bytes + 12);
+  h.plan_length = load_u64(bytes + 16);
+  h.data_offset = load_u64(bytes + 24);
+  h.data_size = load_u64(bytes + 32);
+  if (h.version != LLMC_ENGINE_FORMAT_VERSION) {
+    fail(LLMC_ERR_VERSION, where + " has engine format version " + std::to_string(h.version) + " but this runtime reads version " +
+                               std::to_string(LLMC_ENGINE_FORMAT_VERSION) + "; " + rebuild_hint);
+  }
+  if (h.flags != 0) fail(LLMC_ERR_BAD_ENGINE, where + " has unknown header flags " + std::to_string(h.flags) + "; " + rebuild_hint);
+  return h;
+}
+
+std::unique_ptr<LoadedEngine> load_engine(const std::string& engine_dir) {
+  struct stat st;
+  if (::stat(engine_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    fail(LLMC_ERR_IO, "engine directory " + engine_dir + " does not exist; build one with `llmc build HF_DIR -o " + engine_dir + "`");
+  }
+  auto e = std::make_unique<LoadedEngine>();
+  e->dir = engine_dir;
+  e->manifest = read_manifest(engine_dir);
+  const std::string rebuild = "rebuild it: `" + rebuild_command(e->manifest, engine_dir) + "`";
+
+  const std::string path = path_join(engine_dir, "rank0.engine");
+  e->file.open(path, "engine directory " + engine_dir + " has config.json but no rank0.engine; " + rebuild);
+  const uint8_t* bytes = e->file.data();
+  const uint64_t size = e->file.size();
+  EngineFileHeader& h = e->header;
+  h = read_engine_header(bytes, size, path, rebuild);
+
+  // Byte layout: [0, 40) header, [40, 40 + P) plan JSON, padding, [D, D + data_size) weights; all inside the file.
+  auto truncated = [&](const std::string& what) {
+    fail(LLMC_ERR_BAD_ENGINE, path + " is truncated or corrupt: " + what + " (file is " + std::to_string(size) + " bytes); " + rebuild);
+  };
+  if (h.plan_length > size - EngineFileHeader::kSize) truncated("plan of " + std::to_string(h.plan_length) + " bytes runs past the end");
+  if (h.data_offset % EngineFileHeader::kDataAlignment != 0) {
+    fail(LLMC_ERR_BAD_ENGINE, path + ": data offset " + std::to_string(h.data_offset) + " is not a multiple of 4096; " + rebuild);
+  }
+  if (h.data_offset < EngineFileHeader::kSize + h.plan_length) {
+    fail(LLMC_ERR_BAD_ENGINE, path + ": data offset " + std::to_string(h.data_offset) + " overlaps the plan; " + rebuild);
+  }
+  if (h.data_offset > size || h.data_size > size - h.data_offset) {
+    truncated("data section [" + std::to_string(h.data_offset) + ", +" + std::to_string(h.data_size) + ") runs past the end");
+  }
+
+  const std::string plan_where = path + " plan";
+  json::Value plan_json;
+  try {
+    plan_json = json::parse(reinterpret_cast<const char*>(bytes + EngineFileHeader::kSize), h.plan_length);
+  } catch (const json::ParseError& err) {
+    fail(LLMC_ERR_BAD_ENGINE, plan_where + " is not valid JSON (" + err.what() + "); " + rebuild);
+  }
+  e->plan = parse_plan(plan_json, plan_where);
+  if (e->plan.format_version != e->manifest.format_version || e->plan.schema_hash != e->manifest.schema_hash) {
+    fail(LLMC_ERR_BAD_ENGINE, plan_where + " (format " + std::to_string(e->plan.format_version) + ", schema " +
+                                  e->plan.schema_hash + ") disagrees with config.json; " + rebuild);
+  }
+  validate_plan(e->plan, plan_where);
+  bind_weights(e->plan, h, bytes, plan_where, &e->weights_bytes);
+  return e;
+}
+
+}  // namespace llmc::runtime

@@ -1,0 +1,44 @@
+// Loads an engine directory (docs/engine-format.md): checks config.json's versions, mmaps rank0.engine read-only,
+// validates its header and every weight's byte range, parses and validates the plan, and points each weight at
+// its bytes inside the mapping. Backend-independent: backends receive the LoadedEngine.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "manifest.h"
+#include "mapped_file.h"
+#include "plan.h"
+
+namespace llmc::runtime {
+
+// rank0.engine fixed header (all little-endian).
+struct EngineFileHeader {
+  static constexpr uint64_t kSize = 40;
+  static constexpr uint64_t kDataAlignment = 4096;
+  static constexpr uint64_t kWeightAlignment = 64;
+  char magic[8];          // "LLMCENG\0"
+  uint32_t version;       // LLMC_ENGINE_FORMAT_VERSION
+  uint32_t flags;         // 0
+  uint64_t plan_length;   // P: bytes of plan JSON at offset 40
+  uint64_t data_offset;   // D: absolute, multiple of 4096
+  uint64_t data_size;     // bytes of weight data at D
+};
+
+struct LoadedEngine {
+  std::string dir;
+  Manifest manifest;
+  MappedFile file;               // rank0.engine; weights point into it
+  EngineFileHeader header{};
+  Plan plan;
+  uint64_t weights_bytes = 0;    // sum of weight nbytes
+};
+
+// Throws Error (LLMC_ERR_IO / BAD_ENGINE / VERSION / UNSUPPORTED) with a one-line message and the fix.
+std::unique_ptr<LoadedEngine> load_engine(const std::string& engine_dir);
+
+// The header fields of a file image; validates the magic and the version (BAD_ENGINE / VERSION) but not offsets.
+EngineFileHeader read_engine_header(const uint8_t* bytes, uint64_t size, const std::string& where,
+                                    const std::string& rebuild_hint);
+
+}  // namespace llmc::runtime

@@ -1,0 +1,34 @@
+// ENGINE_DIR/config.json: the fields the runtime uses. The version check comes first and reads nothing else, so
+// an engine from another format version gets the rebuild command even if its other fields changed shape.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "json.h"
+
+namespace llmc::runtime {
+
+struct Manifest {
+  int64_t format_version = 0;
+  std::string schema_hash;
+  std::string source_dir;   // source.dir: the HF checkpoint the engine was built from ("" if absent)
+  std::string build_dtype;  // build.dtype ("float32", ...; "" if absent)
+  int64_t world_size = 1;   // mapping.world_size
+  std::string target_backend;
+  std::vector<int32_t> eos_token_ids;  // generation.eos_token_ids
+  int64_t decode_weight_bytes = -1;    // memory_plan.decode_weight_bytes, -1 if absent
+};
+
+// Reads and checks ENGINE_DIR/config.json. Throws Error: LLMC_ERR_IO when missing (with the build command),
+// LLMC_ERR_BAD_ENGINE when malformed, LLMC_ERR_VERSION on another format version or op schema hash (with the
+// exact rebuild command), LLMC_ERR_UNSUPPORTED for a multi-rank engine.
+Manifest read_manifest(const std::string& engine_dir);
+
+// The command that rebuilds this engine with the current llmc: `llmc build SRC -o DIR --dtype D --force`.
+std::string rebuild_command(const Manifest& m, const std::string& engine_dir);
+
+// Joins a directory and a file name with one '/'.
+std::string path_join(const std::string& dir, const std::string& name);
+
+}  // namespace llmc::runtime

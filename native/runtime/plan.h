@@ -1,0 +1,128 @@
+// The engine's plan in typed form: what rank0.engine's plan JSON says (docs/engine-format.md), parsed once at load
+// so the executor never looks at JSON or strings. Attributes are resolved per op into the structs below; enums use
+// the generated ops.generated.h types.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "../cpu/kernels.h"
+#include "json.h"
+#include "llmc/ops.generated.h"
+
+namespace llmc::runtime {
+
+using cpu::DType;
+
+// Activation rows: the step's tokens, or the rows whose logits the step wants (after select_rows).
+enum class RowsKind : int32_t { tokens = 0, logit_rows = 1 };
+
+struct WeightInfo {
+  DType dtype = DType::f32;
+  std::vector<int64_t> shape;  // 1-D [n] or 2-D [rows, cols], row-major
+  uint64_t offset = 0;         // bytes from the start of the data section (multiple of 64)
+  uint64_t nbytes = 0;         // == product(shape) * dtype size
+  const void* data = nullptr;  // resolved by the loader: data section + offset inside the mmapped file
+};
+
+struct ActivationInfo {
+  RowsKind rows = RowsKind::tokens;
+  int64_t width = 0;         // floats per row (the row stride)
+  int64_t arena_offset = 0;  // floats per token; storage starts at arena + arena_offset * max_num_tokens
+};
+
+struct PlanValue {
+  enum class Kind { weight, activation };
+  int32_t id = 0;
+  std::string name;
+  Kind kind = Kind::activation;
+  WeightInfo weight;      // kind == weight
+  ActivationInfo act;     // kind == activation
+
+  bool is_weight() const { return kind == Kind::weight; }
+  int64_t numel() const;  // weights only
+};
+
+// ---- Per-op attributes (schema/ops.json) ----------------------------------------------------------------------
+struct EmbeddingAttrs { float scale = 1.0f; };
+struct PosEmbeddingAttrs { int32_t offset = 0; };
+struct RmsNormAttrs { float eps = 0; float weight_offset = 0; };
+struct LayerNormAttrs { float eps = 0; };
+struct RopeAttrs { int32_t num_heads = 0; int32_t head_dim = 0; int32_t rotary_dim = 0; RopeStyle style = RopeStyle::neox; };
+struct AttentionAttrs {
+  int32_t layer = 0;
+  int32_t num_heads = 0;
+  int32_t num_kv_heads = 0;
+  int32_t head_dim = 0;
+  float scale = 1.0f;
+  int32_t sliding_window = 0;  // 0 = none
+};
+struct ActivationAttrs { ActivationKind kind = ActivationKind::identity; };  // activation and gated_activation
+struct SplitAttrs { std::vector<int32_t> sizes; };
+
+// monostate: ops without attributes (linear, add, mul, select_rows).
+using NodeAttrs = std::variant<std::monostate, EmbeddingAttrs, PosEmbeddingAttrs, RmsNormAttrs, LayerNormAttrs,
+                               RopeAttrs, AttentionAttrs, ActivationAttrs, SplitAttrs>;
+
+struct PlanNode {
+  OpId op = OpId::invalid;
+  std::string name;
+  std::vector<int32_t> inputs;   // value ids; -1 = absent optional input (always padded to the op's input count)
+  std::vector<int32_t> outputs;  // value ids
+  NodeAttrs attrs;
+};
+
+// ---- Whole plan -----------------------------------------------------------------------------------------------
+struct ModelDims {
+  int32_t vocab_size = 0;
+  int32_t hidden_size = 0;
+  int32_t num_layers = 0;
+  int32_t num_heads = 0;
+  int32_t num_kv_heads = 0;
+  int32_t head_dim = 0;
+};
+
+struct Limits {
+  int32_t max_batch_size = 0;  // sequences in one step
+  int32_t max_seq_len = 0;     // prompt + generated tokens of one sequence
+  int32_t max_num_tokens = 0;  // tokens in one packed step
+};
+
+// Paged KV cache shape. Per layer and block: k then v, each [num_kv_heads, block_size, head_dim] f32.
+struct KvCacheSpec {
+  int32_t num_layers = 0;
+  int32_t num_kv_heads = 0;
+  int32_t head_dim = 0;
+  int32_t block_size = 0;
+  int64_t floats_per_block_per_layer() const { return 2LL * num_kv_heads * block_size * head_dim; }
+};
+
+struct Plan {
+  int64_t format_version = 0;
+  std::string schema_hash;
+  ModelDims model;
+  Limits limits;
+  KvCacheSpec kv;
+  int64_t arena_floats_per_token = 0;
+  std::vector<PlanValue> values;  // values[i].id == i
+  std::vector<PlanNode> nodes;    // execution order
+  int32_t logits_value = -1;      // activation [logit_rows, vocab_size]
+};
+
+// Reads the plan JSON into a Plan. Throws Error: LLMC_ERR_VERSION for an unknown op name, LLMC_ERR_BAD_ENGINE for
+// anything malformed (messages start with `where`, e.g. "rank0.engine plan").
+Plan parse_plan(const json::Value& root, const std::string& where);
+
+// Checks that the plan can run without reading or writing out of bounds: value kinds and shapes per op, arena
+// ranges inside the arena, every activation written before it is read, the logits output's shape.
+// Weight byte ranges are the loader's job. Throws Error(LLMC_ERR_BAD_ENGINE).
+void validate_plan(const Plan& plan, const std::string& where);
+
+// Bytes of one element of a weight dtype.
+size_t dtype_bytes(DType t);
+// "f32" | "f16" | "bf16" -> dtype; false for anything else.
+bool parse_dtype(const std::string& name, DType* out);
+const char* dtype_name(DType t);
+
+}  // namespace llmc::runtime

@@ -1,0 +1,264 @@
+// validate_plan: everything the executor relies on to never touch memory outside the weights, the arena and the KV
+// cache. The TS verifier checks the same things at build time; this is the runtime's own guard against corrupt or
+// hand-edited engines.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "errors.h"
+#include "plan.h"
+
+namespace llmc::runtime {
+
+namespace {
+
+class PlanChecker {
+ public:
+  PlanChecker(const Plan& plan, const std::string& where)
+      : plan_(plan), where_(where), def_(plan.values.size(), -1), last_use_(plan.values.size(), -1) {}
+
+  void run() {
+    check_arena_ranges();
+    for (size_t i = 0; i < plan_.nodes.size(); ++i) check_node(static_cast<int>(i));
+    check_logits();
+    check_lifetimes();
+  }
+
+ private:
+  const Plan& plan_;
+  const std::string& where_;
+  std::vector<int> def_;       // node index that writes each activation, -1 = none yet
+  std::vector<int> last_use_;  // last node index that reads it
+  int node_ = -1;              // node being checked
+
+  [[noreturn]] void bad(const std::string& what) const {
+    std::string at;
+    if (node_ >= 0) {
+      const PlanNode& n = plan_.nodes[node_];
+      at = "nodes[" + std::to_string(node_) + "] (" + op_name(n.op) + (n.name.empty() ? "" : " \"" + n.name + "\"") + "): ";
+    }
+    fail(LLMC_ERR_BAD_ENGINE, where_ + ": " + at + what);
+  }
+
+  static std::string value_label(const PlanValue& v) {
+    return "value " + std::to_string(v.id) + (v.name.empty() ? "" : " \"" + v.name + "\"");
+  }
+
+  const PlanValue& value(int32_t id) const {
+    if (id < 0 || static_cast<size_t>(id) >= plan_.values.size()) bad("value id " + std::to_string(id) + " does not exist");
+    return plan_.values[id];
+  }
+
+  // An input activation: it must already have been written by an earlier node.
+  const ActivationInfo& in_act(int32_t id) {
+    const PlanValue& v = value(id);
+    if (v.is_weight()) bad(value_label(v) + " is a weight where an activation is expected");
+    if (def_[id] < 0) bad(value_label(v) + " is read before any node writes it");
+    last_use_[id] = node_;
+    return v.act;
+  }
+
+  const WeightInfo& in_weight(int32_t id) const {
+    const PlanValue& v = value(id);
+    if (!v.is_weight()) bad(value_label(v) + " is an activation where a weight is expected");
+    return v.weight;
+  }
+
+  const ActivationInfo& out_act(int32_t id) {
+    const PlanValue& v = value(id);
+    if (v.is_weight()) bad(value_label(v) + " is a weight but is written by a node");
+    if (def_[id] >= 0) bad(value_label(v) + " is written twice (nodes " + std::to_string(def_[id]) + " and " + std::to_string(node_) + ")");
+    def_[id] = node_;
+    last_use_[id] = node_;
+    return v.act;
+  }
+
+  void expect(bool ok, const std::string& what) const {
+    if (!ok) bad(what);
+  }
+
+  void same_shape(const ActivationInfo& a, const ActivationInfo& b, const char* what) const {
+    expect(a.rows == b.rows && a.width == b.width, std::string(what) + " must have the same rows and width");
+  }
+
+  void vector_weight(const WeightInfo& w, int64_t n, const char* what) const {
+    expect(w.shape.size() == 1 && w.shape[0] == n, std::string(what) + " must be a 1-D weight of " + std::to_string(n) + " elements");
+  }
+
+  void check_arena_ranges() const {
+    for (const PlanValue& v : plan_.values) {
+      if (v.is_weight()) continue;
+      if (v.act.arena_offset + v.act.width > plan_.arena_floats_per_token) {
+        bad(value_label(v) + " occupies arena floats [" + std::to_string(v.act.arena_offset) + ", " +
+            std::to_string(v.act.arena_offset + v.act.width) + ") beyond arena.floats_per_token " +
+            std::to_string(plan_.arena_floats_per_token));
+      }
+    }
+  }
+
+  void check_node(int index) {
+    node_ = index;
+    const PlanNode& n = plan_.nodes[index];
+    const auto& in = n.inputs;
+    const ModelDims& m = plan_.model;
+    switch (n.op) {
+      case OpId::embedding: {
+        const WeightInfo& table = in_weight(in[0]);
+        expect(table.shape.size() == 2, "table must be 2-D [vocab, width]");
+        expect(table.shape[0] >= m.vocab_size, "table has fewer rows than model.vocab_size");
+        const ActivationInfo& out = out_act(n.outputs[0]);
+        expect(out.rows == RowsKind::tokens && out.width == table.shape[1], "out must be [tokens, table width]");
+        break;
+      }
+      case OpId::pos_embedding: {
+        const auto& a = std::get<PosEmbeddingAttrs>(n.attrs);
+        const ActivationInfo& x = in_act(in[0]);
+        const WeightInfo& table = in_weight(in[1]);
+        expect(x.rows == RowsKind::tokens, "x must have token rows");
+        expect(table.shape.size() == 2 && table.shape[1] == x.width, "table must be [positions, x width]");
+        expect(a.offset >= 0 && int64_t{plan_.limits.max_seq_len} - 1 + a.offset < table.shape[0],
+               "table has too few rows for limits.max_seq_len plus offset");
+        same_shape(x, out_act(n.outputs[0]), "x and out");
+        break;
+      }
+      case OpId::rms_norm:
+      case OpId::layer_norm: {
+        const ActivationInfo& x = in_act(in[0]);
+        const WeightInfo& w = in_weight(in[1]);
+        vector_weight(w, x.width, "weight");
+        if (n.op == OpId::layer_norm && in[2] >= 0) {
+          const WeightInfo& b = in_weight(in[2]);
+          vector_weight(b, x.width, "bias");
+          expect(b.dtype == w.dtype, "bias must have the weight's dtype");
+        }
+        same_shape(x, out_act(n.outputs[0]), "x and out");
+        break;
+      }
+      case OpId::linear: {
+        const ActivationInfo& x = in_act(in[0]);
+        const WeightInfo& w = in_weight(in[1]);
+        expect(w.shape.size() == 2 && w.shape[1] == x.width, "weight must be 2-D [out, in] with in == x width");
+        if (in[2] >= 0) {
+          const WeightInfo& b = in_weight(in[2]);
+          vector_weight(b, w.shape[0], "bias");
+          expect(b.dtype == w.dtype, "bias must have the weight's dtype");
+        }
+        const ActivationInfo& out = out_act(n.outputs[0]);
+        expect(out.rows == x.rows && out.width == w.shape[0], "out must be [x rows, weight rows]");
+        break;
+      }
+      case OpId::rope: {
+        const auto& a = std::get<RopeAttrs>(n.attrs);
+        const ActivationInfo& x = in_act(in[0]);
+        const WeightInfo& inv_freq = in_weight(in[1]);
+        expect(a.num_heads > 0 && a.head_dim > 0, "num_heads and head_dim must be positive");
+        expect(x.rows == RowsKind::tokens && x.width == int64_t{a.num_heads} * a.head_dim, "x must be [tokens, num_heads*head_dim]");
+        expect(a.rotary_dim > 0 && a.rotary_dim % 2 == 0 && a.rotary_dim <= a.head_dim, "rotary_dim must be even, in (0, head_dim]");
+        expect(inv_freq.dtype == DType::f32, "inv_freq must be f32");
+        vector_weight(inv_freq, a.rotary_dim / 2, "inv_freq");
+        same_shape(x, out_act(n.outputs[0]), "x and out");
+        break;
+      }
+      case OpId::attention: {
+        const auto& a = std::get<AttentionAttrs>(n.attrs);
+        const KvCacheSpec& kv = plan_.kv;
+        expect(a.num_heads > 0 && a.num_kv_heads > 0 && a.head_dim > 0 && a.num_heads % a.num_kv_heads == 0,
+               "num_heads must be a positive multiple of num_kv_heads, head_dim positive");
+        expect(a.layer >= 0 && a.layer < kv.num_layers, "layer is outside kv_cache.num_layers");
+        expect(a.num_kv_heads == kv.num_kv_heads && a.head_dim == kv.head_dim, "num_kv_heads/head_dim differ from kv_cache's");
+        expect(a.sliding_window >= 0, "sliding_window must be >= 0");
+        const ActivationInfo& q = in_act(in[0]);
+        const ActivationInfo& k = in_act(in[1]);
+        const ActivationInfo& v = in_act(in[2]);
+        int64_t qw = int64_t{a.num_heads} * a.head_dim, kvw = int64_t{a.num_kv_heads} * a.head_dim;
+        expect(q.rows == RowsKind::tokens && q.width == qw, "q must be [tokens, num_heads*head_dim]");
+        expect(k.rows == RowsKind::tokens && k.width == kvw, "k must be [tokens, num_kv_heads*head_dim]");
+        expect(v.rows == RowsKind::tokens && v.width == kvw, "v must be [tokens, num_kv_heads*head_dim]");
+        if (in[3] >= 0) {
+          const WeightInfo& slopes = in_weight(in[3]);
+          expect(slopes.dtype == DType::f32, "alibi_slopes must be f32");
+          vector_weight(slopes, a.num_heads, "alibi_slopes");
+        }
+        const ActivationInfo& out = out_act(n.outputs[0]);
+        expect(out.rows == RowsKind::tokens && out.width == qw, "out must be [tokens, num_heads*head_dim]");
+        break;
+      }
+      case OpId::add:
+      case OpId::mul:
+      case OpId::gated_activation: {
+        const ActivationInfo& a = in_act(in[0]);
+        const ActivationInfo& b = in_act(in[1]);
+        same_shape(a, b, "both inputs");
+        same_shape(a, out_act(n.outputs[0]), "inputs and out");
+        break;
+      }
+      case OpId::activation: {
+        const ActivationInfo& x = in_act(in[0]);
+        same_shape(x, out_act(n.outputs[0]), "x and out");
+        break;
+      }
+      case OpId::split: {
+        const auto& a = std::get<SplitAttrs>(n.attrs);
+        const ActivationInfo& x = in_act(in[0]);
+        expect(!a.sizes.empty() && a.sizes.size() == n.outputs.size(), "sizes must list one width per output");
+        int64_t total = 0;
+        for (size_t i = 0; i < a.sizes.size(); ++i) {
+          expect(a.sizes[i] > 0, "sizes must be positive");
+          total += a.sizes[i];
+          const ActivationInfo& out = out_act(n.outputs[i]);
+          expect(out.rows == x.rows && out.width == a.sizes[i], "output " + std::to_string(i) + " must be [x rows, sizes[" + std::to_string(i) + "]]");
+        }
+        expect(total == x.width, "sizes must add up to x width");
+        break;
+      }
+      case OpId::select_rows: {
+        const ActivationInfo& x = in_act(in[0]);
+        const ActivationInfo& out = out_act(n.outputs[0]);
+        expect(x.rows == RowsKind::tokens, "x must have token rows");
+        expect(out.rows == RowsKind::logit_rows && out.width == x.width, "out must be [logit_rows, x width]");
+        break;
+      }
+      default: bad("op not handled by the runtime");
+    }
+  }
+
+  void check_logits() {
+    node_ = -1;
+    const PlanValue& v = value(plan_.logits_value);
+    std::string label = "outputs.logits (" + value_label(v) + ")";
+    if (v.is_weight()) bad(label + " must be an activation");
+    if (v.act.rows != RowsKind::logit_rows || v.act.width != plan_.model.vocab_size) {
+      bad(label + " must be [logit_rows, model.vocab_size]");
+    }
+    if (def_[v.id] < 0) bad(label + " is never written");
+    last_use_[v.id] = static_cast<int>(plan_.nodes.size());  // read by the runtime after the last node
+  }
+
+  // Two activations whose lifetimes overlap must not share arena floats (no op works in place either: an output
+  // is live at the node that reads its inputs).
+  void check_lifetimes() const {
+    struct Live { int32_t id; int def, last; int64_t lo, hi; };
+    std::vector<Live> live;
+    for (const PlanValue& v : plan_.values) {
+      if (v.is_weight() || def_[v.id] < 0) continue;
+      live.push_back({v.id, def_[v.id], last_use_[v.id], v.act.arena_offset, v.act.arena_offset + v.act.width});
+    }
+    std::sort(live.begin(), live.end(), [](const Live& a, const Live& b) { return a.lo < b.lo; });
+    for (size_t i = 0; i < live.size(); ++i) {
+      for (size_t j = i + 1; j < live.size() && live[j].lo < live[i].hi; ++j) {
+        const Live& a = live[i];
+        const Live& b = live[j];
+        if (a.def <= b.last && b.def <= a.last) {
+          fail(LLMC_ERR_BAD_ENGINE, where_ + ": " + value_label(plan_.values[a.id]) + " and " + value_label(plan_.values[b.id]) +
+                                        " share arena floats while both are live");
+        }
+      }
+    }
+  }
+};
+
+}  // namespace
+
+void validate_plan(const Plan& plan, const std::string& where) { PlanChecker(plan, where).run(); }
+
+}  // namespace llmc::runtime
