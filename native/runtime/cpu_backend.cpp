@@ -1,0 +1,152 @@
+// CPU backend setup (arena, KV storage, operand binding) and the plan executor: one kernel call per node.
+#include "cpu_backend.h"
+
+#include "errors.h"
+
+namespace llmc::runtime {
+
+std::unique_ptr<Backend> create_cpu_backend(const LoadedEngine& engine, int num_threads) {
+  return std::make_unique<CpuBackend>(engine, num_threads);
+}
+
+CpuBackend::CpuBackend(const LoadedEngine& engine, int num_threads) : plan_(engine.plan), pool_(num_threads) {
+  const unsigned __int128 floats =
+      static_cast<unsigned __int128>(plan_.arena_floats_per_token) * static_cast<uint64_t>(plan_.limits.max_num_tokens);
+  if (floats > (static_cast<unsigned __int128>(1) << 44)) {
+    fail(LLMC_ERR_LIMIT, "the activation arena (" + std::to_string(plan_.arena_floats_per_token) + " floats per token x " +
+                             std::to_string(plan_.limits.max_num_tokens) + " tokens) is too large; rebuild with a smaller --max-num-tokens");
+  }
+  arena_.allocate(static_cast<size_t>(floats) * sizeof(float), "activation arena");
+  nodes_.reserve(plan_.nodes.size());
+  for (const PlanNode& n : plan_.nodes) {
+    BoundNode b;
+    b.node = &n;
+    for (int32_t id : n.inputs) b.in.push_back(id >= 0 ? bind(id) : Operand{});
+    for (int32_t id : n.outputs) b.out.push_back(bind(id));
+    if (n.op == OpId::split) {
+      for (const Operand& o : b.out) b.split_outs.push_back(o.act);
+    }
+    nodes_.push_back(std::move(b));
+  }
+  logits_ = bind(plan_.logits_value).act;
+}
+
+CpuBackend::Operand CpuBackend::bind(int32_t value_id) {
+  const PlanValue& v = plan_.values[value_id];
+  Operand o;
+  if (v.is_weight()) {
+    o.w = v.weight.data;
+    o.wt = v.weight.dtype;
+    o.width = v.weight.shape.back();
+  } else {
+    o.act = arena_.floats() + v.act.arena_offset * plan_.limits.max_num_tokens;
+    o.rows = v.act.rows;
+    o.width = v.act.width;
+  }
+  return o;
+}
+
+void CpuBackend::allocate_kv_cache(int32_t num_blocks) {
+  const KvCacheSpec& kv = plan_.kv;
+  const unsigned __int128 floats = static_cast<unsigned __int128>(kv.num_layers) * static_cast<uint64_t>(num_blocks) *
+                                   static_cast<uint64_t>(kv.floats_per_block_per_layer());
+  if (floats > (static_cast<unsigned __int128>(1) << 44)) fail(LLMC_ERR_LIMIT, "the KV cache budget is too large for this machine");
+  kv_.allocate(static_cast<size_t>(floats) * sizeof(float), "KV cache");
+  kv_blocks_ = num_blocks;
+}
+
+const float* CpuBackend::run_step(const StepBatch& step) {
+  if (step.num_tokens < 1 || step.num_tokens > plan_.limits.max_num_tokens || step.num_logit_rows < 0 ||
+      step.num_logit_rows > step.num_tokens) {
+    fail(LLMC_ERR_INTERNAL, "bad step: " + std::to_string(step.num_tokens) + " tokens, " + std::to_string(step.num_logit_rows) + " logit rows");
+  }
+  for (const BoundNode& b : nodes_) run_node(b, step);
+  return logits_;
+}
+
+void CpuBackend::run_node(const BoundNode& b, const StepBatch& step) {
+  const PlanNode& n = *b.node;
+  const Operand& out = b.out[0];
+  const int64_t rows = rows_of(out, step);
+  if (rows == 0) return;  // e.g. the LM head in a step that wants no logits
+  const auto& in = b.in;
+  switch (n.op) {
+    case OpId::embedding: {
+      const auto& a = std::get<EmbeddingAttrs>(n.attrs);
+      cpu::embedding(pool_, step.token_ids, rows, in[0].w, in[0].wt, out.width, a.scale, out.act);
+      break;
+    }
+    case OpId::pos_embedding: {
+      const auto& a = std::get<PosEmbeddingAttrs>(n.attrs);
+      cpu::pos_embedding(pool_, in[0].act, step.positions, rows, in[1].w, in[1].wt, out.width, a.offset, out.act);
+      break;
+    }
+    case OpId::rms_norm: {
+      const auto& a = std::get<RmsNormAttrs>(n.attrs);
+      cpu::rms_norm(pool_, in[0].act, rows, out.width, in[1].w, in[1].wt, a.eps, a.weight_offset, out.act);
+      break;
+    }
+    case OpId::layer_norm: {
+      const auto& a = std::get<LayerNormAttrs>(n.attrs);
+      cpu::layer_norm(pool_, in[0].act, rows, out.width, in[1].w, in[1].wt, in[2].w, a.eps, out.act);
+      break;
+    }
+    case OpId::linear:
+      // y[rows, out] = x[rows, in] . w[out, in]^T (+ bias[out])
+      cpu::linear(pool_, in[0].act, rows, in[0].width, in[1].w, in[1].wt, out.width, in[2].w, out.act);
+      break;
+    case OpId::rope: {
+      const auto& a = std::get<RopeAttrs>(n.attrs);
+      cpu::rope(pool_, in[0].act, rows, step.positions, a.num_heads, a.head_dim, a.rotary_dim,
+                static_cast<const float*>(in[1].w), a.style, out.act);
+      break;
+    }
+    case OpId::attention: {
+      const auto& a = std::get<AttentionAttrs>(n.attrs);
+      const KvCacheSpec& kv = plan_.kv;
+      cpu::AttentionArgs args;
+      args.q = in[0].act;
+      args.k = in[1].act;
+      args.v = in[2].act;
+      args.rows = rows;
+      args.positions = step.positions;
+      args.seq_of_token = step.seq_of_token;
+      args.block_tables = step.block_tables;
+      args.max_blocks_per_seq = step.max_blocks_per_seq;
+      // Layer l's blocks: [num_blocks, 2, num_kv_heads, block_size, head_dim] starting at l * num_blocks blocks.
+      args.kv.block_stride = kv.floats_per_block_per_layer();
+      args.kv.layer_base = kv_.floats() + int64_t{a.layer} * kv_blocks_ * args.kv.block_stride;
+      args.kv.block_size = kv.block_size;
+      args.kv.num_kv_heads = kv.num_kv_heads;
+      args.kv.head_dim = kv.head_dim;
+      args.num_heads = a.num_heads;
+      args.num_kv_heads = a.num_kv_heads;
+      args.head_dim = a.head_dim;
+      args.scale = a.scale;
+      args.sliding_window = a.sliding_window;
+      args.alibi_slopes = static_cast<const float*>(in[3].w);
+      args.out = out.act;
+      cpu::attention(pool_, args);
+      break;
+    }
+    case OpId::add: cpu::add(pool_, in[0].act, in[1].act, rows * out.width, out.act); break;
+    case OpId::mul: cpu::mul(pool_, in[0].act, in[1].act, rows * out.width, out.act); break;
+    case OpId::activation:
+      cpu::activation(pool_, in[0].act, rows * out.width, std::get<ActivationAttrs>(n.attrs).kind, out.act);
+      break;
+    case OpId::gated_activation:
+      cpu::gated_activation(pool_, in[0].act, in[1].act, rows * out.width, std::get<ActivationAttrs>(n.attrs).kind, out.act);
+      break;
+    case OpId::split: {
+      const auto& a = std::get<SplitAttrs>(n.attrs);
+      cpu::split(pool_, in[0].act, rows, a.sizes.data(), static_cast<int32_t>(a.sizes.size()), b.split_outs.data());
+      break;
+    }
+    case OpId::select_rows:
+      cpu::select_rows(in[0].act, out.width, step.logit_rows, rows, out.act);
+      break;
+    default: fail(LLMC_ERR_UNSUPPORTED, std::string("the CPU backend does not implement op ") + op_name(n.op));
+  }
+}
+
+}  // namespace llmc::runtime

@@ -1,0 +1,55 @@
+// The CPU backend: runs the plan with llmc::cpu kernels (native/cpu/kernels.h) on a thread pool. Every value's
+// pointer is fixed at load (weights in the mmapped file, activations in the arena), so a step only varies the row
+// counts: T for "tokens" values, R for "logit_rows" values.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "../cpu/kernels.h"
+#include "../cpu/thread_pool.h"
+#include "backend.h"
+#include "host_buffer.h"
+
+namespace llmc::runtime {
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(const LoadedEngine& engine, int num_threads);
+
+  const char* name() const override { return "cpu"; }
+  int num_threads() const override { return pool_.size(); }
+  void allocate_kv_cache(int32_t num_blocks) override;
+  const float* run_step(const StepBatch& step) override;
+
+ private:
+  // A node input or output with its storage resolved.
+  struct Operand {
+    float* act = nullptr;        // activation storage in the arena (null for weights and absent inputs)
+    const void* w = nullptr;     // weight bytes (null for activations and absent inputs)
+    DType wt = DType::f32;
+    RowsKind rows = RowsKind::tokens;
+    int64_t width = 0;           // activation row width; weights: last dim
+  };
+  struct BoundNode {
+    const PlanNode* node = nullptr;
+    std::vector<Operand> in;
+    std::vector<Operand> out;
+    std::vector<float*> split_outs;  // split only
+  };
+
+  Operand bind(int32_t value_id);
+  void run_node(const BoundNode& b, const StepBatch& step);
+  int64_t rows_of(const Operand& o, const StepBatch& step) const {
+    return o.rows == RowsKind::tokens ? step.num_tokens : step.num_logit_rows;
+  }
+
+  const Plan& plan_;
+  cpu::ThreadPool pool_;
+  HostBuffer arena_;     // [arena_floats_per_token * max_num_tokens] f32
+  HostBuffer kv_;        // [num_layers, num_blocks, 2, num_kv_heads, block_size, head_dim] f32
+  int32_t kv_blocks_ = 0;
+  std::vector<BoundNode> nodes_;
+  const float* logits_ = nullptr;
+};
+
+}  // namespace llmc::runtime
