@@ -1,0 +1,75 @@
+#include "engine.h"
+
+#include "../cpu/kernels.h"
+#include "errors.h"
+#include "json.h"
+
+namespace llmc::runtime {
+
+namespace {
+
+std::string build_info_json(const llmc_engine& e) {
+  const LoadedEngine& le = *e.loaded;
+  const Plan& p = le.plan;
+  std::string s = "{";
+  auto field = [&s](const char* key, const std::string& json_value) {
+    if (s.size() > 1) s += ", ";
+    s += json::quote(key) + ": " + json_value;
+  };
+  auto num = [&](const char* key, int64_t v) { field(key, std::to_string(v)); };
+  field("engine_dir", json::quote(le.dir));
+  num("format_version", p.format_version);
+  field("schema_hash", json::quote(p.schema_hash));
+  field("dtype", json::quote(le.manifest.build_dtype));
+  num("vocab_size", p.model.vocab_size);
+  num("hidden_size", p.model.hidden_size);
+  num("num_layers", p.model.num_layers);
+  num("num_heads", p.model.num_heads);
+  num("num_kv_heads", p.model.num_kv_heads);
+  num("head_dim", p.model.head_dim);
+  num("max_batch_size", p.limits.max_batch_size);
+  num("max_seq_len", p.limits.max_seq_len);
+  num("max_num_tokens", p.limits.max_num_tokens);
+  field("backend", json::quote(e.backend->name()));
+  field("simd", json::quote(cpu::simd_name(cpu::simd_level())));
+  num("threads", e.backend->num_threads());
+  num("weights_bytes", static_cast<int64_t>(le.weights_bytes));
+  num("decode_weight_bytes", le.manifest.decode_weight_bytes >= 0 ? le.manifest.decode_weight_bytes
+                                                                   : static_cast<int64_t>(le.weights_bytes));
+  num("arena_bytes", p.arena_floats_per_token * p.limits.max_num_tokens * 4);
+  num("kv_cache_bytes", e.kv_cache_bytes);
+  num("kv_block_count", e.kv_pool->num_blocks());
+  num("block_size", p.kv.block_size);
+  num("kv_bytes_per_token", kv_bytes_per_block(p.kv) / p.kv.block_size);
+  std::string eos = "[";
+  for (size_t i = 0; i < le.manifest.eos_token_ids.size(); ++i) {
+    eos += (i ? ", " : "") + std::to_string(le.manifest.eos_token_ids[i]);
+  }
+  field("eos_token_ids", eos + "]");
+  return s + "}";
+}
+
+}  // namespace
+
+std::unique_ptr<llmc_engine> open_engine(const std::string& engine_dir, const llmc_load_options* opts) {
+  std::string backend = opts != nullptr && opts->backend != nullptr ? opts->backend : "cpu";
+  int32_t threads = opts != nullptr ? opts->num_threads : 0;
+  int64_t kv_bytes = opts != nullptr ? opts->kv_cache_bytes : 0;
+  if (threads < 0) fail(LLMC_ERR_INVALID_ARGUMENT, "num_threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
+  if (kv_bytes < 0) fail(LLMC_ERR_INVALID_ARGUMENT, "kv_cache_bytes must be >= 0 (0 = default), got " + std::to_string(kv_bytes));
+  if (backend != "cpu" && backend != "cuda") {
+    fail(LLMC_ERR_INVALID_ARGUMENT, "unknown backend \"" + backend + "\" (expected \"cpu\" or \"cuda\")");
+  }
+  auto e = std::make_unique<llmc_engine>();
+  e->loaded = load_engine(engine_dir);
+  e->backend = create_backend(backend, *e->loaded, threads);
+  const Plan& p = e->loaded->plan;
+  int32_t blocks = kv_block_count(p.kv, p.limits, kv_bytes);
+  e->backend->allocate_kv_cache(blocks);
+  e->kv_pool = std::make_unique<KvBlockPool>(blocks, p.kv.block_size);
+  e->kv_cache_bytes = int64_t{blocks} * kv_bytes_per_block(p.kv);
+  e->info_json = build_info_json(*e);
+  return e;
+}
+
+}  // namespace llmc::runtime

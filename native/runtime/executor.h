@@ -1,0 +1,91 @@
+// In-flight batching. The executor owns a queue of requests; each step packs, in this order,
+//   1. one decode token of every running request that has finished its prompt,
+//   2. the next prompt chunk of running requests still in prefill,
+//   3. the first prompt chunk of waiting requests, admitted in arrival order while a batch slot
+//      (max_batch_size) and their KV blocks are free,
+// up to max_num_tokens tokens, runs the plan once, then samples for every sequence whose last token was in the
+// step. A request reserves the KV blocks for prompt + max_new_tokens - 1 positions when admitted (the final
+// generated token is never fed back), so a running request never waits for cache space and nothing is preempted.
+// Finished requests return their blocks at once. llmc_generate runs one request through this same class.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "engine.h"
+#include "request.h"
+#include "sampler.h"
+
+namespace llmc::runtime {
+
+struct RequestOutcome {
+  int32_t num_output = 0;
+  int32_t logits_rows = 0;
+  int32_t stop_reason = LLMC_STOP_NONE;
+  double prefill_ms = 0;  // admission -> first token sampled
+  double decode_ms = 0;   // first token -> finish
+};
+
+class Executor {
+ public:
+  explicit Executor(llmc_engine& engine);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Validates and queues a request (the parameters are copied). Throws Error: INVALID_ARGUMENT, LIMIT, IO.
+  int64_t add(const llmc_request_params& params, bool keep_outcome = false);
+
+  // Runs one packed step and appends one event per request that got a token or finished. Throws Error; an
+  // LLMC_ERR_LIMIT when requests wait for KV blocks that only other executors on this engine can free.
+  void step(std::vector<llmc_step_event>& events);
+
+  // Requests queued or running.
+  int32_t num_active() const { return static_cast<int32_t>(waiting_.size() + running_.size()); }
+
+  // The outcome of a finished request added with keep_outcome (once).
+  bool take_outcome(int64_t id, RequestOutcome* out);
+
+ private:
+  enum class SlotOutcome { mid_prompt, sampled, prefill_only, io_error };
+  // One sequence's share of a step.
+  struct Slot {
+    Request* r;
+    int32_t start;       // index of its first token in r->tokens
+    int32_t count;       // tokens fed
+    int32_t first_row;   // index of its first token in the step
+    int32_t first_logit_row;
+    int32_t num_logit_rows;
+    SlotOutcome outcome;
+    int32_t token;       // sampled id when outcome == sampled
+  };
+
+  void schedule();
+  void add_slot(Request* r, int32_t count);
+  void pack_step();
+  void finish(Request* r, int32_t reason, int32_t token, std::vector<llmc_step_event>& events);
+  void finish_cancelled(std::vector<llmc_step_event>& events);
+  void consume_logits(Slot& s, const float* logits);
+  void emit_slot(const Slot& s, std::vector<llmc_step_event>& events);
+  void drop_finished();
+  bool cancelled(const Request& r) const;
+
+  llmc_engine& engine_;
+  const Plan& plan_;
+  Sampler sampler_;
+  int64_t next_id_ = 1;
+  std::deque<std::unique_ptr<Request>> waiting_;
+  std::vector<std::unique_ptr<Request>> running_;  // admitted, in admission order
+  std::unordered_map<int64_t, RequestOutcome> outcomes_;
+  std::string io_error_;  // first logits-file error of the current step
+
+  // The step being built (StepBatch arrays).
+  std::vector<Slot> slots_;
+  int32_t budget_ = 0;
+  std::vector<int32_t> token_ids_, positions_, seq_of_token_, block_tables_, logit_rows_;
+  int32_t max_blocks_per_seq_ = 0;
+};
+
+}  // namespace llmc::runtime
