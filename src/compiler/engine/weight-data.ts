@@ -7,11 +7,15 @@ import { sourceShape, type WeightSource } from '../ir/weight-source.js';
 import { CHECKPOINT_DTYPE_BYTES, type TensorInfo, type TensorReader } from '../hf/safetensors.js';
 import { decodeToF32, encodeFromF32 } from './convert.js';
 
-const CHUNK_ELEMS = 4 * 1024 * 1024; // 16 MB of f32 per block
+const CHUNK_ELEMS = 4 * 1024 * 1024; // 16 MB of f32 per block (tests pass a tiny one to exercise the block edges)
 const SAME_DTYPE = { F32: 'f32', F16: 'f16', BF16: 'bf16' } as const;
 
 export class WeightData {
-  constructor(private readonly tensors: ReadonlyMap<string, TensorInfo>, private readonly reader: TensorReader) {}
+  constructor(
+    private readonly tensors: ReadonlyMap<string, TensorInfo>,
+    private readonly reader: TensorReader,
+    private readonly chunkElems = CHUNK_ELEMS,
+  ) {}
 
   shape(src: WeightSource): number[] {
     return sourceShape(src, (name) => {
@@ -29,7 +33,7 @@ export class WeightData {
     }
     const rowCount = shape[0];
     const rowElems = numel(shape.slice(1));
-    const rowsPerChunk = Math.max(1, Math.floor(CHUNK_ELEMS / rowElems));
+    const rowsPerChunk = Math.max(1, Math.floor(this.chunkElems / rowElems));
     const src = w.source;
     if (src.op === 'tensor') {
       const t = this.tensors.get(src.name)!;
@@ -75,7 +79,7 @@ export class WeightData {
         // Output rows r0..r1 are source columns r0..r1; read the source a block of rows at a time.
         const [a, b] = this.shape(s.src);          // source [a, b] -> result [b, a]
         const out = new Float32Array((r1 - r0) * a);
-        const block = Math.max(1, Math.floor(CHUNK_ELEMS / b));
+        const block = Math.max(1, Math.floor(this.chunkElems / b));
         for (let i0 = 0; i0 < a; i0 += block) {
           const i1 = Math.min(a, i0 + block);
           const src = this.rows(s.src, i0, i1);    // [i1 - i0, b]
