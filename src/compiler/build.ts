@@ -18,9 +18,8 @@ import { printGraph } from './ir/print.js';
 import { buildDecoder } from './layers/decoder.js';
 import type { LayerContext } from './layers/context.js';
 import type { ModelConfig } from './models/config.js';
-import { HfConfig } from './models/hf-config.js';
-import { familyFor } from './models/index.js';
-import { resolveWeightMap, type WeightTable } from './models/weight-map.js';
+import { loadModel, resolveWeights } from './models/load.js';
+import type { WeightTable } from './models/weight-map.js';
 import { memoryPlanLines } from './engine/memory-plan.js';
 import { checkOutDir } from './engine/out-dir.js';
 import type { Limits } from './engine/plan.js';
@@ -52,14 +51,13 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
 
   // ---- import
   const ckpt = openCheckpoint(modelDir);
-  const { family, architecture } = familyFor(ckpt.config);
-  const names = new Set(ckpt.tensors.keys());
-  const cfg = family.normalize(new HfConfig(ckpt.config, architecture), names);
+  const model = loadModel(ckpt);          // tensor names as save_pretrained writes them (base prefix added back)
+  const { family, architecture, cfg } = model;
   const dtype = opts.dtype ?? cfg.torch_dtype;
   log(`llmc build: ${architecture} (${cfg.num_layers} layers, hidden ${cfg.hidden_size}, ${cfg.num_heads} heads / ${cfg.num_kv_heads} kv heads, ` +
     `vocab ${cfg.vocab_size}) from ${ckpt.dir}, weights ${dtype}`);
   const limits = resolveLimits(opts, cfg, log);
-  const weights = resolveWeightMap(family.weightMap(cfg, names), ckpt.tensors, architecture);
+  const weights = resolveWeights(model);
 
   // ---- graph and passes
   const ctx: LayerContext = { g: new GraphBuilder(), cfg, weights, dtype: DTYPES[dtype] };
@@ -72,7 +70,7 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   log(`passes: ${passes.map((p) => p.name).join(', ')} -> ${graph.nodes.length} nodes, ${graph.weights.size} weights`);
 
   // ---- engine
-  const { manifest, memory } = writeEngine({ outDir, graph, cfg, limits, dtype, passes: passes.map((p) => p.name), checkpoint: ckpt });
+  const { manifest, memory } = writeEngine({ outDir, graph, cfg, limits, dtype, passes: passes.map((p) => p.name), checkpoint: { ...ckpt, tensors: model.tensors } });
   for (const line of memoryPlanLines(memory, limits, dtype)) log(line);
   const seconds = (performance.now() - started) / 1000;
   log(`wrote ${outDir} in ${seconds.toFixed(2)} s`);

@@ -2,6 +2,7 @@
 // buildDecoder() after mapping their weights; the block structure follows the config:
 //   sequential: x = x + attn(attn_norm(x));  x = x + mlp(mlp_norm(x))
 //   parallel:   x = x + (attn(attn_norm(x)) + mlp(n(x)))   n = attn_norm (one norm) or mlp_norm (two norms)
+//   post-norm:  x = attn_norm(x + attn(x));  x = mlp_norm(x + mlp(x))       (opt do_layer_norm_before=false)
 // Every intermediate is named per layer (l3.attn_norm, l3.q, ..., l3.out) for dumps and diffs.
 import type { Act } from '../ir/builder.js';
 import type { Graph } from '../ir/graph.js';
@@ -29,6 +30,7 @@ export function buildDecoder(ctx: LayerContext): Graph {
 function block(ctx: LayerContext, i: number, x: Act, pos: PositionWeights): Act {
   const { cfg, g } = ctx;
   const L = `l${i}`;
+  if (cfg.norm_position === 'post') return postNormBlock(ctx, i, x, pos);
   const h = norm(ctx, `${L}.attn_norm`, `${L}.attn_norm`, x);
   if (!cfg.parallel_residual) {
     const a = attention(ctx, i, h, pos);
@@ -40,4 +42,15 @@ function block(ctx: LayerContext, i: number, x: Act, pos: PositionWeights): Act 
   const m = mlp(ctx, i, cfg.parallel_norms === 2 ? norm(ctx, `${L}.mlp_norm`, `${L}.mlp_norm`, x) : h);
   const both = g.node('add', `${L}.attn_mlp`, [a, m]);
   return g.node('add', `${L}.out`, [x, both]);
+}
+
+/** Post-norm (original transformer order): the norm follows each residual add. Sequential only. */
+function postNormBlock(ctx: LayerContext, i: number, x: Act, pos: PositionWeights): Act {
+  const { cfg, g } = ctx;
+  const L = `l${i}`;
+  if (cfg.parallel_residual) throw new Error('post-norm blocks are sequential (the family must reject parallel_residual)');
+  const a = attention(ctx, i, x, pos);
+  const x1 = norm(ctx, `${L}.attn_norm`, `${L}.attn_norm`, g.node('add', `${L}.attn_residual`, [x, a]));
+  const m = mlp(ctx, i, x1);
+  return norm(ctx, `${L}.mlp_norm`, `${L}.out`, g.node('add', `${L}.mlp_residual`, [x1, m]));
 }

@@ -37,6 +37,9 @@ export interface ModelConfig {
   norm_bias: boolean;                // layer norms carry a bias (false for mpt)
 
   // ---- embeddings
+  embedding_dim: number;             // width of the token embedding table and of the LM head's input: hidden_size,
+                                     // except opt-350m style (word_embed_proj_dim): then proj_in maps it to hidden
+                                     // after the lookup and proj_out maps hidden back before the LM head
   embedding_scale: number;           // gemma: sqrt(hidden_size) (see layers/embedding.ts), else 1
   embedding_norm: boolean;           // bloom: word_embeddings_layernorm before layer 0
 
@@ -63,6 +66,8 @@ export interface ModelConfig {
   mlp_bias: boolean;                 // biases on the MLP projections
 
   // ---- block
+  norm_position: 'pre' | 'post';     // pre: x + f(norm(x)) (every family but one); post: norm(x + f(x)) (opt with
+                                     // do_layer_norm_before=false, e.g. opt-350m)
   parallel_residual: boolean;        // x + attn(n1(x)) + mlp(n2(x)): gptj, phi, falcon parallel_attn, gpt_neox
   parallel_norms: 1 | 2;             // parallel blocks only: one shared norm (gptj, phi, falcon-7b) or two (neox, falcon-40b)
 
@@ -74,7 +79,8 @@ export interface ModelConfig {
 
 /** Fields every family starts from (the llama layout); a family overrides what differs. */
 export function baseConfig(): Omit<ModelConfig, 'architecture' | 'model_type' | 'vocab_size' | 'hidden_size' | 'num_layers' |
-  'num_heads' | 'num_kv_heads' | 'head_dim' | 'intermediate_size' | 'max_position_embeddings' | 'norm_eps' | 'attention_scale'> {
+  'num_heads' | 'num_kv_heads' | 'head_dim' | 'intermediate_size' | 'max_position_embeddings' | 'norm_eps' | 'attention_scale' |
+  'embedding_dim'> {
   return {
     torch_dtype: 'float32',
     norm_kind: 'rms',
@@ -97,6 +103,7 @@ export function baseConfig(): Omit<ModelConfig, 'architecture' | 'model_type' | 
     activation: 'silu',
     mlp_gated: true,
     mlp_bias: false,
+    norm_position: 'pre',
     parallel_residual: false,
     parallel_norms: 1,
     final_norm: true,

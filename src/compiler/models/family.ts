@@ -10,7 +10,15 @@ import type { WeightMap } from './weight-map.js';
 export interface ModelFamily {
   name: string;                      // e.g. 'llama'
   architectures: readonly string[];  // HF architectures it handles, e.g. ['LlamaForCausalLM', ...]
-  /** HF config -> ModelConfig. `tensorNames` lets a family settle what config.json leaves implicit. */
+  /** HF base_model_prefix plus the dot ('model.', 'transformer.', 'gpt_neox.'): see weight-map.ts withBasePrefix. */
+  basePrefix: string;
+  /** Tensor name prefixes of the head, which sit outside the base model (default ['lm_head.']). */
+  headPrefixes?: readonly string[];
+  /**
+   * HF config -> ModelConfig. `tensorNames` (already carrying the base prefix) lets a family settle what
+   * config.json leaves implicit. Any value that changes the math and that llmc does not implement is UNSUPPORTED
+   * naming the field and the value.
+   */
   normalize(hf: HfConfig, tensorNames: ReadonlySet<string>): ModelConfig;
   /** Every checkpoint tensor mapped to a canonical target or declared unused. */
   weightMap(cfg: ModelConfig, tensorNames: ReadonlySet<string>): WeightMap;

@@ -12,6 +12,14 @@ export class HfConfig {
     return this.raw[key] !== undefined && this.raw[key] !== null;
   }
 
+  /**
+   * The first of `keys` that config.json sets, else the first: HF configs accept several spellings of one field
+   * (attribute_map: gpt2's n_embd = hidden_size, falcon's n_head = num_attention_heads, ...).
+   */
+  key(...keys: string[]): string {
+    return keys.find((k) => this.has(k)) ?? keys[0];
+  }
+
   private get(key: string): unknown {
     const v = this.raw[key];
     if (v === undefined || v === null) fail('BAD_CHECKPOINT', `config.json has no ${key} (needed for ${this.architecture})`);

@@ -9,7 +9,7 @@ import { baseConfig, type ModelConfig } from './config.js';
 import type { ModelFamily } from './family.js';
 import type { HfConfig } from './hf-config.js';
 import { parseRopeScaling } from './rope-scaling.js';
-import type { WeightMap, WeightMapEntry } from './weight-map.js';
+import { HF_BUFFERS, type WeightMap, type WeightMapEntry } from './weight-map.js';
 
 const LLAMA = 'LlamaForCausalLM';
 const MISTRAL = 'MistralForCausalLM';
@@ -47,6 +47,7 @@ function normalize(hf: HfConfig, tensorNames: ReadonlySet<string>): ModelConfig 
     model_type: hf.str('model_type', arch === QWEN2 ? 'qwen2' : arch === MISTRAL ? 'mistral' : 'llama'),
     vocab_size: hf.int('vocab_size'),
     hidden_size: hidden,
+    embedding_dim: hidden,
     num_layers: hf.int('num_hidden_layers'),
     num_heads: heads,
     num_kv_heads: kvHeads,
@@ -68,9 +69,9 @@ function normalize(hf: HfConfig, tensorNames: ReadonlySet<string>): ModelConfig 
   };
 }
 
-function weightMap(cfg: ModelConfig, tensorNames: ReadonlySet<string>): WeightMap {
-  // Checkpoints saved from the base model (LlamaModel) have no `model.` prefix; HF accepts both.
-  const P = !tensorNames.has('model.embed_tokens.weight') && tensorNames.has('embed_tokens.weight') ? '' : 'model.';
+function weightMap(cfg: ModelConfig): WeightMap {
+  // Base-model checkpoints without the `model.` prefix get it back in weight-map.ts withBasePrefix.
+  const P = 'model.';
   const entries: WeightMapEntry[] = [];
   const map = (target: string, name: string) => entries.push({ target, source: tensor(name) });
   map('embed.weight', `${P}embed_tokens.weight`);
@@ -89,13 +90,15 @@ function weightMap(cfg: ModelConfig, tensorNames: ReadonlySet<string>): WeightMa
   }
   map('final_norm.weight', `${P}norm.weight`);
   if (!cfg.tie_word_embeddings) map('lm_head.weight', 'lm_head.weight');
-  // Older checkpoints carry the rotary buffer; llmc computes the frequencies itself (layers/positions.ts).
-  return { entries, unused: [/^(model\.)?layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/] };
+  // Older checkpoints carry the rotary buffer (rotary_emb.inv_freq, in HF_BUFFERS); llmc computes the
+  // frequencies itself (layers/positions.ts).
+  return { entries, unused: [...HF_BUFFERS] };
 }
 
 export const llama: ModelFamily = {
   name: 'llama',
   architectures: [LLAMA, MISTRAL, QWEN2],
+  basePrefix: 'model.',
   normalize,
   weightMap,
 };

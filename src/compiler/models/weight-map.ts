@@ -9,9 +9,17 @@
 //   l{i}.attn_norm.{weight,bias}  l{i}.{q,k,v,qkv,o}.{weight,bias}
 //   l{i}.mlp_norm.{weight,bias}   l{i}.{gate,up,down}.{weight,bias}
 //   final_norm.{weight,bias}  lm_head.{weight,bias}
+//   proj_in.weight  proj_out.weight     (opt-350m: word_embed_proj_dim != hidden_size)
+// `l{i}.qkv` is one fused projection whose rows are [q | k | v] (the family reorders a checkpoint's own fused
+// layout into that with rows()/concat(), see models/qkv-layout.ts).
+//
+// Checkpoint names: a family writes them as HF's save_pretrained does, with the base-model prefix
+// (`transformer.h.0.attn.c_attn.weight`). Checkpoints saved from the base model (many Hub gpt2, bloom, opt, ...
+// repos) lack it (`h.0.attn.c_attn.weight`); withBasePrefix() adds it back before the family sees the names, the
+// way transformers matches them, so no family deals with both spellings.
 import { fail } from '../../errors.js';
 import type { TensorInfo } from '../hf/safetensors.js';
-import { sourceShape, sourceTensors, formatSource, type WeightSource } from '../ir/weight-source.js';
+import { sourceShape, sourceTensors, formatSource, tensor, type WeightSource } from '../ir/weight-source.js';
 
 export interface WeightMapEntry {
   target: string;
@@ -22,6 +30,55 @@ export interface WeightMap {
   entries: WeightMapEntry[];
   /** Checkpoint tensors that are not weights of the model (HF buffers such as rotary_emb.inv_freq). */
   unused: RegExp[];
+}
+
+/** Collects a family's map: `map(target, source)` for weights, `unused(re)` for buffers. */
+export class WeightMapBuilder {
+  readonly entries: WeightMapEntry[] = [];
+  readonly unusedPatterns: RegExp[] = [...HF_BUFFERS];
+
+  /** target <- a checkpoint tensor (by name) or a source expression. */
+  map(target: string, source: string | WeightSource): void {
+    this.entries.push({ target, source: typeof source === 'string' ? tensor(source) : source });
+  }
+
+  /** `<target>.weight` and, when `bias`, `<target>.bias` from `<name>.weight` / `<name>.bias`. */
+  linear(target: string, name: string, bias: boolean): void {
+    this.map(`${target}.weight`, `${name}.weight`);
+    if (bias) this.map(`${target}.bias`, `${name}.bias`);
+  }
+
+  unused(...patterns: RegExp[]): void {
+    this.unusedPatterns.push(...patterns);
+  }
+
+  finish(): WeightMap {
+    return { entries: this.entries, unused: this.unusedPatterns };
+  }
+}
+
+/**
+ * Non-persistent buffers that older transformers versions saved into checkpoints and that every version ignores
+ * on load: causal-mask buffers (`attn.bias`, `attn.masked_bias`: gpt2, gptj, gpt_neox, ...) and rotary frequency
+ * caches (llmc computes the frequencies itself, layers/positions.ts). Real weights are never named like this:
+ * projection biases are `<proj>.bias` (`attn.c_attn.bias`), never `attn.bias` itself.
+ */
+export const HF_BUFFERS: readonly RegExp[] = [
+  /\.(attn|attention)\.bias$/,
+  /\.masked_bias$/,
+  /\.rotary_emb\.inv_freq$/,
+];
+
+/**
+ * The checkpoint's tensors under the names save_pretrained would give them. If no tensor carries `basePrefix`
+ * (a checkpoint saved from the base model), every tensor except the head's (`headPrefixes`, e.g. `lm_head.`)
+ * gets it, as transformers' from_pretrained does when it loads a base-model checkpoint into a *ForCausalLM.
+ * Otherwise the names stay as they are (a mix is left for resolveWeightMap to report).
+ */
+export function withBasePrefix(tensors: ReadonlyMap<string, TensorInfo>, basePrefix: string, headPrefixes: readonly string[]): Map<string, TensorInfo> {
+  const names = [...tensors.keys()];
+  if (basePrefix === '' || names.some((n) => n.startsWith(basePrefix))) return new Map(tensors);
+  return new Map([...tensors].map(([n, t]) => [headPrefixes.some((h) => n.startsWith(h)) ? n : basePrefix + n, t]));
 }
 
 export interface MappedWeight {
