@@ -1,9 +1,10 @@
 // The family registry, keyed by HF architecture (config.json `architectures[0]`). Add a family here.
 import { fail } from '../../errors.js';
 import type { ModelFamily } from './family.js';
+import { gpt2 } from './gpt2.js';
 import { llama } from './llama.js';
 
-export const FAMILIES: readonly ModelFamily[] = [llama];
+export const FAMILIES: readonly ModelFamily[] = [llama, gpt2];
 
 export function supportedArchitectures(): string[] {
   return FAMILIES.flatMap((f) => f.architectures);
