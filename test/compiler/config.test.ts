@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HfConfig } from '../../src/compiler/models/hf-config.js';
-import { familyFor } from '../../src/compiler/models/index.js';
+import { familyFor, supportedArchitectures } from '../../src/compiler/models/index.js';
 import { llama } from '../../src/compiler/models/llama.js';
 import type { ModelConfig } from '../../src/compiler/models/config.js';
 import { buildEngine } from '../../src/compiler/build.js';
@@ -95,7 +95,8 @@ describe('llama family normalisation (golden fixtures)', () => {
     const dir = copyFixture('llama');
     editConfig(dir, (c) => { c.architectures = ['MambaForCausalLM']; });
     const e = await llmcError(() => buildEngine({ modelDir: dir, outDir: join(tempDir(), 'e') }));
-    expectOneLine(e, 'UNSUPPORTED', /^unsupported architecture MambaForCausalLM; llmc supports LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM$/);
+    expectOneLine(e, 'UNSUPPORTED', /^unsupported architecture MambaForCausalLM; llmc supports (\w+, )*LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM(, \w+)*$/);
+    expect(e.message.endsWith(`llmc supports ${supportedArchitectures().join(', ')}`)).toBe(true);
     editConfig(dir, (c) => { delete c.architectures; });
     expectOneLine(await llmcError(() => buildEngine({ modelDir: dir, outDir: join(tempDir(), 'e') })), 'BAD_CHECKPOINT', /config\.json has no architectures list/);
   });
