@@ -3,6 +3,9 @@ import { summarizePlan } from '../../src/cli/inspect.js';
 import { windows } from '../../src/cli/eval.js';
 import { randomPrompt } from '../../src/cli/bench.js';
 import { jsonReport } from '../../src/cli/run.js';
+import { reportError } from '../../src/cli/report-error.js';
+import { LlmcError } from '../../src/errors.js';
+import { jest } from '@jest/globals';
 import type { Plan } from '../../src/cli/compiler.js';
 import type { GenerationResult } from '../../src/runtime/generation.js';
 
@@ -52,4 +55,38 @@ test('run --json object: the documented keys in order; text only with a tokenize
   };
   expect(Object.keys(jsonReport(r, true))).toEqual(['output_ids', 'logits_shape', 'text', 'stop_reason', 'prompt_tokens', 'ttft_ms', 'tpot_ms']);
   expect(jsonReport(r, false)).toEqual({ output_ids: [5, 6], logits_shape: null, stop_reason: 'eos', prompt_tokens: 3, ttft_ms: 1.5, tpot_ms: 2 });
+});
+
+describe('reportError', () => {
+  let written = '';
+  const savedDebug = process.env.LLMC_DEBUG;
+  beforeEach(() => {
+    written = '';
+    delete process.env.LLMC_DEBUG;
+    jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+      written += String(s);
+      return true;
+    });
+  });
+  afterEach(() => {
+    jest.restoreAllMocks();
+    if (savedDebug !== undefined) process.env.LLMC_DEBUG = savedDebug;
+  });
+
+  test('LlmcError: one line, exit 1', () => {
+    expect(reportError(new LlmcError('LIMIT', 'too long\nreally', 'shorten it'))).toBe(1);
+    expect(written).toBe('error: too long really; shorten it\n');
+  });
+
+  test('unexpected error: one line with the LLMC_DEBUG hint, no stack', () => {
+    expect(reportError(new TypeError('x is not a function'))).toBe(1);
+    expect(written).toBe('error: x is not a function (set LLMC_DEBUG=1 for the stack)\n');
+  });
+
+  test('LLMC_DEBUG=1 adds the stack', () => {
+    process.env.LLMC_DEBUG = '1';
+    reportError(new Error('boom'));
+    expect(written.split('\n')[0]).toBe('error: boom');
+    expect(written).toMatch(/\n\s+at /);
+  });
 });
