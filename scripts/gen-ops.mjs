@@ -86,11 +86,20 @@ function genCpp() {
   const L = [banner, '#pragma once', '#include <cstdint>', '#include <cstring>', '', 'namespace llmc {', '',
     `constexpr const char* kSchemaHash = "${hash}";`, `constexpr int kSchemaVersion = ${schema.version};`, ''];
   L.push('enum class OpId : int32_t {', '  invalid = 0,');
-  for (const op of schema.ops) L.push(`  ${op.name} = ${op.id},  // ${op.doc.split('.')[0]}`);
+  for (const op of schema.ops) L.push(`  ${op.name} = ${op.id},  // ${op.doc.split('. ')[0]}`);
   L.push('};', '');
   L.push('inline OpId op_id_from_name(const char* name) {');
   for (const op of schema.ops) L.push(`  if (std::strcmp(name, "${op.name}") == 0) return OpId::${op.name};`);
   L.push('  return OpId::invalid;', '}', '');
+  L.push('// Operand counts from the schema: trailing inputs past required_inputs are optional; outputs -1 = variadic.',
+    'struct OpArity { int inputs; int required_inputs; int outputs; };',
+    'inline OpArity op_arity(OpId id) {', '  switch (id) {');
+  for (const op of schema.ops) {
+    const required = op.inputs.filter((i) => !i.optional).length;
+    const outputs = op.outputs.some((o) => o.variadic) ? -1 : op.outputs.length;
+    L.push(`    case OpId::${op.name}: return {${op.inputs.length}, ${required}, ${outputs}};`);
+  }
+  L.push('    default: return {0, 0, 0};', '  }', '}', '');
   L.push('inline const char* op_name(OpId id) {', '  switch (id) {');
   for (const op of schema.ops) L.push(`    case OpId::${op.name}: return "${op.name}";`);
   L.push('    default: return "invalid";', '  }', '}', '');

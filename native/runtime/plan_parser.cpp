@@ -86,31 +86,6 @@ class AttrReader {
   std::set<std::string> used_;
 };
 
-struct OpArity {
-  int inputs;           // inputs in the schema
-  int required_inputs;  // the trailing ones past this count are optional
-  int outputs;          // -1 = variadic (split)
-};
-
-OpArity arity(OpId op) {
-  switch (op) {
-    case OpId::embedding: return {1, 1, 1};
-    case OpId::pos_embedding: return {2, 2, 1};
-    case OpId::rms_norm: return {2, 2, 1};
-    case OpId::layer_norm: return {3, 2, 1};
-    case OpId::linear: return {3, 2, 1};
-    case OpId::rope: return {2, 2, 1};
-    case OpId::attention: return {4, 3, 1};
-    case OpId::add: return {2, 2, 1};
-    case OpId::mul: return {2, 2, 1};
-    case OpId::activation: return {1, 1, 1};
-    case OpId::gated_activation: return {2, 2, 1};
-    case OpId::split: return {1, 1, -1};
-    case OpId::select_rows: return {1, 1, 1};
-    default: return {0, 0, 0};
-  }
-}
-
 NodeAttrs parse_attrs(OpId op, AttrReader& a) {
   switch (op) {
     case OpId::embedding: return EmbeddingAttrs{a.get_float_or("scale", 1.0f)};
@@ -171,7 +146,7 @@ PlanNode parse_node(const JsonFields& f, const json::Value& jn, const std::strin
   }
   if (const json::Value* name = jn.find("name"); name != nullptr && name->is_string()) n.name = name->as_string();
 
-  OpArity ar = arity(n.op);
+  OpArity ar = op_arity(n.op);  // generated from schema/ops.json
   n.inputs = parse_id_list(f, jn, path, "inputs");
   if (static_cast<int>(n.inputs.size()) < ar.required_inputs || static_cast<int>(n.inputs.size()) > ar.inputs) {
     f.fail_at(JsonFields::join(path, "inputs"), op_name + " takes " + std::to_string(ar.required_inputs) +

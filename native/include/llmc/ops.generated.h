@@ -10,19 +10,19 @@ constexpr int kSchemaVersion = 1;
 
 enum class OpId : int32_t {
   invalid = 0,
-  embedding = 1,  // Gathers rows of the embedding table for the step's token ids and multiplies them by scale
-  pos_embedding = 2,  // Adds the learned position embedding: out[t] = x[t] + table[position[t] + offset]
+  embedding = 1,  // Gathers rows of the embedding table for the step's token ids and multiplies them by scale.
+  pos_embedding = 2,  // Adds the learned position embedding: out[t] = x[t] + table[position[t] + offset].
   rms_norm = 3,  // out = x / sqrt(mean(x^2) + eps) * (weight + weight_offset)
   layer_norm = 4,  // out = (x - mean) / sqrt(var + eps) * weight + bias, biased variance
   linear = 5,  // out = x 
   rope = 6,  // Rotary position embedding on each head of x ([rows, num_heads*head_dim])
   attention = 7,  // Causal attention over the paged KV cache
-  add = 8,  // Element-wise a + b (same shape)
-  mul = 9,  // Element-wise a * b (same shape)
+  add = 8,  // Element-wise a + b (same shape).
+  mul = 9,  // Element-wise a * b (same shape).
   activation = 10,  // Element-wise activation
-  gated_activation = 11,  // out = act(gate) * up: the SwiGLU / GeGLU form, fused by the fuse pass from activation + mul
-  split = 12,  // Splits the columns of x into consecutive blocks of the given widths (e
-  select_rows = 13,  // Keeps the rows whose logits the step wants (the last token of each sequence, or every token when all logits are asked for), so the LM head runs only on them
+  gated_activation = 11,  // out = act(gate) * up: the SwiGLU / GeGLU form, fused by the fuse pass from activation + mul.
+  split = 12,  // Splits the columns of x into consecutive blocks of the given widths (e.g
+  select_rows = 13,  // Keeps the rows whose logits the step wants (the last token of each sequence, or every token when all logits are asked for), so the LM head runs only on them.
 };
 
 inline OpId op_id_from_name(const char* name) {
@@ -40,6 +40,27 @@ inline OpId op_id_from_name(const char* name) {
   if (std::strcmp(name, "split") == 0) return OpId::split;
   if (std::strcmp(name, "select_rows") == 0) return OpId::select_rows;
   return OpId::invalid;
+}
+
+// Operand counts from the schema: trailing inputs past required_inputs are optional; outputs -1 = variadic.
+struct OpArity { int inputs; int required_inputs; int outputs; };
+inline OpArity op_arity(OpId id) {
+  switch (id) {
+    case OpId::embedding: return {1, 1, 1};
+    case OpId::pos_embedding: return {2, 2, 1};
+    case OpId::rms_norm: return {2, 2, 1};
+    case OpId::layer_norm: return {3, 2, 1};
+    case OpId::linear: return {3, 2, 1};
+    case OpId::rope: return {2, 2, 1};
+    case OpId::attention: return {4, 3, 1};
+    case OpId::add: return {2, 2, 1};
+    case OpId::mul: return {2, 2, 1};
+    case OpId::activation: return {1, 1, 1};
+    case OpId::gated_activation: return {2, 2, 1};
+    case OpId::split: return {1, 1, -1};
+    case OpId::select_rows: return {1, 1, 1};
+    default: return {0, 0, 0};
+  }
 }
 
 inline const char* op_name(OpId id) {
