@@ -1,10 +1,20 @@
 // The family registry, keyed by HF architecture (config.json `architectures[0]`). Add a family here.
 import { fail } from '../../errors.js';
 import type { ModelFamily } from './family.js';
+import { bloom } from './bloom.js';
+import { falcon } from './falcon.js';
+import { gemma } from './gemma.js';
 import { gpt2 } from './gpt2.js';
+import { gptBigcode } from './gpt-bigcode.js';
+import { gptj } from './gptj.js';
+import { gptNeox } from './gpt-neox.js';
 import { llama } from './llama.js';
+import { mpt } from './mpt.js';
+import { opt } from './opt.js';
+import { phi } from './phi.js';
+import { starcoder2 } from './starcoder2.js';
 
-export const FAMILIES: readonly ModelFamily[] = [llama, gpt2];
+export const FAMILIES: readonly ModelFamily[] = [llama, gpt2, gptBigcode, gptj, gptNeox, opt, bloom, mpt, phi, gemma, starcoder2, falcon];
 
 export function supportedArchitectures(): string[] {
   return FAMILIES.flatMap((f) => f.architectures);
