@@ -6,6 +6,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fail, LlmcError } from '../../errors.js';
+import { isHfBuffer } from './buffers.js';
 
 export type CheckpointDType = 'F32' | 'F16' | 'BF16';
 export const CHECKPOINT_DTYPE_BYTES: Record<CheckpointDType, number> = { F32: 4, F16: 2, BF16: 2 };
@@ -77,6 +78,7 @@ function parseEntries(json: Record<string, unknown>, file: string, dataStart: nu
     if (typeof e.dtype !== 'string') fail('BAD_CHECKPOINT', `${where} has no dtype`);
     if (!(e.dtype in CHECKPOINT_DTYPE_BYTES)) {
       if (OTHER_DTYPES.has(e.dtype)) {
+        if (isHfBuffer(tname)) continue;   // e.g. a BOOL causal mask `h.0.attn.bias`: HF ignores it, so does llmc
         fail('UNSUPPORTED', `${where} has dtype ${e.dtype}; llmc reads F32, F16 and BF16 checkpoints`, 'convert the checkpoint to float32, float16 or bfloat16');
       }
       fail('BAD_CHECKPOINT', `${where} has unknown dtype ${JSON.stringify(e.dtype)}`);

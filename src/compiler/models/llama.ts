@@ -9,7 +9,8 @@ import { baseConfig, type ModelConfig } from './config.js';
 import type { ModelFamily } from './family.js';
 import type { HfConfig } from './hf-config.js';
 import { parseRopeScaling } from './rope-scaling.js';
-import { HF_BUFFERS, type WeightMap, type WeightMapEntry } from './weight-map.js';
+import { HF_BUFFERS } from '../hf/buffers.js';
+import type { WeightMap, WeightMapEntry } from './weight-map.js';
 
 const LLAMA = 'LlamaForCausalLM';
 const MISTRAL = 'MistralForCausalLM';

@@ -18,6 +18,7 @@
 // repos) lack it (`h.0.attn.c_attn.weight`); withBasePrefix() adds it back before the family sees the names, the
 // way transformers matches them, so no family deals with both spellings.
 import { fail } from '../../errors.js';
+import { HF_BUFFERS } from '../hf/buffers.js';
 import type { TensorInfo } from '../hf/safetensors.js';
 import { sourceShape, sourceTensors, formatSource, tensor, type WeightSource } from '../ir/weight-source.js';
 
@@ -35,7 +36,7 @@ export interface WeightMap {
 /** Collects a family's map: `map(target, source)` for weights, `unused(re)` for buffers. */
 export class WeightMapBuilder {
   readonly entries: WeightMapEntry[] = [];
-  readonly unusedPatterns: RegExp[] = [...HF_BUFFERS];
+  readonly unusedPatterns: RegExp[] = [...HF_BUFFERS];   // hf/buffers.ts: attn.bias, masked_bias, rotary_emb.inv_freq
 
   /** target <- a checkpoint tensor (by name) or a source expression. */
   map(target: string, source: string | WeightSource): void {
@@ -56,18 +57,6 @@ export class WeightMapBuilder {
     return { entries: this.entries, unused: this.unusedPatterns };
   }
 }
-
-/**
- * Non-persistent buffers that older transformers versions saved into checkpoints and that every version ignores
- * on load: causal-mask buffers (`attn.bias`, `attn.masked_bias`: gpt2, gptj, gpt_neox, ...) and rotary frequency
- * caches (llmc computes the frequencies itself, layers/positions.ts). Real weights are never named like this:
- * projection biases are `<proj>.bias` (`attn.c_attn.bias`), never `attn.bias` itself.
- */
-export const HF_BUFFERS: readonly RegExp[] = [
-  /\.(attn|attention)\.bias$/,
-  /\.masked_bias$/,
-  /\.rotary_emb\.inv_freq$/,
-];
 
 /**
  * The checkpoint's tensors under the names save_pretrained would give them. If no tensor carries `basePrefix`
