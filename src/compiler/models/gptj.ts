@@ -15,7 +15,10 @@ function normalize(hf: HfConfig): ModelConfig {
   if (hidden % heads !== 0) fail('BAD_CHECKPOINT', `config.json: n_embd ${hidden} is not a multiple of n_head ${heads}`);
   const headDim = hidden / heads;
   // rotary_dim null makes HF rotate with hidden_size-wide tables, which only fits single-head models.
-  if (hf.raw.rotary_dim === null) fail('UNSUPPORTED', `unsupported rotary_dim=null for ${hf.architecture}`, 'llmc supports an explicit rotary_dim of at most the head size');
+  const rotaryDim = hf.raw.rotary_dim === null ? null : hf.int('rotary_dim', 64);
+  if (rotaryDim === null || rotaryDim > headDim || rotaryDim % 2 !== 0) {
+    fail('UNSUPPORTED', `unsupported rotary_dim=${rotaryDim} for ${hf.architecture} (head size ${headDim})`, 'llmc supports an even rotary_dim of at most the head size');
+  }
   return {
     architecture: hf.architecture,
     model_type: hf.str('model_type', 'gptj'),
@@ -35,7 +38,7 @@ function normalize(hf: HfConfig): ModelConfig {
     norm_kind: 'layer',
     norm_bias: true,
     rope_style: 'gptj',
-    rotary_dim: hf.int('rotary_dim', 64),
+    rotary_dim: rotaryDim,
     activation: hfActivation(hf, 'activation_function', 'gelu_new'),
     mlp_gated: false,
     mlp_bias: true,
