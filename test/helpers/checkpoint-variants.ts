@@ -51,8 +51,10 @@ export function writeSafetensors(path: string, tensors: ReadonlyMap<string, StTe
 export interface Variant {
   /** New name for a tensor (return the name unchanged to keep it). */
   rename?: (name: string) => string;
-  /** Tensors to add (named as in the variant, i.e. after renaming). */
+  /** Tensors to add or replace (named as in the variant, i.e. after renaming). */
   add?: Record<string, StTensor>;
+  /** Tensors to leave out (variant names). */
+  drop?: string[];
   /** Edits config.json in place. */
   config?: (c: Record<string, unknown>) => void;
 }
@@ -68,6 +70,7 @@ export function writeVariant(srcDir: string, dstDir: string, variant: Variant): 
     out.set(to, t);
   }
   for (const [name, t] of Object.entries(variant.add ?? {})) out.set(name, t);
+  for (const name of variant.drop ?? []) out.delete(name);
   writeSafetensors(join(dstDir, 'model.safetensors'), out);
   const config = JSON.parse(readFileSync(join(srcDir, 'config.json'), 'utf8')) as Record<string, unknown>;
   variant.config?.(config);
