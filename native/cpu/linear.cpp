@@ -2,15 +2,18 @@
 //
 // Both x and w are row-major along `in`, so every output is a dot product of two contiguous rows. The AVX2
 // kernel computes a tile of NT tokens x NR weight rows at a time with 8-wide FMAs, keeping the NT*NR partial sums
-// in registers and finishing them with horizontal adds. Threads split the output features (weight rows), so each
-// thread streams its own contiguous slice of w exactly once.
+// in registers and finishing them with horizontal adds (3x4 for prefill: 12 accumulators + 3 x + 1 w = 16 ymm).
+// Threads split the output features (weight rows), so each thread streams its own contiguous slice of w once.
 //
-// Decode (rows <= kGemvMaxRows) is bound by memory bandwidth: for each group of 4 weight rows (a few KiB, it stays
-// in L1) the kernel walks all token tiles, reading the weights straight from the matrix in their stored dtype.
+// Decode (rows <= kGemvMaxRows) is bound by memory bandwidth. Each thread reads its slice as kStreams long
+// sequential streams (see gemv_range), in the weights' stored dtype, widened in registers; each group of kStreams
+// rows meets every token tile while it is in L1/L2, so w is read from memory once whatever the row count.
 //
-// Prefill is bound by arithmetic. The reduction dimension is cut into blocks of kc and the weight rows into blocks
-// of kMB, so that a weight block (kMB x kc floats, converted to f32 once if stored as f16/bf16) sits in L1 while all
-// token tiles pass over it, and the x block (rows x kc) stays in L2. Partial sums of later k blocks are added into y.
+// Prefill is bound by arithmetic. Tokens are cut into blocks of kTB (the x block stays in L2), weight rows into
+// blocks of kMB and the reduction into blocks of kc <= kKcMax. Each weight block is packed (widened to f32 if
+// stored as f16/bf16) into a contiguous buffer that stays in L1 while every 3-token tile of the token block passes
+// over it; packing also removes the power-of-two row strides (in = 2048, 4096) that map a block's rows onto the
+// same L1 sets. Partial sums over k blocks collect in a small contiguous [kTB, kMB] buffer, not in y.
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
@@ -24,8 +27,9 @@ namespace llmc::cpu {
 namespace {
 
 constexpr int64_t kGemvMaxRows = 8;    // up to here the weight stream dominates: decode path
-constexpr int64_t kMB = 16;            // prefill weight rows per block
-constexpr int64_t kKcMax = 256;        // prefill reduction block (floats): a [kMB, kc] f32 block is 16 KiB
+constexpr int64_t kStreams = 8;        // decode: weight rows read concurrently, each from its own sub-range
+constexpr int64_t kMB = 8;             // prefill weight rows per block
+constexpr int64_t kKcMax = 768;        // prefill reduction block (floats): a [kMB, kc] f32 block is <= 24 KiB
 constexpr int64_t kTB = 48;            // prefill tokens per block (multiple of the 3-token tile)
 constexpr int64_t kMinMacsPerChunk = 1 << 15;  // below this a thread hand-off costs more than it saves
 
@@ -72,12 +76,12 @@ inline float load1(F32, const float* p) { return *p; }
 inline float load1(F16, const uint16_t* p) { return f16_to_f32(*p); }
 inline float load1(BF16, const uint16_t* p) { return bf16_to_f32(*p); }
 
-// y[t * ldy + r] (+)= x[t, 0:n] . w[r, 0:n] for t < NT, r < NR.   x: [NT, ldx]   w: [NR, ldw]
+// y[t * ldy + r * ys] (+)= x[t, 0:n] . w[r, 0:n] for t < NT, r < NR.   x: [NT, ldx]   w: [NR, ldw]
 // Registers: NT*NR accumulators + NT x vectors + 1 weight vector (<= 16 for 3x4). Small tiles unroll k twice so
 // at least 8 independent FMA chains hide the FMA latency.
 template <class W, int NT, int NR>
 LLMC_AVX2 inline void dot_tile(const float* x, int64_t ldx, const typename W::T* w, int64_t ldw, int64_t n, float* y,
-                               int64_t ldy, bool accumulate) {
+                               int64_t ldy, int64_t ys, bool accumulate) {
   constexpr int KU = NT * NR <= 4 ? 2 : 1;
   __m256 acc[KU][NT][NR];
   for (int u = 0; u < KU; ++u)
@@ -108,8 +112,9 @@ LLMC_AVX2 inline void dot_tile(const float* x, int64_t ldx, const typename W::T*
 
   alignas(16) float s[NT][NR];
   for (int t = 0; t < NT; ++t) {
-    if constexpr (NR == 4) {
-      _mm_store_ps(s[t], avx2::hsum4(acc[0][t][0], acc[0][t][1], acc[0][t][2], acc[0][t][3]));
+    if constexpr (NR % 4 == 0) {
+      for (int r = 0; r < NR; r += 4)
+        _mm_store_ps(&s[t][r], avx2::hsum4(acc[0][t][r], acc[0][t][r + 1], acc[0][t][r + 2], acc[0][t][r + 3]));
     } else {
       for (int r = 0; r < NR; ++r) s[t][r] = avx2::hsum(acc[0][t][r]);
     }
@@ -118,40 +123,50 @@ LLMC_AVX2 inline void dot_tile(const float* x, int64_t ldx, const typename W::T*
     for (int t = 0; t < NT; ++t)
       for (int r = 0; r < NR; ++r) s[t][r] += x[t * ldx + k] * load1(W{}, w + r * ldw + k);
   for (int t = 0; t < NT; ++t)
-    for (int r = 0; r < NR; ++r) y[t * ldy + r] = accumulate ? y[t * ldy + r] + s[t][r] : s[t][r];
+    for (int r = 0; r < NR; ++r) y[t * ldy + r * ys] = accumulate ? y[t * ldy + r * ys] + s[t][r] : s[t][r];
 }
 
 // One token tile (nt = 1..3 tokens) against NR weight rows.
 template <class W, int NR>
 LLMC_AVX2 inline void dot_tile_nt(int nt, const float* x, int64_t ldx, const typename W::T* w, int64_t ldw,
-                                  int64_t n, float* y, int64_t ldy, bool accumulate) {
-  if (nt == 3) dot_tile<W, 3, NR>(x, ldx, w, ldw, n, y, ldy, accumulate);
-  else if (nt == 2) dot_tile<W, 2, NR>(x, ldx, w, ldw, n, y, ldy, accumulate);
-  else dot_tile<W, 1, NR>(x, ldx, w, ldw, n, y, ldy, accumulate);
+                                  int64_t n, float* y, int64_t ldy, int64_t ys, bool accumulate) {
+  if (nt == 3) dot_tile<W, 3, NR>(x, ldx, w, ldw, n, y, ldy, ys, accumulate);
+  else if (nt == 2) dot_tile<W, 2, NR>(x, ldx, w, ldw, n, y, ldy, ys, accumulate);
+  else dot_tile<W, 1, NR>(x, ldx, w, ldw, n, y, ldy, ys, accumulate);
 }
 
-// All tokens against weight rows [0, m) of a block; w: [m, ldw], results into y[:, 0:m] (row stride ldy).
+// All tokens against weight rows [0, m) of a block; w: [m, ldw], results into y[t * ldy + r * ys].
+// A lone token takes 8 rows at a time: 8 independent weight streams keep more memory requests in flight, which
+// is what a rows=1 GEMV is limited by.
 template <class W>
 LLMC_AVX2 void tokens_x_rows(const float* x, int64_t rows, int64_t ldx, const typename W::T* w, int64_t ldw,
-                             int64_t m, int64_t n, float* y, int64_t ldy, bool accumulate) {
+                             int64_t m, int64_t n, float* y, int64_t ldy, int64_t ys, bool accumulate) {
   for (int64_t t = 0; t < rows; t += 3) {
     const int nt = static_cast<int>(std::min<int64_t>(3, rows - t));
     int64_t r = 0;
+    if (nt == 1)
+      for (; r + 8 <= m; r += 8)
+        dot_tile<W, 1, 8>(x + t * ldx, ldx, w + r * ldw, ldw, n, y + t * ldy + r * ys, ldy, ys, accumulate);
     for (; r + 4 <= m; r += 4)
-      dot_tile_nt<W, 4>(nt, x + t * ldx, ldx, w + r * ldw, ldw, n, y + t * ldy + r, ldy, accumulate);
+      dot_tile_nt<W, 4>(nt, x + t * ldx, ldx, w + r * ldw, ldw, n, y + t * ldy + r * ys, ldy, ys, accumulate);
     for (; r < m; ++r)
-      dot_tile_nt<W, 1>(nt, x + t * ldx, ldx, w + r * ldw, ldw, n, y + t * ldy + r, ldy, accumulate);
+      dot_tile_nt<W, 1>(nt, x + t * ldx, ldx, w + r * ldw, ldw, n, y + t * ldy + r * ys, ldy, ys, accumulate);
   }
 }
 
-// Decode: weight rows [j0, j1) in groups of 4, each group against every token while it is hot in L1.
+// Decode: the thread's weight rows [j0, j1) are cut into kStreams sub-ranges of L rows, and group i takes row i of
+// each (rows j0 + s*L + i: a constant stride of L rows). Each of the kStreams weight streams then walks its own
+// sub-range front to back, as long sequential streams the hardware prefetchers follow; a group of kStreams adjacent
+// rows instead would give streams of one short row each (1.5 KiB for a 768-wide f16 row) and about half the
+// bandwidth. The group's rows stay in L1/L2 while every token tile passes over them. Leftover rows go last.
 template <class W>
 LLMC_AVX2 void gemv_range(const float* x, int64_t rows, int64_t in, const typename W::T* w, int64_t out, int64_t j0,
                           int64_t j1, float* y) {
-  for (int64_t j = j0; j < j1; j += 4) {
-    const int64_t m = std::min<int64_t>(4, j1 - j);
-    tokens_x_rows<W>(x, rows, in, w + j * in, in, m, in, y + j, out, false);
-  }
+  const int64_t L = (j1 - j0) / kStreams;
+  for (int64_t i = 0; i < L; ++i)
+    tokens_x_rows<W>(x, rows, in, w + (j0 + i) * in, L * in, kStreams, in, y + j0 + i, out, L, false);
+  for (int64_t j = j0 + kStreams * L; j < j1; j += kStreams)
+    tokens_x_rows<W>(x, rows, in, w + j * in, in, std::min(kStreams, j1 - j), in, y + j, out, 1, false);
 }
 
 // Widens rows [0, m) x columns [k0, k0 + n) of a 16-bit weight matrix into dst[m, n].
@@ -175,8 +190,8 @@ LLMC_AVX2 void gemm_range(const float* x, int64_t rows, int64_t in, const typena
                           int64_t j1, float* y) {
   const int64_t kblocks = (in + kKcMax - 1) / kKcMax;
   const int64_t kc = ((in + kblocks - 1) / kblocks + 7) / 8 * 8;
-  thread_local std::vector<float> widened;  // [kMB, kc] f32 copy of a 16-bit weight block
-  if (!std::is_same_v<W, F32> && widened.size() < size_t(kMB * kc)) widened.resize(kMB * kc);
+  thread_local std::vector<float> packed;  // [kMB, kc] f32 copy of a weight block
+  if (packed.size() < size_t(kMB * kc)) packed.resize(kMB * kc);
   alignas(32) float acc[kTB * kMB];  // [kTB, kMB] partial sums of one output block
   for (int64_t t0 = 0; t0 < rows; t0 += kTB) {
     const int64_t tb = std::min(kTB, rows - t0);
@@ -185,13 +200,8 @@ LLMC_AVX2 void gemm_range(const float* x, int64_t rows, int64_t in, const typena
       const int64_t m = std::min(kMB, j1 - jb);
       for (int64_t k0 = 0; k0 < in; k0 += kc) {
         const int64_t n = std::min(kc, in - k0);
-        const typename W::T* block = w + jb * in + k0;  // [m, in]
-        if constexpr (std::is_same_v<W, F32>) {
-          tokens_x_rows<F32>(xb + k0, tb, in, block, in, m, n, acc, kMB, k0 > 0);
-        } else {
-          widen_block<W>(block, in, m, n, widened.data());
-          tokens_x_rows<F32>(xb + k0, tb, in, widened.data(), n, m, n, acc, kMB, k0 > 0);
-        }
+        widen_block<W>(w + jb * in + k0, in, m, n, packed.data());
+        tokens_x_rows<F32>(xb + k0, tb, in, packed.data(), n, m, n, acc, kMB, 1, k0 > 0);
       }
       for (int64_t t = 0; t < tb; ++t) std::memcpy(y + (t0 + t) * out + jb, acc + t * kMB, size_t(m) * sizeof(float));
     }
@@ -234,7 +244,7 @@ void linear(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const vo
     return;
   }
   const bool simd = simd_level() >= Simd::avx2;
-  // Chunks are whole 16-row blocks, and at least kMinMacsPerChunk of work each.
+  // Chunks are whole kMB-row blocks, and at least kMinMacsPerChunk of work each.
   const int64_t macs_per_row = std::max<int64_t>(1, rows * in);
   int64_t grain = (kMinMacsPerChunk + macs_per_row - 1) / macs_per_row;
   grain = std::max<int64_t>(kMB, (grain + kMB - 1) / kMB * kMB);

@@ -622,74 +622,99 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Best (smallest) mean time per call over several short trials: the host may be shared and noisy.
+// Times single calls for about `seconds` and keeps the best and the median. The best call is the figure to compare
+// with the best bandwidth pass (both are the least disturbed samples: on a shared virtual machine throughput
+// varies from one millisecond to the next); the median shows how noisy the machine was.
+struct Timing {
+  double best, median;
+};
+
 template <class F>
-double best_time(F&& call, int trials = 7, double trial_seconds = 0.15) {
-  double best = 1e30;
-  for (int t = 0; t < trials; ++t) {
-    int iters = 0;
+Timing time_calls(F&& call, double seconds = 1.0) {
+  std::vector<double> samples;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; samples.size() < 5 || seconds_since(start) < seconds; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
-    double el = 0;
-    do {
-      call(iters++);
-      el = seconds_since(t0);
-    } while (el < trial_seconds);
-    best = std::min(best, el / iters);
+    call(i);
+    samples.push_back(seconds_since(t0));
   }
-  return best;
+  std::sort(samples.begin(), samples.end());
+  return {samples.front(), samples[samples.size() / 2]};
+}
+
+__attribute__((target("avx2,fma"), noinline)) float fma_chains(int64_t n) {
+  __m256 a[10];
+  for (int i = 0; i < 10; ++i) a[i] = _mm256_set1_ps(float(i));
+  const __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+  for (int64_t i = 0; i < n; ++i)
+    for (int j = 0; j < 10; ++j) a[j] = _mm256_fmadd_ps(a[j], b, c);
+  __m256 s = a[0];
+  for (int i = 1; i < 10; ++i) s = _mm256_add_ps(s, a[i]);
+  return _mm256_cvtss_f32(s);
 }
 
 void run_perf(ThreadPool& pool) {
   std::printf("perf: %d threads, SIMD %s\n", pool.size(), simd_name(simd_level()));
-  double bw = measure_read_bandwidth(pool, 2.0);
-  std::printf("read bandwidth (best pass): %.2f GB/s\n", bw);
-  {
-    const double t = best_time([&](int) { pool.parallel_for(pool.size(), 1, [](int64_t, int64_t, int) {}); });
-    std::printf("parallel_for dispatch, empty body: %.2f us\n", t * 1e6);
-  }
+  if (simd_level() < Simd::avx2) std::printf("note: scalar kernels; the FMA peak below still uses AVX2 if present\n");
+  // What this machine delivers: FMA peak of one thread and of all threads (they differ by less than the thread
+  // count where virtual CPUs share physical cores), the dispatch cost, and the read bandwidth.
+  const int64_t fma_iters = 20000;  // 200k FMAs: short enough to find undisturbed windows
+  std::atomic<float> sink{0};
+  const Timing one = time_calls([&](int) { sink = sink + fma_chains(fma_iters); }, 0.5);
+  const Timing all = time_calls([&](int) {
+    pool.parallel_for(pool.size(), 1, [&](int64_t, int64_t, int) { sink = sink + fma_chains(fma_iters); });
+  }, 0.5);
+  const double peak1 = fma_iters * 160.0 / one.best / 1e9, peak_all = pool.size() * fma_iters * 160.0 / all.best / 1e9;
+  std::printf("FMA peak: %.1f GFLOP/s one thread, %.1f GFLOP/s all %d threads (median %.1f)\n", peak1, peak_all,
+              pool.size(), pool.size() * fma_iters * 160.0 / all.median / 1e9);
+  const Timing disp = time_calls([&](int) { pool.parallel_for(pool.size(), 1, [](int64_t, int64_t, int) {}); }, 0.5);
+  std::printf("parallel_for dispatch, empty body: best %.2f us, median %.2f us\n", disp.best * 1e6, disp.median * 1e6);
+  const double bw = measure_read_bandwidth(pool, 2.0);
+  std::printf("read bandwidth (best 64 MiB pass): %.2f GB/s\n", bw);
+
   struct Shape {
     int64_t out, in;
   };
   const Shape shapes[] = {{768, 768}, {2048, 768}, {768, 2048}, {32000, 768}};
-  std::printf("\nGEMV rows=1. cold: cycles through copies of the matrix totalling >= 384 MiB, so every call streams\n"
-              "it from DRAM as a decode step of a model larger than the caches does; hot: the same copy every call.\n");
-  std::printf("%-5s %-12s %10s %9s %8s %10s %9s\n", "dtype", "out x in", "cold us", "GB/s", "% bw", "hot us", "GB/s");
-  struct Row {
-    double cold_gbs;
-    std::string label;
-  };
-  std::vector<Row> rows_out;
+  std::printf("\nGEMV rows=1. cold: cycles through copies of the matrix totalling >= 512 MiB, so every call streams it\n"
+              "from DRAM, as a decode step of a model larger than the caches does; hot: the same copy every call.\n");
+  std::printf("%-5s %-12s %10s %10s %8s %8s %10s %9s\n", "dtype", "out x in", "cold best", "median", "GB/s", "% bw",
+              "hot best", "GB/s");
   for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
     for (const Shape& s : shapes) {
-      const size_t bytes = size_t(s.out * s.in) * dtype_size(dt);
-      const size_t copies = std::max<size_t>(2, (size_t(384) << 20) / bytes + 1);
-      std::vector<Weights> ws;
-      for (size_t i = 0; i < copies; ++i) ws.push_back(make_weights(size_t(s.out * s.in), dt));
+      const size_t n = size_t(s.out * s.in), bytes = n * dtype_size(dt);
+      const size_t copies = std::max<size_t>(2, (size_t(512) << 20) / bytes + 1);
+      const Weights w = make_weights(n, dt);
+      std::vector<uint8_t> all_copies(copies * bytes);
+      for (size_t i = 0; i < copies; ++i) std::memcpy(&all_copies[i * bytes], w.data(), bytes);
       const std::vector<float> x = random_vec(size_t(s.in));
       std::vector<float> y(s.out);
-      const double cold = best_time([&](int i) {
-        linear(pool, x.data(), 1, s.in, ws[i % copies].data(), dt, s.out, nullptr, y.data());
+      const Timing cold = time_calls([&](int i) {
+        linear(pool, x.data(), 1, s.in, &all_copies[(i % copies) * bytes], dt, s.out, nullptr, y.data());
       });
-      const double hot = best_time([&](int) { linear(pool, x.data(), 1, s.in, ws[0].data(), dt, s.out, nullptr, y.data()); });
-      const double gbs = bytes / cold / 1e9;
-      std::printf("%-5s %5lldx%-6lld %10.1f %9.2f %7.1f%% %10.1f %9.2f\n", dtype_name(dt), (long long)s.out,
-                  (long long)s.in, cold * 1e6, gbs, 100 * gbs / bw, hot * 1e6, bytes / hot / 1e9);
+      const Timing hot = time_calls([&](int) { linear(pool, x.data(), 1, s.in, w.data(), dt, s.out, nullptr, y.data()); });
+      const double gbs = bytes / cold.best / 1e9;
+      std::printf("%-5s %5lldx%-6lld %8.1fus %8.1fus %8.2f %7.1f%% %8.1fus %9.2f\n", dtype_name(dt), (long long)s.out,
+                  (long long)s.in, cold.best * 1e6, cold.median * 1e6, gbs, 100 * gbs / bw, hot.best * 1e6,
+                  bytes / hot.best / 1e9);
     }
   }
   const double bw_after = measure_read_bandwidth(pool, 1.0);
   std::printf("read bandwidth again: %.2f GB/s (%% bw above uses the first figure, %.2f)\n", bw_after, bw);
 
-  std::printf("\nGEMM prefill rows=128\n%-5s %-12s %10s %9s\n", "dtype", "out x in", "ms", "GFLOP/s");
+  std::printf("\nGEMM prefill rows=128 (%% of the all-thread FMA peak above)\n%-5s %-12s %10s %10s %9s %7s\n", "dtype",
+              "out x in", "best", "median", "GFLOP/s", "% peak");
   for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
     for (const Shape& s : shapes) {
       const int64_t rows = 128;
       const Weights w = make_weights(size_t(s.out * s.in), dt);
       const std::vector<float> x = random_vec(size_t(rows * s.in));
       std::vector<float> y(size_t(rows * s.out));
-      const double t = best_time([&](int) { linear(pool, x.data(), rows, s.in, w.data(), dt, s.out, nullptr, y.data()); },
-                                 3, 0.3);
-      std::printf("%-5s %5lldx%-6lld %10.2f %9.1f\n", dtype_name(dt), (long long)s.out, (long long)s.in, t * 1e3,
-                  2.0 * rows * s.in * s.out / t / 1e9);
+      const Timing t = time_calls([&](int) { linear(pool, x.data(), rows, s.in, w.data(), dt, s.out, nullptr, y.data()); },
+                                  s.out > 4096 ? 3.0 : 1.0);
+      const double gf = 2.0 * rows * s.in * s.out / t.best / 1e9;
+      std::printf("%-5s %5lldx%-6lld %8.2fms %8.2fms %9.1f %6.0f%%\n", dtype_name(dt), (long long)s.out, (long long)s.in,
+                  t.best * 1e3, t.median * 1e3, gf, 100 * gf / peak_all);
     }
   }
 }
