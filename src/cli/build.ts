@@ -15,6 +15,8 @@ interface BuildFlags {
   maxNumTokens?: number;
   dumpIr?: string;
   force?: boolean;
+  target?: 'cpu' | 'cuda';
+  cudaArch?: string;
 }
 
 export function registerBuild(program: Command): void {
@@ -29,6 +31,8 @@ export function registerBuild(program: Command): void {
     .option('--max-batch-size <n>', 'sequences in flight at once (default 8)', intArg(1, 4096))
     .option('--max-seq-len <n>', 'prompt + generated tokens per sequence (default min(max_position_embeddings, 4096))', intArg(1, 1 << 24))
     .option('--max-num-tokens <n>', 'tokens in one packed step: prefill chunk + decode tokens (default derived from --max-seq-len)', intArg(1, 1 << 24))
+    .addOption(new Option('--target <backend>', 'what the engine runs on: cpu, or cuda (compiles the kernels with nvcc)').choices(['cpu', 'cuda']).default('cpu'))
+    .option('--cuda-arch <list>', 'GPU architectures for --target cuda, comma-separated (default sm_80,sm_90a; PTX of the lowest is added)', nonEmpty('--cuda-arch'))
     .option('--dump-ir <dir>', 'write the IR after each pass into this directory')
     .option('--force', 'overwrite a non-empty directory that is not an engine (an existing engine is always replaced)')
     .action(async (hfDir: string, flags: BuildFlags) => {
@@ -43,6 +47,8 @@ export function registerBuild(program: Command): void {
         maxNumTokens: flags.maxNumTokens,
         dumpIrDir: flags.dumpIr,
         force: flags.force ?? false,
+        target: flags.target,
+        cudaArch: flags.cudaArch,
         log: (line) => process.stdout.write(`${line}\n`),
       });
       process.stdout.write(`next: llmc run ${report.engineDir} --prompt "..."   (or --token-ids 1,2,3)\n`);

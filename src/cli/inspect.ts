@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { SCHEMA_HASH } from '../compiler/ir/ops.generated.js';
 import { LlmcError } from '../errors.js';
 import { ENGINE_FORMAT_VERSION, rebuildCommand, type EngineManifest, type MemoryPlan } from '../runtime/manifest.js';
-import { exportOnnx, readPlan, type Plan } from './compiler.js';
+import { exportOnnx, readEngineFatbin, readPlan, type EngineFatbin, type Plan } from './compiler.js';
 import { formatBytes, table } from './format.js';
 import { nonEmpty } from './parse.js';
 
@@ -100,7 +100,24 @@ function memoryRows(mp: MemoryPlan | undefined, maxSeqLen?: number): [string, st
   return rows;
 }
 
-function printText(dir: string, m: EngineManifest, s: PlanSummary): void {
+/** "cuda sm_80,sm_90a + PTX compute_80; tp 1, pp 1" */
+function targetText(m: EngineManifest): string {
+  const t = m.target;
+  const archs = t?.archs ? ` ${t.archs.join(',')}${t.ptx ? ` + PTX ${t.ptx}` : ''}` : '';
+  return `${t?.backend ?? '?'}${archs}; tp ${m.mapping?.tp ?? 1}, pp ${m.mapping?.pp ?? 1}`;
+}
+
+function fatbinRows(fb: EngineFatbin, m: EngineManifest): [string, string][] {
+  const rows: [string, string][] = [['file', `${fb.file} (${formatBytes(fb.bytes)})${fb.sha256_ok ? '' : '; its sha256 differs from the manifest: rebuild the engine'}`]];
+  fb.lines.forEach((line, i) => rows.push([i === 0 ? 'code' : '', line]));
+  if (m.target?.nvcc_version) rows.push(['nvcc', m.target.nvcc_version]);
+  const defines = Object.entries(m.target?.defines ?? {}).map(([k, v]) => `${k}=${v}`);
+  if (defines.length) rows.push(['specialised', defines.join(' ')]);
+  rows.push(['kernels', fb.kernels.length ? `${fb.kernels.length}: ${fb.kernels.join(', ')}` : '(PTX compressed or absent: names unknown)']);
+  return rows;
+}
+
+function printText(dir: string, m: EngineManifest, s: PlanSummary, fb: EngineFatbin | null): void {
   const model = m.model ?? {};
   const pick = (k: string) => (model[k] === undefined ? undefined : String(model[k]));
   const out: string[] = [];
@@ -109,9 +126,13 @@ function printText(dir: string, m: EngineManifest, s: PlanSummary): void {
     ['compatibility', compatibility(dir, m)],
     ['built', `${m.created ?? '?'} by llmc ${m.llmc_version ?? '?'}`],
     ['source', m.source?.dir ?? '?'],
-    ['target', `${m.target?.backend ?? '?'}${m.target?.archs ? ' ' + m.target.archs.join(',') : ''}; tp ${m.mapping?.tp ?? 1}, pp ${m.mapping?.pp ?? 1}`],
+    ['target', targetText(m)],
     ['tokenizer', m.tokenizer?.present ? 'yes' : 'no (use --token-ids)'],
   ]));
+  if (fb) {
+    out.push('fatbin');
+    out.push(table(fatbinRows(fb, m)));
+  }
   out.push('model');
   const modelRows: [string, string][] = [];
   for (const k of ['architecture', 'family', 'vocab_size', 'hidden_size', 'num_layers', 'num_heads', 'num_kv_heads', 'head_dim', 'intermediate_size']) {
@@ -149,12 +170,13 @@ export function registerInspect(program: Command): void {
     .action(async (dir: string, flags: { json?: boolean; onnx?: string }) => {
       const manifest = readRawManifest(dir);
       const summary = summarizePlan(await readPlan(dir));
+      const fatbin = await readEngineFatbin(dir, manifest.target);
       if (flags.onnx) await exportOnnx(dir, flags.onnx);
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ manifest, plan: summary, memory_plan: manifest.memory_plan ?? null, ...(flags.onnx ? { onnx: flags.onnx } : {}) })}\n`);
+        process.stdout.write(`${JSON.stringify({ manifest, plan: summary, memory_plan: manifest.memory_plan ?? null, ...(fatbin ? { fatbin } : {}), ...(flags.onnx ? { onnx: flags.onnx } : {}) })}\n`);
         return;
       }
-      printText(dir, manifest, summary);
+      printText(dir, manifest, summary, fatbin);
       if (flags.onnx) process.stdout.write(`wrote ${flags.onnx}\n`);
     });
 }

@@ -11,6 +11,9 @@ export interface BuildOptions {
   maxNumTokens?: number;     // tokens in one packed step; default maxSeqLen (one whole prompt fits one step); >= maxBatchSize
   dumpIrDir?: string;        // write the IR text after each pass here
   force?: boolean;           // overwrite a non-empty outDir (otherwise an EXISTS error)
+  target?: 'cpu' | 'cuda';   // default cpu; cuda compiles the kernels into ENGINE/kernels/llmc.fatbin (needs nvcc)
+  cudaArch?: string;         // --cuda-arch: comma-separated sm_XY[a|f]; default sm_80,sm_90a (+ PTX of the lowest)
+  env?: NodeJS.ProcessEnv;   // where nvcc, the kernels and the fatbin cache are looked up (default process.env)
   log?: (line: string) => void;  // progress and the memory plan, one line at a time
 }
 

@@ -25,6 +25,7 @@ import { checkOutDir } from './engine/out-dir.js';
 import type { Limits } from './engine/plan.js';
 import { writeEngine } from './engine/writer.js';
 import { buildPipeline, runPipeline } from '../passes/pipeline.js';
+import { buildTarget, resolveTarget } from './cuda/target.js';
 
 const DTYPES: Record<BuildDType, WeightDType> = { float32: 'f32', float16: 'f16', bfloat16: 'bf16' };
 const DEFAULT_MAX_BATCH_SIZE = 8;
@@ -48,6 +49,8 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
     fail('BAD_ARGUMENT', `the engine directory ${outAbs} would replace the checkpoint ${modelDir}`, 'pick another -o directory');
   }
   const outDir = checkOutDir(outAbs, opts.force ?? false, log);
+  const env = opts.env ?? process.env;
+  const target = resolveTarget(opts.target, opts.cudaArch, env);   // flags and nvcc, before any checkpoint work
 
   // ---- import
   const ckpt = openCheckpoint(modelDir);
@@ -69,8 +72,12 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   graph = runPipeline(graph, passes, (i, p, g) => dump?.(i + 1, p.name, g));
   log(`passes: ${passes.map((p) => p.name).join(', ')} -> ${graph.nodes.length} nodes, ${graph.weights.size} weights`);
 
-  // ---- engine
-  const { manifest, memory } = writeEngine({ outDir, graph, cfg, limits, dtype, passes: passes.map((p) => p.name), checkpoint: { ...ckpt, tensors: model.tensors } });
+  // ---- target (cuda: the kernels' fatbin) and engine
+  const { manifest: targetManifest, files } = buildTarget(target, { headDim: cfg.head_dim, hiddenSize: cfg.hidden_size, weightDType: DTYPES[dtype] }, env, log);
+  const { manifest, memory } = writeEngine({
+    outDir, graph, cfg, limits, dtype, passes: passes.map((p) => p.name), checkpoint: { ...ckpt, tensors: model.tensors },
+    target: targetManifest, files,
+  });
   for (const line of memoryPlanLines(memory, limits, dtype)) log(line);
   const seconds = (performance.now() - started) / 1000;
   log(`wrote ${outDir} in ${seconds.toFixed(2)} s`);

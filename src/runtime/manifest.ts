@@ -24,7 +24,10 @@ export interface EngineManifest {
   created?: string;
   model: Record<string, unknown> & { vocab_size?: number; architecture?: string; family?: string };
   build: { dtype?: string; max_batch_size?: number; max_seq_len: number; max_num_tokens?: number; passes?: string[] };
-  target?: { backend?: string; archs?: string[] };
+  target?: {
+    backend?: string; archs?: string[]; ptx?: string; fatbin?: string; fatbin_sha256?: string; nvcc_version?: string;
+    defines?: Record<string, number>; kernels?: string[];
+  };
   mapping?: { world_size?: number; tp?: number; pp?: number };
   memory_plan?: MemoryPlan;
   source?: { dir?: string; checkpoint_sha256?: string; files?: string[] };

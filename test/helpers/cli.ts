@@ -10,9 +10,9 @@ export const goldenDir = join(repoRoot, 'test', 'fixtures', 'golden');
 
 export interface CliResult { code: number; stdout: string; stderr: string }
 
-export function llmc(args: string[], opts: { timeoutMs?: number; input?: string } = {}): CliResult {
+export function llmc(args: string[], opts: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
   const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'llmc.js'), ...args], {
-    encoding: 'utf8', timeout: opts.timeoutMs ?? 300_000, input: opts.input ?? '', env: { ...process.env, LLMC_DEBUG: '' },
+    encoding: 'utf8', timeout: opts.timeoutMs ?? 300_000, input: opts.input ?? '', env: { ...process.env, LLMC_DEBUG: '', ...opts.env },
   });
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }

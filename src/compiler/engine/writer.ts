@@ -1,8 +1,8 @@
 // Writes an engine directory (docs/engine-format.md): rank0.engine (header, plan JSON, weights streamed one at a
 // time from the checkpoint, converted to their dtype), config.json (the manifest), and the tokenizer and
 // generation files copied from the checkpoint.
-import { closeSync, copyFileSync, existsSync, ftruncateSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, copyFileSync, existsSync, ftruncateSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { SCHEMA_HASH } from '../ir/ops.generated.js';
 import type { Graph } from '../ir/graph.js';
 import type { Checkpoint } from '../hf/checkpoint.js';
@@ -26,6 +26,9 @@ export interface EngineInput {
   dtype: BuildDType;
   passes: string[];
   checkpoint: Checkpoint;
+  /** The manifest's `target` (default { backend: 'cpu' }) and the files it needs (a cuda engine's fatbin). */
+  target?: Record<string, unknown>;
+  files?: { path: string; bytes: Buffer }[];
 }
 
 export interface EngineOutput {
@@ -44,6 +47,10 @@ export function writeEngine(input: EngineInput): EngineOutput {
   try {
     writeEngineFile(join(tmp, ENGINE_FILE), plan, layout, input.checkpoint);
     writeFileSync(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+    for (const f of input.files ?? []) {
+      mkdirSync(dirname(join(tmp, f.path)), { recursive: true });
+      writeFileSync(join(tmp, f.path), f.bytes);
+    }
     for (const f of COPIED_FILES) {
       const src = join(input.checkpoint.dir, f);
       if (existsSync(src)) copyFileSync(src, join(tmp, f));
@@ -64,7 +71,7 @@ function buildManifest(input: EngineInput, memory: MemoryPlan, tokenizerPresent:
     created: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     model: cfg,
     build: { dtype: input.dtype, ...limits, passes: input.passes },
-    target: { backend: 'cpu' },
+    target: input.target ?? { backend: 'cpu' },
     mapping: { world_size: 1, tp: 1, pp: 1 },
     memory_plan: memory,
     source: {
