@@ -22,6 +22,7 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dtype.h"
@@ -653,24 +654,125 @@ __attribute__((target("avx2,fma"), noinline)) float fma_chains(int64_t n) {
   return _mm256_cvtss_f32(s);
 }
 
+// One decode step (rows = 1) of a 110M-parameter llama-shaped model through the kernels alone: 12 layers, hidden
+// 768, 12 heads of 64, MLP 2048 (fused gate|up), vocab 32000, fused qkv, 256 tokens of context growing by one per
+// step. Weights are read once per step, so bytes of weights / step time is the effective bandwidth.
+void perf_decode_step(ThreadPool& pool, DType dt, double bw) {
+  const int64_t L = 12, H = 768, heads = 12, hd = 64, F = 2048, V = 32000, block = 16, ctx0 = 256, max_ctx = 512;
+  const size_t es = dtype_size(dt);
+  auto filled = [&](size_t n) {  // about 0.01 in every dtype: keeps activations normal (no subnormal slow paths)
+    std::vector<uint8_t> b(n * es);
+    const uint16_t h = dt == DType::f16 ? 0x211f : 0x3c24;
+    const float f = 0.01f;
+    for (size_t i = 0; i < n; ++i) {
+      if (dt == DType::f32) std::memcpy(&b[i * 4], &f, 4);
+      else std::memcpy(&b[i * 2], &h, 2);
+    }
+    return b;
+  };
+  struct Layer {
+    std::vector<uint8_t> qkv, o, gate_up, down, norm1, norm2;  // [3H, H] [H, H] [2F, H] [H, F] [H] [H]
+  };
+  std::vector<Layer> layers(L);
+  size_t weight_bytes = 0;
+  for (auto& l : layers) {
+    l.qkv = filled(3 * H * H);
+    l.o = filled(H * H);
+    l.gate_up = filled(2 * F * H);
+    l.down = filled(H * F);
+    l.norm1 = filled(H);
+    l.norm2 = filled(H);
+    weight_bytes += l.qkv.size() + l.o.size() + l.gate_up.size() + l.down.size();
+  }
+  const std::vector<uint8_t> embed = filled(V * H), final_norm = filled(H);  // embedding tied to the LM head
+  weight_bytes += embed.size();
+  const int64_t blocks = max_ctx / block, block_stride = 2 * heads * block * hd;
+  std::vector<float> cache(size_t(L * blocks * block_stride), 0.01f);
+  std::vector<int32_t> table(blocks);
+  std::iota(table.begin(), table.end(), 0);
+  std::vector<float> inv_freq(hd / 2);
+  for (int64_t i = 0; i < hd / 2; ++i) inv_freq[i] = float(std::pow(10000.0, -2.0 * i / hd));
+  std::vector<float> x(H), xn(H), qkv(3 * H), q(H), k(H), v(H), qr(H), kr(H), att(H), o(H), gu(2 * F), gate(F), up(F),
+      act(F), d(H), logits(V);
+  int32_t pos = ctx0, seq = 0, token = 7;
+  auto step = [&](int) {
+    embedding(pool, &token, 1, embed.data(), dt, H, 1.0f, x.data());
+    for (int64_t li = 0; li < L; ++li) {
+      const Layer& l = layers[li];
+      rms_norm(pool, x.data(), 1, H, l.norm1.data(), dt, 1e-6f, 0.0f, xn.data());
+      linear(pool, xn.data(), 1, H, l.qkv.data(), dt, 3 * H, nullptr, qkv.data());
+      const int32_t widths[3] = {int32_t(H), int32_t(H), int32_t(H)};
+      float* outs[3] = {q.data(), k.data(), v.data()};
+      split(pool, qkv.data(), 1, widths, 3, outs);
+      rope(pool, q.data(), 1, &pos, heads, hd, hd, inv_freq.data(), RopeStyle::neox, qr.data());
+      rope(pool, k.data(), 1, &pos, heads, hd, hd, inv_freq.data(), RopeStyle::neox, kr.data());
+      AttentionArgs a{};
+      a.q = qr.data();
+      a.k = kr.data();
+      a.v = v.data();
+      a.rows = 1;
+      a.positions = &pos;
+      a.seq_of_token = &seq;
+      a.block_tables = table.data();
+      a.max_blocks_per_seq = int32_t(blocks);
+      a.kv = PagedKvLayer{cache.data() + li * blocks * block_stride, block_stride, int32_t(block), int32_t(heads),
+                          int32_t(hd)};
+      a.num_heads = a.num_kv_heads = int32_t(heads);
+      a.head_dim = int32_t(hd);
+      a.scale = 0.125f;
+      a.out = att.data();
+      attention(pool, a);
+      linear(pool, att.data(), 1, H, l.o.data(), dt, H, nullptr, o.data());
+      add(pool, x.data(), o.data(), H, x.data());
+      rms_norm(pool, x.data(), 1, H, l.norm2.data(), dt, 1e-6f, 0.0f, xn.data());
+      linear(pool, xn.data(), 1, H, l.gate_up.data(), dt, 2 * F, nullptr, gu.data());
+      const int32_t gw[2] = {int32_t(F), int32_t(F)};
+      float* gouts[2] = {gate.data(), up.data()};
+      split(pool, gu.data(), 1, gw, 2, gouts);
+      gated_activation(pool, gate.data(), up.data(), F, ActivationKind::silu, act.data());
+      linear(pool, act.data(), 1, F, l.down.data(), dt, H, nullptr, d.data());
+      add(pool, x.data(), d.data(), H, x.data());
+    }
+    rms_norm(pool, x.data(), 1, H, final_norm.data(), dt, 1e-6f, 0.0f, xn.data());
+    linear(pool, xn.data(), 1, H, embed.data(), dt, V, nullptr, logits.data());
+    pos = pos + 1 < ctx0 + 64 ? pos + 1 : ctx0;  // context stays 256..320
+  };
+  const Timing t = time_calls(step, 2.0);
+  const double kv_bytes = double(L) * 2 * (ctx0 + 32) * H * 4;  // what attention reads per step, on average
+  std::printf("%-5s %7.0f MB %9.2fms %9.2fms %9.2f %7.1f%% %9.1f\n", dtype_name(dt), weight_bytes / 1e6, t.best * 1e3,
+              t.median * 1e3, weight_bytes / t.best / 1e9, 100 * (weight_bytes + kv_bytes) / t.best / 1e9 / bw,
+              1.0 / t.median);
+}
+
 void run_perf(ThreadPool& pool) {
   std::printf("perf: %d threads, SIMD %s\n", pool.size(), simd_name(simd_level()));
   if (simd_level() < Simd::avx2) std::printf("note: scalar kernels; the FMA peak below still uses AVX2 if present\n");
-  // What this machine delivers: FMA peak of one thread and of all threads (they differ by less than the thread
-  // count where virtual CPUs share physical cores), the dispatch cost, and the read bandwidth.
+  // What this machine delivers: the FMA peak of one thread (best short sample), and how much faster all threads
+  // together are than one when each runs alone on a std::thread for a while (less than the thread count where
+  // virtual CPUs share physical cores).
   const int64_t fma_iters = 20000;  // 200k FMAs: short enough to find undisturbed windows
   std::atomic<float> sink{0};
   const Timing one = time_calls([&](int) { sink = sink + fma_chains(fma_iters); }, 0.5);
-  const Timing all = time_calls([&](int) {
-    pool.parallel_for(pool.size(), 1, [&](int64_t, int64_t, int) { sink = sink + fma_chains(fma_iters); });
-  }, 0.5);
-  const double peak1 = fma_iters * 160.0 / one.best / 1e9, peak_all = pool.size() * fma_iters * 160.0 / all.best / 1e9;
-  std::printf("FMA peak: %.1f GFLOP/s one thread, %.1f GFLOP/s all %d threads (median %.1f)\n", peak1, peak_all,
-              pool.size(), pool.size() * fma_iters * 160.0 / all.median / 1e9);
+  const double peak1 = fma_iters * 160.0 / one.best / 1e9, peak_nominal = peak1 * pool.size();
+  auto sustained = [&](int threads) {
+    const int64_t iters = 2000000;  // about 30 ms per thread at full speed
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; ++t) ts.emplace_back([&] { sink = sink + fma_chains(iters); });
+    for (auto& t : ts) t.join();
+    return threads * iters * 160.0 / seconds_since(t0) / 1e9;
+  };
+  double s1 = 0, sn = 0;
+  for (int i = 0; i < 3; ++i) {
+    s1 = std::max(s1, sustained(1));
+    sn = std::max(sn, sustained(pool.size()));
+  }
+  std::printf("FMA peak: %.1f GFLOP/s one thread (best 200k-FMA sample); sustained 30 ms: %.1f one thread, %.1f with %d "
+              "threads (%.2fx)\n", peak1, s1, sn, pool.size(), sn / s1);
   const Timing disp = time_calls([&](int) { pool.parallel_for(pool.size(), 1, [](int64_t, int64_t, int) {}); }, 0.5);
   std::printf("parallel_for dispatch, empty body: best %.2f us, median %.2f us\n", disp.best * 1e6, disp.median * 1e6);
   const double bw = measure_read_bandwidth(pool, 2.0);
-  std::printf("read bandwidth (best 64 MiB pass): %.2f GB/s\n", bw);
+  std::printf("read bandwidth (best 16 MiB pass): %.2f GB/s\n", bw);
 
   struct Shape {
     int64_t out, in;
@@ -702,8 +804,8 @@ void run_perf(ThreadPool& pool) {
   const double bw_after = measure_read_bandwidth(pool, 1.0);
   std::printf("read bandwidth again: %.2f GB/s (%% bw above uses the first figure, %.2f)\n", bw_after, bw);
 
-  std::printf("\nGEMM prefill rows=128 (%% of the all-thread FMA peak above)\n%-5s %-12s %10s %10s %9s %7s\n", "dtype",
-              "out x in", "best", "median", "GFLOP/s", "% peak");
+  std::printf("\nGEMM prefill rows=128 (%% of peak: of %d x the one-thread FMA peak, %.1f GFLOP/s)\n%-5s %-12s %10s %10s %9s %7s\n", pool.size(),
+              peak_nominal, "dtype", "out x in", "best", "median", "GFLOP/s", "% peak");
   for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
     for (const Shape& s : shapes) {
       const int64_t rows = 128;
@@ -714,9 +816,13 @@ void run_perf(ThreadPool& pool) {
                                   s.out > 4096 ? 3.0 : 1.0);
       const double gf = 2.0 * rows * s.in * s.out / t.best / 1e9;
       std::printf("%-5s %5lldx%-6lld %8.2fms %8.2fms %9.1f %6.0f%%\n", dtype_name(dt), (long long)s.out, (long long)s.in,
-                  t.best * 1e3, t.median * 1e3, gf, 100 * gf / peak_all);
+                  t.best * 1e3, t.median * 1e3, gf, 100 * gf / peak_nominal);
     }
   }
+  std::printf("\nDecode step, kernels only: 110M-param llama shape (12 x [qkv, o, gate|up, down] + tied 32000x768 head),\n"
+              "rows = 1, 256..320 tokens of context. %% bw counts weights + KV cache read.\n"
+              "%-5s %10s %11s %11s %9s %8s %9s\n", "dtype", "weights", "best", "median", "GB/s", "% bw", "tok/s med");
+  for (DType dt : {DType::f32, DType::f16, DType::bf16}) perf_decode_step(pool, dt, bw);
 }
 
 }  // namespace
