@@ -1,8 +1,10 @@
 #include "engine.h"
 
 #include "../cpu/kernels.h"
+#include "dummy_weights.h"
 #include "errors.h"
 #include "json.h"
+#include "target.h"
 
 namespace llmc::runtime {
 
@@ -34,6 +36,7 @@ std::string build_info_json(const llmc_engine& e) {
   field("simd", json::quote(cpu::simd_name(cpu::simd_level())));
   num("threads", e.backend->num_threads());
   num("weights_bytes", static_cast<int64_t>(le.weights_bytes));
+  field("dummy_weights", le.manifest.dummy_weights ? "true" : "false");
   num("decode_weight_bytes", le.manifest.decode_weight_bytes >= 0 ? le.manifest.decode_weight_bytes
                                                                    : static_cast<int64_t>(le.weights_bytes));
   num("arena_bytes", p.arena_floats_per_token * p.limits.max_num_tokens * 4);
@@ -60,8 +63,13 @@ std::unique_ptr<llmc_engine> open_engine(const std::string& engine_dir, const ll
   if (backend != "cpu" && backend != "cuda") {
     fail(LLMC_ERR_INVALID_ARGUMENT, "unknown backend \"" + backend + "\" (expected \"cpu\" or \"cuda\")");
   }
+  // A cuda engine on the CPU backend (or the reverse) is refused before anything is mapped or generated.
+  check_engine_backend(read_manifest(engine_dir), backend, engine_dir);
   auto e = std::make_unique<llmc_engine>();
   e->loaded = load_engine(engine_dir);
+  // Dummy weights are generated in host memory before the backend sees the plan (a device backend could
+  // generate them in place instead, with the formula of dummy_rng.h).
+  fill_dummy_weights(*e->loaded, threads);
   e->backend = create_backend(backend, *e->loaded, threads);
   const Plan& p = e->loaded->plan;
   int32_t blocks = kv_block_count(p.kv, p.limits, kv_bytes);

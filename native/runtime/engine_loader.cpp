@@ -38,6 +38,8 @@ void bind_weights(Plan& plan, const EngineFileHeader& h, const uint8_t* file, co
       fail(LLMC_ERR_BAD_ENGINE, label + ": nbytes " + std::to_string(w.nbytes) + " != product(shape) * " +
                                     std::to_string(dtype_bytes(w.dtype)) + " = " + std::to_string(static_cast<uint64_t>(expected)));
     }
+    total += w.nbytes;
+    if (w.is_dummy()) continue;  // no bytes in the file: generated at load (dummy_weights.h)
     if (w.offset % EngineFileHeader::kWeightAlignment != 0) {
       fail(LLMC_ERR_BAD_ENGINE, label + ": offset " + std::to_string(w.offset) + " is not a multiple of 64");
     }
@@ -46,7 +48,6 @@ void bind_weights(Plan& plan, const EngineFileHeader& h, const uint8_t* file, co
                                     ") lie outside the data section of " + std::to_string(h.data_size) + " bytes");
     }
     w.data = data + w.offset;
-    total += w.nbytes;
   }
   *weights_bytes = total;
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "host_buffer.h"
 #include "manifest.h"
 #include "mapped_file.h"
 #include "plan.h"
@@ -31,10 +32,12 @@ struct LoadedEngine {
   MappedFile file;               // rank0.engine; weights point into it
   EngineFileHeader header{};
   Plan plan;
-  uint64_t weights_bytes = 0;    // sum of weight nbytes
+  uint64_t weights_bytes = 0;    // sum of weight nbytes (dummy weights included)
+  HostBuffer dummy_storage;      // generated values of dummy weights (dummy_weights.h); empty until filled
 };
 
 // Throws Error (LLMC_ERR_IO / BAD_ENGINE / VERSION / UNSUPPORTED) with a one-line message and the fix.
+// Dummy weights are left without data: fill_dummy_weights() (dummy_weights.h) generates them.
 std::unique_ptr<LoadedEngine> load_engine(const std::string& engine_dir);
 
 // The header fields of a file image; validates the magic and the version (BAD_ENGINE / VERSION) but not offsets.

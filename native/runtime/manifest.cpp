@@ -5,6 +5,7 @@
 #include "llmc/llmc.h"
 #include "llmc/ops.generated.h"
 #include "mapped_file.h"
+#include "target.h"
 
 namespace llmc::runtime {
 
@@ -29,6 +30,54 @@ const json::Value* child(const json::Value& root, const char* a, const char* b) 
   return x == nullptr ? nullptr : x->find(b);
 }
 
+// The target fields as far as they are readable, before the version check (they only shape the rebuild command).
+void read_target_lenient(const json::Value& root, Manifest* m) {
+  const json::Value* t = root.find("target");
+  if (t == nullptr || !t->is_object()) return;
+  if (const json::Value* v = t->find("backend"); v != nullptr && v->is_string()) m->target_backend = v->as_string();
+  if (const json::Value* v = t->find("archs"); v != nullptr && v->is_array()) {
+    for (const json::Value& a : v->as_array()) {
+      if (a.is_string()) m->target_archs.push_back(a.as_string());
+    }
+  }
+  if (const json::Value* v = t->find("ptx"); v != nullptr && v->is_string()) m->target_ptx = v->as_string();
+  if (const json::Value* v = t->find("fatbin"); v != nullptr && v->is_string()) m->target_fatbin = v->as_string();
+  if (const json::Value* v = t->find("fatbin_sha256"); v != nullptr && v->is_string()) m->target_fatbin_sha256 = v->as_string();
+}
+
+// The strict check: a target this runtime does not know is refused, a cuda target must name its code and fatbin.
+void check_target(const json::Value& root, const JsonFields& f, const Manifest& m, const std::string& engine_dir) {
+  const json::Value* t = root.find("target");
+  if (t == nullptr) return;  // engines from before targets existed are cpu engines
+  if (!t->is_object()) f.fail_at("target", "expected an object");
+  const std::string backend = f.string(*t, "target", "backend");
+  if (backend == "cpu") return;
+  if (backend != "cuda") {
+    fail(LLMC_ERR_UNSUPPORTED, "engine " + engine_dir + " was built for target \"" + backend +
+                                   "\", which this runtime does not know (cpu, cuda); rebuild it: `" +
+                                   build_command(m, engine_dir, "cpu", "") + "`");
+  }
+  const json::Value& archs = f.array(*t, "target", "archs");
+  if (archs.as_array().empty()) f.fail_at("target.archs", "a cuda engine lists at least one GPU architecture");
+  for (size_t i = 0; i < archs.as_array().size(); ++i) {
+    const json::Value& a = archs.as_array()[i];
+    CudaCode code;
+    if (!a.is_string() || !parse_cuda_code(a.as_string(), &code) || code.ptx) {
+      f.fail_at(JsonFields::index("target.archs", i), "expected an architecture like \"sm_80\" or \"sm_90a\"");
+    }
+  }
+  if (const json::Value* ptx = t->find("ptx"); ptx != nullptr && !ptx->is_null()) {
+    CudaCode code;
+    if (!ptx->is_string() || !parse_cuda_code(ptx->as_string(), &code) || !code.ptx) {
+      f.fail_at("target.ptx", "expected a PTX architecture like \"compute_80\"");
+    }
+  }
+  const std::string fatbin = f.string(*t, "target", "fatbin");
+  if (fatbin.empty() || fatbin[0] == '/' || fatbin.find("..") != std::string::npos) {
+    f.fail_at("target.fatbin", "expected a path inside the engine directory, found \"" + fatbin + "\"");
+  }
+}
+
 }  // namespace
 
 std::string path_join(const std::string& dir, const std::string& name) {
@@ -36,11 +85,30 @@ std::string path_join(const std::string& dir, const std::string& name) {
   return dir.back() == '/' ? dir + name : dir + "/" + name;
 }
 
-std::string rebuild_command(const Manifest& m, const std::string& engine_dir) {
-  std::string cmd = "llmc build " + (m.source_dir.empty() ? std::string("HF_DIR") : shell_word(m.source_dir)) + " -o " +
-                    shell_word(engine_dir);
+std::string build_command(const Manifest& m, const std::string& engine_dir, const std::string& backend,
+                          const std::string& cuda_archs) {
+  std::string cmd = "llmc build ";
+  if (m.dummy_weights) {
+    cmd += "--dummy-weights --config " + (m.source_config.empty() ? std::string("CONFIG") : shell_word(m.source_config));
+    if (m.source_seed != 0) cmd += " --dummy-seed " + std::to_string(m.source_seed);
+  } else {
+    cmd += m.source_dir.empty() ? std::string("HF_DIR") : shell_word(m.source_dir);
+  }
+  cmd += " -o " + shell_word(engine_dir);
   if (!m.build_dtype.empty()) cmd += " --dtype " + shell_word(m.build_dtype);
+  if (backend == "cuda") {
+    cmd += " --target cuda";
+    if (!cuda_archs.empty()) cmd += " --cuda-arch " + shell_word(cuda_archs);
+  } else if (m.target_backend != "cpu") {
+    cmd += " --target " + shell_word(backend);  // spelled out when it changes the engine's target
+  }
   return cmd + " --force";
+}
+
+std::string rebuild_command(const Manifest& m, const std::string& engine_dir) {
+  std::string archs;
+  for (const std::string& a : m.target_archs) archs += (archs.empty() ? "" : ",") + a;
+  return build_command(m, engine_dir, m.target_backend, archs);
 }
 
 Manifest read_manifest(const std::string& engine_dir) {
@@ -60,6 +128,10 @@ Manifest read_manifest(const std::string& engine_dir) {
   // The fields the rebuild command needs, read leniently (they only improve the message).
   if (const json::Value* v = child(root, "source", "dir"); v != nullptr && v->is_string()) m.source_dir = v->as_string();
   if (const json::Value* v = child(root, "build", "dtype"); v != nullptr && v->is_string()) m.build_dtype = v->as_string();
+  if (const json::Value* v = root.find("dummy_weights"); v != nullptr && v->is_bool()) m.dummy_weights = v->as_bool();
+  if (const json::Value* v = child(root, "source", "config"); v != nullptr && v->is_string()) m.source_config = v->as_string();
+  if (const json::Value* v = child(root, "source", "seed"); v != nullptr && v->is_integer()) m.source_seed = v->as_int64();
+  read_target_lenient(root, &m);
 
   // Version check before anything else.
   const json::Value* fv = root.find("format_version");
@@ -86,7 +158,7 @@ Manifest read_manifest(const std::string& engine_dir) {
                                    " ranks (mapping.world_size); this runtime runs single-rank engines: rebuild with "
                                    "`" + rebuild_command(m, engine_dir) + "` (tp = pp = 1)");
   }
-  if (const json::Value* v = child(root, "target", "backend"); v != nullptr && v->is_string()) m.target_backend = v->as_string();
+  check_target(root, f, m, engine_dir);
   if (const json::Value* gen = root.find("generation"); gen != nullptr && gen->is_object()) {
     if (const json::Value* eos = gen->find("eos_token_ids"); eos != nullptr && !eos->is_null()) {
       if (!eos->is_array()) f.fail_at("generation.eos_token_ids", "expected an array of token ids");

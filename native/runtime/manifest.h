@@ -15,7 +15,16 @@ struct Manifest {
   std::string source_dir;   // source.dir: the HF checkpoint the engine was built from ("" if absent)
   std::string build_dtype;  // build.dtype ("float32", ...; "" if absent)
   int64_t world_size = 1;   // mapping.world_size
-  std::string target_backend;
+  // target (docs/cuda.md): "cpu" (also for engines without a target) or "cuda" with its GPU code.
+  std::string target_backend = "cpu";
+  std::vector<std::string> target_archs;  // cuda: SASS in the fatbin, e.g. sm_80, sm_90a
+  std::string target_ptx;                 // cuda: PTX in the fatbin, e.g. compute_80 ("" when none)
+  std::string target_fatbin;              // cuda: the fatbin, relative to the engine directory
+  std::string target_fatbin_sha256;       // cuda: its sha256 (hex), "" when absent
+  // Dummy weights (llmc build --dummy-weights): values generated at load, outputs meaningless.
+  bool dummy_weights = false;
+  std::string source_config;  // source.config of a dummy engine: the preset name or config.json path
+  int64_t source_seed = 0;    // source.seed of a dummy engine
   std::vector<int32_t> eos_token_ids;  // generation.eos_token_ids
   int64_t decode_weight_bytes = -1;    // memory_plan.decode_weight_bytes, -1 if absent
 };
@@ -25,8 +34,13 @@ struct Manifest {
 // exact rebuild command), LLMC_ERR_UNSUPPORTED for a multi-rank engine.
 Manifest read_manifest(const std::string& engine_dir);
 
-// The command that rebuilds this engine with the current llmc: `llmc build SRC -o DIR --dtype D --force`.
+// The command that rebuilds this engine with the current llmc: `llmc build SRC -o DIR --dtype D --force`, with
+// the engine's --target/--cuda-arch (and --dummy-weights --config C for dummy-weight engines).
 std::string rebuild_command(const Manifest& m, const std::string& engine_dir);
+
+// The same for another target: backend "cpu" or "cuda" with `cuda_archs` ("sm_80,sm_90a").
+std::string build_command(const Manifest& m, const std::string& engine_dir, const std::string& backend,
+                          const std::string& cuda_archs);
 
 // Joins a directory and a file name with one '/'.
 std::string path_join(const std::string& dir, const std::string& name);

@@ -18,12 +18,25 @@ using cpu::DType;
 // Activation rows: the step's tokens, or the rows whose logits the step wants (after select_rows).
 enum class RowsKind : int32_t { tokens = 0, logit_rows = 1 };
 
+// A weight stored without bytes (llmc build --dummy-weights): its values are generated at load from these
+// settings (dummy_weights.h has the exact formula), so the engine file holds no weight data.
+struct DummyInit {
+  enum class Kind : int32_t { none = 0, normal = 1, ones = 2, constant = 3 };
+  Kind kind = Kind::none;  // normal: N(0, std); ones: 1 + N(0, std); constant: every element = value
+  uint64_t seed = 0;
+  float std = 0;
+  float value = 0;
+};
+
 struct WeightInfo {
   DType dtype = DType::f32;
   std::vector<int64_t> shape;  // 1-D [n] or 2-D [rows, cols], row-major
-  uint64_t offset = 0;         // bytes from the start of the data section (multiple of 64)
+  uint64_t offset = 0;         // bytes from the start of the data section (multiple of 64); unused when dummy
   uint64_t nbytes = 0;         // == product(shape) * dtype size
-  const void* data = nullptr;  // resolved by the loader: data section + offset inside the mmapped file
+  DummyInit dummy;             // kind none: the bytes are in the data section
+  const void* data = nullptr;  // resolved by the loader: data section + offset inside the mmapped file, or the
+                               // generated values of a dummy weight (fill_dummy_weights)
+  bool is_dummy() const { return dummy.kind != DummyInit::Kind::none; }
 };
 
 struct ActivationInfo {

@@ -172,6 +172,36 @@ PlanNode parse_node(const JsonFields& f, const json::Value& jn, const std::strin
   return n;
 }
 
+// A weight's "dummy" object (docs/engine-format.md). Anything this runtime does not know (another kind, another
+// key) is refused as a version problem: a newer llmc wrote it, and guessing would generate other values.
+DummyInit parse_dummy(const JsonFields& f, const json::Value& d, const std::string& path) {
+  if (!d.is_object()) f.fail_at(path, "expected an object");
+  DummyInit init;
+  std::string kind = f.string(d, path, "kind");
+  if (kind == "normal") init.kind = DummyInit::Kind::normal;
+  else if (kind == "ones") init.kind = DummyInit::Kind::ones;
+  else if (kind == "const") init.kind = DummyInit::Kind::constant;
+  else fail(LLMC_ERR_VERSION, "engine plan: " + path + ".kind \"" + kind + "\" is a dummy-weight kind this runtime does not know (normal, ones, const); rebuild the engine with this llmc version");
+  for (const auto& kv : d.as_object()) {
+    if (kv.first != "kind" && kv.first != "seed" && kv.first != "std" && kv.first != "value") {
+      fail(LLMC_ERR_VERSION, "engine plan: " + path + " has the field \"" + kv.first + "\" which this runtime does not know; rebuild the engine with this llmc version");
+    }
+  }
+  init.seed = static_cast<uint64_t>(f.integer(d, path, "seed", 0, kMaxOffset));
+  auto finite = [&](const char* key) {
+    double x = f.number(d, path, key);
+    if (!std::isfinite(static_cast<float>(x))) f.fail_at(JsonFields::join(path, key), "not a finite float");
+    return static_cast<float>(x);
+  };
+  if (init.kind == DummyInit::Kind::constant) {
+    init.value = finite("value");
+  } else {
+    init.std = finite("std");
+    if (init.std < 0) f.fail_at(JsonFields::join(path, "std"), "must be >= 0");
+  }
+  return init;
+}
+
 PlanValue parse_value(const JsonFields& f, const json::Value& jv, const std::string& path, size_t index) {
   PlanValue v;
   v.id = static_cast<int32_t>(f.integer(jv, path, "id", 0, kMaxInt32));
@@ -192,7 +222,12 @@ PlanValue parse_value(const JsonFields& f, const json::Value& jv, const std::str
     for (size_t i = 0; i < shape.as_array().size(); ++i) {
       v.weight.shape.push_back(f.as_integer(shape.as_array()[i], JsonFields::index(JsonFields::join(path, "shape"), i), 1, kMaxOffset));
     }
-    v.weight.offset = static_cast<uint64_t>(f.integer(jv, path, "offset", 0, kMaxOffset));
+    if (const json::Value* dummy = jv.find("dummy"); dummy != nullptr) {
+      v.weight.dummy = parse_dummy(f, *dummy, JsonFields::join(path, "dummy"));
+      if (jv.find("offset") != nullptr) f.fail_at(JsonFields::join(path, "offset"), "a dummy weight has no bytes in the data section");
+    } else {
+      v.weight.offset = static_cast<uint64_t>(f.integer(jv, path, "offset", 0, kMaxOffset));
+    }
     v.weight.nbytes = static_cast<uint64_t>(f.integer(jv, path, "nbytes", 0, kMaxOffset));
   } else if (kind == "activation") {
     v.kind = PlanValue::Kind::activation;

@@ -33,6 +33,12 @@ test('backend ops: every SIMD kernel matches the scalar reference', () => {
   expect(r.out).not.toMatch(/FAIL/);
 });
 
+test('targets and dummy weights: GPU code rules, cuda engines refused by the CPU backend, the dummy generator', () => {
+  const r = sh(join(buildDir, 'target_dummy_test'), []);
+  if (r.code !== 0) throw new Error(r.out.slice(-4000));
+  expect(r.out).toMatch(/target_dummy_test: \d+ checks, 0 failed/);
+});
+
 test('llmc-run (no Node) gives the HF greedy tokens on a golden engine', () => {
   const fx = loadFixture('llama');
   const engine = join(tempDir('llmc-native-'), 'llama');
