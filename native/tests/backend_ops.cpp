@@ -21,6 +21,7 @@
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -190,6 +191,18 @@ void test_thread_pool(ThreadPool& pool) {
   for (int i = 0; i < 20000; ++i)
     pool.parallel_for(64, 1, [&](int64_t b, int64_t e, int) { total += e - b; });
   expect("pool 20000 back-to-back small jobs", total.load() == 20000 * 64);
+  bool caught = false;
+  try {
+    pool.parallel_for(1000, 1, [&](int64_t b, int64_t, int) {
+      if (b != 0) throw std::runtime_error("from a worker chunk");
+    });
+  } catch (const std::runtime_error&) {
+    caught = true;
+  }
+  std::atomic<int64_t> after{0};
+  pool.parallel_for(1000, 1, [&](int64_t b, int64_t e, int) { after += e - b; });
+  expect("pool rethrows a chunk's exception in the caller, stays usable",
+         (caught || pool.size() == 1) && after.load() == 1000);
 }
 
 // ------------------------------------------------------------------------------------------------ linear
