@@ -58,7 +58,6 @@ LLMC_AVX2 void rope_row_avx2(const float* x, const float* cs, const float* cd, c
   for (int32_t h = 0; h < s.num_heads; ++h) {
     const float* xh = x + int64_t(h) * s.head_dim;  // [head_dim]
     float* yh = y + int64_t(h) * s.head_dim;
-    int32_t done = 0;  // rotary elements handled by vectors; the scalar loop below finishes the pairs
     if (s.style == RopeStyle::neox) {
       int32_t i = 0;
       for (; i + 8 <= half; i += 8) {
@@ -72,7 +71,6 @@ LLMC_AVX2 void rope_row_avx2(const float* x, const float* cs, const float* cd, c
         yh[i] = a * c - b * sn;
         yh[half + i] = b * c + a * sn;
       }
-      done = s.rotary_dim;
     } else {
       int32_t e = 0;
       for (; e + 8 <= s.rotary_dim; e += 8) {
@@ -85,9 +83,9 @@ LLMC_AVX2 void rope_row_avx2(const float* x, const float* cs, const float* cd, c
         yh[e] = a * c - b * sn;
         yh[e + 1] = b * c + a * sn;
       }
-      done = s.rotary_dim;
     }
-    if (s.head_dim > done) std::memcpy(yh + done, xh + done, size_t(s.head_dim - done) * sizeof(float));
+    if (s.head_dim > s.rotary_dim)  // the pass-through part of a partial rotary
+      std::memcpy(yh + s.rotary_dim, xh + s.rotary_dim, size_t(s.head_dim - s.rotary_dim) * sizeof(float));
   }
 }
 
