@@ -1,10 +1,12 @@
-// llmc build HF_DIR -o ENGINE: compiles a checkpoint (src/compiler/build.ts) and prints its progress lines and
+// llmc build HF_DIR -o ENGINE [--target cuda] (or --dummy-weights --config PRESET): compiles a checkpoint
+// (src/compiler/build.ts) and prints its progress lines and
 // the memory plan as the compiler logs them.
 import { existsSync, statSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { BuildDType } from '../compiler/api.js';
 import { LlmcError } from '../errors.js';
 import { buildEngine } from './compiler.js';
+import { presetNames } from '../compiler/dummy/presets.js';   // plain data: cheap to load for the help text
 import { intArg, nonEmpty } from './parse.js';
 
 interface BuildFlags {
@@ -17,6 +19,9 @@ interface BuildFlags {
   force?: boolean;
   target?: 'cpu' | 'cuda';
   cudaArch?: string;
+  dummyWeights?: boolean;
+  config?: string;
+  dummySeed?: number;
 }
 
 export function registerBuild(program: Command): void {
@@ -24,7 +29,7 @@ export function registerBuild(program: Command): void {
     .command('build')
     .summary('compile a HuggingFace checkpoint into an engine')
     .description('Compile a HuggingFace checkpoint directory (config.json + *.safetensors) into an llmc engine directory.')
-    .argument('<hf_dir>', 'HuggingFace checkpoint directory')
+    .argument('[hf_dir]', 'HuggingFace checkpoint directory (with --dummy-weights: only its config.json is read)')
     .requiredOption('-o, --output <engine_dir>', 'engine directory to write', nonEmpty('--output'))
     .addOption(new Option('--dtype <dtype>', "weight dtype (default: the checkpoint's torch_dtype, float32 if absent)")
       .choices(['float32', 'float16', 'bfloat16']))
@@ -33,11 +38,17 @@ export function registerBuild(program: Command): void {
     .option('--max-num-tokens <n>', 'tokens in one packed step: prefill chunk + decode tokens (default derived from --max-seq-len)', intArg(1, 1 << 24))
     .addOption(new Option('--target <backend>', 'what the engine runs on: cpu, or cuda (compiles the kernels with nvcc)').choices(['cpu', 'cuda']).default('cpu'))
     .option('--cuda-arch <list>', 'GPU architectures for --target cuda, comma-separated (default sm_80,sm_90a; PTX of the lowest is added)', nonEmpty('--cuda-arch'))
+    .option('--dummy-weights', 'store no weights: the runtime generates seeded random ones at load (speed and memory work; outputs are meaningless)')
+    .option('--config <preset|file|dir>', `model config for --dummy-weights: a preset (${presetNames().join(', ')}), a config.json or a checkpoint directory`, nonEmpty('--config'))
+    .option('--dummy-seed <n>', 'seed of the generated weights (default 0)', intArg(0, 2 ** 32 - 1))
     .option('--dump-ir <dir>', 'write the IR after each pass into this directory')
     .option('--force', 'overwrite a non-empty directory that is not an engine (an existing engine is always replaced)')
-    .action(async (hfDir: string, flags: BuildFlags) => {
-      if (!existsSync(hfDir)) throw new LlmcError('NOT_FOUND', `checkpoint directory ${hfDir} does not exist`);
-      if (!statSync(hfDir).isDirectory()) throw new LlmcError('NOT_FOUND', `${hfDir} is not a directory (pass the checkpoint directory)`);
+    .action(async (hfDir: string | undefined, flags: BuildFlags) => {
+      if (hfDir === undefined && !flags.dummyWeights) {
+        throw new LlmcError('BAD_ARGUMENT', 'missing the checkpoint directory', 'usage: llmc build HF_DIR -o ENGINE (or llmc build --dummy-weights --config PRESET -o ENGINE)');
+      }
+      if (hfDir !== undefined && !existsSync(hfDir)) throw new LlmcError('NOT_FOUND', `checkpoint directory ${hfDir} does not exist`);
+      if (hfDir !== undefined && !statSync(hfDir).isDirectory()) throw new LlmcError('NOT_FOUND', `${hfDir} is not a directory (pass the checkpoint directory)`);
       const report = await buildEngine({
         modelDir: hfDir,
         outDir: flags.output,
@@ -49,6 +60,9 @@ export function registerBuild(program: Command): void {
         force: flags.force ?? false,
         target: flags.target,
         cudaArch: flags.cudaArch,
+        dummyWeights: flags.dummyWeights,
+        config: flags.config,
+        dummySeed: flags.dummySeed,
         log: (line) => process.stdout.write(`${line}\n`),
       });
       process.stdout.write(`next: llmc run ${report.engineDir} --prompt "..."   (or --token-ids 1,2,3)\n`);

@@ -30,6 +30,9 @@ interface RunFlags {
   threads?: number;
 }
 
+export const DUMMY_WARNING = 'warning: this engine has dummy weights (llmc build --dummy-weights): the outputs are meaningless; ' +
+  'use it to measure speed and memory';
+
 /** The --json object: exactly these keys (text only when the engine has a tokenizer). */
 export function jsonReport(r: GenerationResult, hasTokenizer: boolean): Record<string, unknown> {
   return {
@@ -99,6 +102,7 @@ export function registerRun(program: Command): void {
       if (flags.logitsOut) checkLogitsOut(flags.logitsOut);
 
       const engine = await Engine.load(engineDir, { numThreads: flags.threads });
+      if (manifest.dummy_weights) process.stderr.write(`${DUMMY_WARNING}\n`);   // once it loaded: errors stay one line
       try {
         const promptIds = flags.tokenIds ?? engine.encodePrompt(flags.prompt ?? '', flags.chat ?? false);
         const hasTokenizer = engine.tokenizer !== null;

@@ -3,7 +3,7 @@
 export type BuildDType = 'float32' | 'float16' | 'bfloat16';
 
 export interface BuildOptions {
-  modelDir: string;          // HF checkpoint directory
+  modelDir?: string;         // HF checkpoint directory (with dummyWeights: only its config.json is read)
   outDir: string;            // engine directory to write
   dtype?: BuildDType;        // weight dtype; default: the checkpoint's torch_dtype (float32 if absent)
   maxBatchSize?: number;     // default 8
@@ -14,6 +14,9 @@ export interface BuildOptions {
   target?: 'cpu' | 'cuda';   // default cpu; cuda compiles the kernels into ENGINE/kernels/llmc.fatbin (needs nvcc)
   cudaArch?: string;         // --cuda-arch: comma-separated sm_XY[a|f]; default sm_80,sm_90a (+ PTX of the lowest)
   env?: NodeJS.ProcessEnv;   // where nvcc, the kernels and the fatbin cache are looked up (default process.env)
+  dummyWeights?: boolean;    // no weights stored: generated at load from a seed (speed/memory work without a checkpoint)
+  config?: string;           // with dummyWeights: a preset (src/compiler/dummy/presets.ts), config.json or checkpoint dir
+  dummySeed?: number;        // with dummyWeights: integer in [0, 2^32), default 0
   log?: (line: string) => void;  // progress and the memory plan, one line at a time
 }
 

@@ -26,6 +26,8 @@ import type { Limits } from './engine/plan.js';
 import { writeEngine } from './engine/writer.js';
 import { buildPipeline, runPipeline } from '../passes/pipeline.js';
 import { buildTarget, resolveTarget } from './cuda/target.js';
+import { resolveDummyConfig } from './dummy/config.js';
+import { DummyWeightTable } from './dummy/weights.js';
 
 const DTYPES: Record<BuildDType, WeightDType> = { float32: 'f32', float16: 'f16', bfloat16: 'bf16' };
 const DEFAULT_MAX_BATCH_SIZE = 8;
@@ -40,27 +42,30 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   for (const [flag, v] of [['--max-batch-size', opts.maxBatchSize], ['--max-seq-len', opts.maxSeqLen], ['--max-num-tokens', opts.maxNumTokens]] as const) {
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) fail('BAD_ARGUMENT', `${flag} must be a positive integer, got ${String(v)}`);
   }
-  for (const [flag, v] of [['the checkpoint directory', opts.modelDir], ['-o (the engine directory)', opts.outDir]] as const) {
+  checkDummyOptions(opts);
+  const needed = [['-o (the engine directory)', opts.outDir], ...(opts.dummyWeights ? [] : [['the checkpoint directory', opts.modelDir]])] as const;
+  for (const [flag, v] of needed) {
     if (typeof v !== 'string' || v.trim() === '') fail('BAD_ARGUMENT', `${flag} is missing`, 'usage: llmc build HF_DIR -o ENGINE');
   }
-  const modelDir = resolve(opts.modelDir);
+  const modelDir = opts.modelDir === undefined ? undefined : resolve(opts.modelDir);
   const outAbs = resolve(opts.outDir);
-  if (outAbs === modelDir || modelDir.startsWith(outAbs + sep)) {
+  if (modelDir !== undefined && (outAbs === modelDir || modelDir.startsWith(outAbs + sep))) {
     fail('BAD_ARGUMENT', `the engine directory ${outAbs} would replace the checkpoint ${modelDir}`, 'pick another -o directory');
   }
   const outDir = checkOutDir(outAbs, opts.force ?? false, log);
   const env = opts.env ?? process.env;
   const target = resolveTarget(opts.target, opts.cudaArch, env);   // flags and nvcc, before any checkpoint work
 
-  // ---- import
-  const ckpt = openCheckpoint(modelDir);
-  const model = loadModel(ckpt);          // tensor names as save_pretrained writes them (base prefix added back)
+  // ---- import: a checkpoint, or (--dummy-weights) a config alone
+  const dummySrc = opts.dummyWeights ? resolveDummyConfig(opts.config ?? modelDir) : null;
+  const ckpt = dummySrc ? null : openCheckpoint(modelDir!);
+  const model = loadModel(ckpt ?? { config: dummySrc!.config, tensors: new Map() });  // canonical tensor names
   const { family, architecture, cfg } = model;
   const dtype = opts.dtype ?? cfg.torch_dtype;
   log(`llmc build: ${architecture} (${cfg.num_layers} layers, hidden ${cfg.hidden_size}, ${cfg.num_heads} heads / ${cfg.num_kv_heads} kv heads, ` +
-    `vocab ${cfg.vocab_size}) from ${ckpt.dir}, weights ${dtype}`);
+    `vocab ${cfg.vocab_size}) from ${ckpt ? ckpt.dir : `--config ${dummySrc!.label}`}, weights ${dtype}${dummySrc ? ' (dummy: generated at load)' : ''}`);
   const limits = resolveLimits(opts, cfg, log);
-  const weights = resolveWeights(model);
+  const weights = dummySrc ? new DummyWeightTable(model, opts.dummySeed ?? 0) : resolveWeights(model);
 
   // ---- graph and passes
   const ctx: LayerContext = { g: new GraphBuilder(), cfg, weights, dtype: DTYPES[dtype] };
@@ -75,13 +80,31 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   // ---- target (cuda: the kernels' fatbin) and engine
   const { manifest: targetManifest, files } = buildTarget(target, { headDim: cfg.head_dim, hiddenSize: cfg.hidden_size, weightDType: DTYPES[dtype] }, env, log);
   const { manifest, memory } = writeEngine({
-    outDir, graph, cfg, limits, dtype, passes: passes.map((p) => p.name), checkpoint: { ...ckpt, tensors: model.tensors },
+    outDir, graph, cfg, limits, dtype, passes: passes.map((p) => p.name),
+    checkpoint: ckpt ? { ...ckpt, tensors: model.tensors } : null,
+    dummy: dummySrc ? { config: dummySrc.label, seed: opts.dummySeed ?? 0, dir: dummySrc.dir, generation: dummySrc.generation } : undefined,
     target: targetManifest, files,
   });
   for (const line of memoryPlanLines(memory, limits, dtype)) log(line);
   const seconds = (performance.now() - started) / 1000;
   log(`wrote ${outDir} in ${seconds.toFixed(2)} s`);
   return { engineDir: outDir, manifest, seconds };
+}
+
+/** --config and --dummy-seed belong to --dummy-weights; a dummy build takes its config from one place. */
+function checkDummyOptions(opts: BuildOptions): void {
+  if (!opts.dummyWeights) {
+    if (opts.config !== undefined) fail('BAD_ARGUMENT', '--config only applies to --dummy-weights', 'add --dummy-weights, or build from a checkpoint directory without --config');
+    if (opts.dummySeed !== undefined) fail('BAD_ARGUMENT', '--dummy-seed only applies to --dummy-weights');
+    return;
+  }
+  if (opts.config !== undefined && opts.modelDir !== undefined) {
+    fail('BAD_ARGUMENT', 'both HF_DIR and --config given for --dummy-weights', 'pass one: the config comes from a preset, a config.json or a checkpoint directory');
+  }
+  const seed = opts.dummySeed;
+  if (seed !== undefined && (!Number.isSafeInteger(seed) || seed < 0 || seed >= 2 ** 32)) {
+    fail('BAD_ARGUMENT', `--dummy-seed must be an integer in [0, 2^32), got ${String(seed)}`);
+  }
 }
 
 export function resolveLimits(opts: BuildOptions, cfg: ModelConfig, log: (line: string) => void): Limits {

@@ -28,17 +28,22 @@ export interface EngineManifest {
     backend?: string; archs?: string[]; ptx?: string; fatbin?: string; fatbin_sha256?: string; nvcc_version?: string;
     defines?: Record<string, number>; kernels?: string[];
   };
+  /** llmc build --dummy-weights: no stored weights, values generated at load (outputs are meaningless). */
+  dummy_weights?: boolean;
   mapping?: { world_size?: number; tp?: number; pp?: number };
   memory_plan?: MemoryPlan;
-  source?: { dir?: string; checkpoint_sha256?: string; files?: string[] };
+  source?: { dir?: string; checkpoint_sha256?: string; files?: string[]; dummy_weights?: boolean; config?: string; seed?: number };
   generation?: { bos_token_id?: number | null; eos_token_ids?: number[]; pad_token_id?: number | null };
   tokenizer?: { present?: boolean };
 }
 
 /** The `llmc build` command that recreates this engine with the current llmc (for VERSION errors). */
 export function rebuildCommand(dir: string, m: Partial<EngineManifest>): string {
-  const parts = ['llmc build', m.source?.dir ?? 'HF_DIR', '-o', dir];
+  const parts = m.dummy_weights
+    ? ['llmc build --dummy-weights --config', m.source?.config ?? 'CONFIG', ...(m.source?.seed ? ['--dummy-seed', String(m.source.seed)] : []), '-o', dir]
+    : ['llmc build', m.source?.dir ?? 'HF_DIR', '-o', dir];
   if (m.build?.dtype) parts.push('--dtype', m.build.dtype);
+  if (m.target?.backend === 'cuda') parts.push('--target', 'cuda', ...(m.target.archs?.length ? ['--cuda-arch', m.target.archs.join(',')] : []));
   if (m.build?.max_batch_size) parts.push('--max-batch-size', String(m.build.max_batch_size));
   if (m.build?.max_seq_len) parts.push('--max-seq-len', String(m.build.max_seq_len));
   if (m.build?.max_num_tokens) parts.push('--max-num-tokens', String(m.build.max_num_tokens));

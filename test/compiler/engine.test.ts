@@ -64,7 +64,7 @@ describe('engine for the llama fixture', () => {
     expect(header.dataOffset % DATA_ALIGN).toBe(0);
     expect(file.length).toBe(header.dataOffset + header.dataSize);
     expect(file.subarray(40 + header.planLength, header.dataOffset).every((b) => b === 0x20)).toBe(true);
-    for (const v of plan.values) if (v.kind === 'weight') expect(v.offset % 64).toBe(0);
+    for (const v of plan.values) if (v.kind === 'weight') expect(v.offset! % 64).toBe(0);
   });
 
   test('plan: ids index values, op ids and attrs follow the schema, absent inputs are -1', () => {

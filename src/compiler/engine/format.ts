@@ -13,11 +13,15 @@ export const MANIFEST_FILE = 'config.json';
 /** Checkpoint files copied into the engine when present. */
 export const COPIED_FILES = ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json'] as const;
 
+import type { PlanDummy } from '../dummy/init.js';
+export type { PlanDummy } from '../dummy/init.js';
+
 export const alignUp = (x: number, a: number) => Math.ceil(x / a) * a;
 
 /** Plan JSON types (what rank0.engine carries between the header and the data). */
+/** A weight: bytes at `offset` in the data section, or (dummy-weight engines) generated at load from `dummy`. */
 export interface PlanWeightValue {
-  id: number; name: string; kind: 'weight'; dtype: 'f32' | 'f16' | 'bf16'; shape: number[]; offset: number; nbytes: number;
+  id: number; name: string; kind: 'weight'; dtype: 'f32' | 'f16' | 'bf16'; shape: number[]; offset?: number; dummy?: PlanDummy; nbytes: number;
 }
 export interface PlanActivationValue {
   id: number; name: string; kind: 'activation'; rows: 'tokens' | 'logit_rows'; width: number; arena_offset: number;

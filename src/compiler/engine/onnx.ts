@@ -24,12 +24,15 @@ export function exportOnnx(engineDir: string, file: string): void {
   const initializer: onnxProto.onnx.ITensorProto[] = [];
   const valueInfo: onnxProto.onnx.IValueInfoProto[] = [];
   for (const v of plan.values) {
-    if (v.kind === 'weight') {
+    if (v.kind === 'weight' && v.offset === undefined) {
+      // A dummy weight (llmc build --dummy-weights) has no bytes anywhere: shape and type only.
+      initializer.push({ name: v.name, dims: v.shape, dataType: DTYPE[v.dtype], docString: `dummy weight ${JSON.stringify(v.dummy)}` });
+    } else if (v.kind === 'weight') {
       initializer.push({
         name: v.name, dims: v.shape, dataType: DTYPE[v.dtype], dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
         externalData: [
           { key: 'location', value: location },
-          { key: 'offset', value: String(header.dataOffset + v.offset) },
+          { key: 'offset', value: String(header.dataOffset + v.offset!) },
           { key: 'length', value: String(v.nbytes) },
         ],
       });

@@ -4,11 +4,13 @@
 import { OPS, SCHEMA_HASH } from '../ir/ops.generated.js';
 import { weightBytes, type Graph, type Weight } from '../ir/graph.js';
 import type { ModelConfig } from '../models/config.js';
-import { alignUp, FORMAT_VERSION, KV_BLOCK_SIZE, KV_DTYPE, WEIGHT_ALIGN, type Plan, type PlanValue } from './format.js';
+import { dummyOf } from '../dummy/init.js';
+import { alignUp, FORMAT_VERSION, KV_BLOCK_SIZE, KV_DTYPE, WEIGHT_ALIGN, type Plan, type PlanDummy, type PlanValue } from './format.js';
 
 export interface Limits { max_batch_size: number; max_seq_len: number; max_num_tokens: number }
 
-export interface PlacedWeight { weight: Weight; offset: number; nbytes: number }
+/** offset null: a dummy weight (no bytes in the data section; `dummy` says how the runtime generates it). */
+export interface PlacedWeight { weight: Weight; offset: number | null; nbytes: number; dummy: PlanDummy | null }
 export interface WeightLayout { weights: PlacedWeight[]; dataSize: number }
 
 export function layoutWeights(g: Graph): WeightLayout {
@@ -22,11 +24,13 @@ export function layoutWeights(g: Graph): WeightLayout {
     }
   }
   let cursor = 0;
-  const weights = order.map((weight) => {
-    const offset = alignUp(cursor, WEIGHT_ALIGN);
+  const weights = order.map((weight): PlacedWeight => {
     const nbytes = weightBytes(weight);
+    const dummy = dummyOf(weight.name, weight.source);
+    if (dummy) return { weight, offset: null, nbytes, dummy };
+    const offset = alignUp(cursor, WEIGHT_ALIGN);
     cursor = offset + nbytes;
-    return { weight, offset, nbytes };
+    return { weight, offset, nbytes, dummy: null };
   });
   return { weights, dataSize: cursor };
 }
@@ -38,7 +42,8 @@ export function buildPlan(g: Graph, cfg: ModelConfig, limits: Limits, layout: We
   for (const p of layout.weights) {
     const id = values.length;
     weightId.set(p.weight.name, id);
-    values.push({ id, name: p.weight.name, kind: 'weight', dtype: p.weight.dtype, shape: p.weight.shape, offset: p.offset, nbytes: p.nbytes });
+    const where = p.dummy ? { dummy: p.dummy } : { offset: p.offset! };
+    values.push({ id, name: p.weight.name, kind: 'weight', dtype: p.weight.dtype, shape: p.weight.shape, ...where, nbytes: p.nbytes });
   }
   const actId = new Map<number, number>();
   for (const n of g.nodes) {

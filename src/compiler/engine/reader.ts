@@ -92,7 +92,15 @@ export function readPlan(dirArg: string): EnginePlan {
       if (!elem) bad(`weight ${v.name} has unknown dtype ${v.dtype}`);
       const want = v.shape.reduce((a, b) => a * b, 1) * elem;
       if (v.nbytes !== want) bad(`weight ${v.name}: nbytes ${v.nbytes} != product(shape [${v.shape}]) * ${elem}`);
-      if (v.offset % 64 !== 0 || v.offset + v.nbytes > header.dataSize) bad(`weight ${v.name} [${v.offset}, +${v.nbytes}) is outside the data section or misaligned`);
+      if (v.dummy !== undefined) {
+        if (v.offset !== undefined) bad(`weight ${v.name} has both a dummy generator and an offset`);
+        const why = dummyProblem(v.dummy);
+        if (why) fail('VERSION', `${path}: weight ${v.name}: ${why}`, rebuildHint(dir));
+        return;
+      }
+      const offset = v.offset;
+      if (typeof offset !== 'number') return bad(`weight ${v.name} has neither an offset nor a dummy generator`);
+      if (offset % 64 !== 0 || offset + v.nbytes > header.dataSize) bad(`weight ${v.name} [${offset}, +${v.nbytes}) is outside the data section or misaligned`);
     });
     return { header, plan };
   } finally {
@@ -100,10 +108,25 @@ export function readPlan(dirArg: string): EnginePlan {
   }
 }
 
+/** Why a plan's `dummy` object is not one this llmc reads (a newer writer, or damage), or null when it is fine. */
+function dummyProblem(d: unknown): string | null {
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) return 'dummy is not an object';
+  const o = d as Record<string, unknown>;
+  const keys = o.kind === 'const' ? ['kind', 'seed', 'value'] : ['kind', 'seed', 'std'];
+  if (!['normal', 'ones', 'const'].includes(o.kind as string)) return `dummy kind ${JSON.stringify(o.kind)} is not one this llmc knows (normal, ones, const)`;
+  const extra = Object.keys(o).filter((k) => !keys.includes(k));
+  if (extra.length) return `dummy has fields this llmc does not know: ${extra.join(', ')}`;
+  if (!Number.isSafeInteger(o.seed) || (o.seed as number) < 0) return `dummy seed ${JSON.stringify(o.seed)} is not a non-negative integer`;
+  const p = o.kind === 'const' ? o.value : o.std;
+  if (typeof p !== 'number' || !Number.isFinite(p) || (o.kind !== 'const' && p < 0)) return `dummy ${keys[2]} ${JSON.stringify(p)} is not valid`;
+  return null;
+}
+
 /** The stored bytes of one weight (tests and inspection). */
 export function readWeightBytes(dirArg: string, ep: EnginePlan, name: string): Buffer {
   const v = ep.plan.values.find((x) => x.kind === 'weight' && x.name === name);
   if (!v || v.kind !== 'weight') return fail('NOT_FOUND', `engine has no weight ${name}`);
+  if (v.offset === undefined) return fail('BAD_ARGUMENT', `weight ${name} is a dummy weight: its values are generated when the engine loads`);
   const fd = openSync(join(resolve(dirArg), ENGINE_FILE), 'r');
   try {
     const buf = Buffer.alloc(v.nbytes);

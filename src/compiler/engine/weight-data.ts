@@ -61,6 +61,8 @@ export class WeightData {
       }
       case 'const':
         return Float32Array.from(s.values.slice(r0, r1));
+      case 'dummy':
+        throw new Error('a dummy weight has no bytes: the engine writer stores its settings instead (plan "dummy")');
       case 'rows':
         return this.rows(s.src, s.start + r0, s.start + r1);
       case 'concat': {

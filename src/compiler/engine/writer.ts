@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { SCHEMA_HASH } from '../ir/ops.generated.js';
 import type { Graph } from '../ir/graph.js';
 import type { Checkpoint } from '../hf/checkpoint.js';
-import { TensorReader } from '../hf/safetensors.js';
+import { TensorReader, type TensorInfo } from '../hf/safetensors.js';
+import type { GenerationIds } from '../hf/generation.js';
 import type { ModelConfig } from '../models/config.js';
 import type { BuildDType } from '../api.js';
 import {
@@ -25,10 +26,20 @@ export interface EngineInput {
   limits: Limits;
   dtype: BuildDType;
   passes: string[];
-  checkpoint: Checkpoint;
+  /** The checkpoint the weights are read from; null for a dummy-weight build (then `dummy` is set). */
+  checkpoint: Checkpoint | null;
+  dummy?: DummySource;
   /** The manifest's `target` (default { backend: 'cpu' }) and the files it needs (a cuda engine's fatbin). */
   target?: Record<string, unknown>;
   files?: { path: string; bytes: Buffer }[];
+}
+
+/** Where a dummy-weight engine came from (llmc build --dummy-weights --config ...). */
+export interface DummySource {
+  config: string;              // preset name or config path, as the manifest records it
+  seed: number;
+  dir: string | null;          // checkpoint directory to copy tokenizer files from
+  generation: GenerationIds;
 }
 
 export interface EngineOutput {
@@ -40,19 +51,20 @@ export function writeEngine(input: EngineInput): EngineOutput {
   const layout = layoutWeights(input.graph);
   const plan = buildPlan(input.graph, input.cfg, input.limits, layout);
   const memory = memoryPlan(input.graph, input.cfg, input.limits, layout);
-  const tokenizerPresent = existsSync(join(input.checkpoint.dir, 'tokenizer.json'));
+  const copyDir = input.checkpoint?.dir ?? input.dummy?.dir ?? null;
+  const tokenizerPresent = copyDir !== null && existsSync(join(copyDir, 'tokenizer.json'));
   const manifest = buildManifest(input, memory, tokenizerPresent);
 
   const tmp = makeTempDir(input.outDir);
   try {
-    writeEngineFile(join(tmp, ENGINE_FILE), plan, layout, input.checkpoint);
+    writeEngineFile(join(tmp, ENGINE_FILE), plan, layout, input.checkpoint?.tensors ?? new Map());
     writeFileSync(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
     for (const f of input.files ?? []) {
       mkdirSync(dirname(join(tmp, f.path)), { recursive: true });
       writeFileSync(join(tmp, f.path), f.bytes);
     }
-    for (const f of COPIED_FILES) {
-      const src = join(input.checkpoint.dir, f);
+    for (const f of copyDir === null ? [] : COPIED_FILES) {
+      const src = join(copyDir!, f);
       if (existsSync(src)) copyFileSync(src, join(tmp, f));
     }
     commitTempDir(tmp, input.outDir);
@@ -63,7 +75,16 @@ export function writeEngine(input: EngineInput): EngineOutput {
 }
 
 function buildManifest(input: EngineInput, memory: MemoryPlan, tokenizerPresent: boolean): Record<string, unknown> {
-  const { cfg, limits, checkpoint } = input;
+  const { cfg, limits, checkpoint, dummy } = input;
+  if (!checkpoint && !dummy) throw new Error('writeEngine needs a checkpoint or a dummy source');
+  const source = checkpoint
+    ? {
+      dir: checkpoint.dir,
+      checkpoint_sha256: checkpoint.sha256,
+      checkpoint_sha256_covers: 'config.json + safetensors headers',
+      files: checkpoint.files,
+    }
+    : { dummy_weights: true, config: dummy!.config, seed: dummy!.seed };
   return {
     format_version: FORMAT_VERSION,
     schema_hash: SCHEMA_HASH,
@@ -72,21 +93,17 @@ function buildManifest(input: EngineInput, memory: MemoryPlan, tokenizerPresent:
     model: cfg,
     build: { dtype: input.dtype, ...limits, passes: input.passes },
     target: input.target ?? { backend: 'cpu' },
+    ...(dummy ? { dummy_weights: true } : {}),
     mapping: { world_size: 1, tp: 1, pp: 1 },
     memory_plan: memory,
-    source: {
-      dir: checkpoint.dir,
-      checkpoint_sha256: checkpoint.sha256,
-      checkpoint_sha256_covers: 'config.json + safetensors headers',
-      files: checkpoint.files,
-    },
-    generation: checkpoint.generation,
+    source,
+    generation: checkpoint?.generation ?? dummy!.generation,
     tokenizer: { present: tokenizerPresent },
   };
 }
 
 /** rank0.engine: 40-byte header, plan JSON padded with spaces to the 4096-aligned data offset, then the weights. */
-function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, checkpoint: Checkpoint): void {
+function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors: ReadonlyMap<string, TensorInfo>): void {
   const planBytes = Buffer.from(planJson(plan), 'utf8');
   const dataOffset = alignUp(HEADER_BYTES + planBytes.length, DATA_ALIGN);
   const header = Buffer.alloc(dataOffset, 0x20);
@@ -102,8 +119,9 @@ function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, checkpo
   const reader = new TensorReader();
   try {
     writeAll(fd, header, 0);
-    const data = new WeightData(checkpoint.tensors, reader);
+    const data = new WeightData(tensors, reader);
     for (const p of layout.weights) {
+      if (p.offset === null) continue;                           // a dummy weight: generated at load
       let pos = dataOffset + p.offset;
       data.stream(p.weight, (bytes) => {
         writeAll(fd, bytes, pos);

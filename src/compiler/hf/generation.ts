@@ -12,9 +12,10 @@ export interface GenerationIds {
 
 export const GENERATION_CONFIG = 'generation_config.json';
 
-export function readGeneration(dir: string, config: Record<string, unknown>): GenerationIds {
-  const path = join(dir, GENERATION_CONFIG);
-  const gen = existsSync(path) ? parseJsonObject(readFileSync(path, 'utf8'), `${GENERATION_CONFIG} in ${dir}`) : {};
+/** `dir` null: from config.json alone (dummy-weight builds from a preset). */
+export function readGeneration(dir: string | null, config: Record<string, unknown>): GenerationIds {
+  const path = dir === null ? null : join(dir, GENERATION_CONFIG);
+  const gen = path !== null && existsSync(path) ? parseJsonObject(readFileSync(path, 'utf8'), `${GENERATION_CONFIG} in ${dir}`) : {};
   const pick = (key: string): unknown => (gen[key] ?? null) !== null ? gen[key] : (config[key] ?? null);
   const id = (key: string): number | null => {
     const v = pick(key);

@@ -125,6 +125,21 @@ function parseSource(c: Cursor): WeightSource {
       return { op, src, start, count };
     }
     case 'const': return { op, values: c.list(')', () => c.number()) };
+    case 'dummy': {
+      const kind = c.name();
+      c.expect(',');
+      const param = c.number();
+      c.expect(',');
+      c.expect('[');
+      const shape = c.list(']', () => c.int());
+      c.expect(',');
+      c.expect('seed');
+      const seed = c.int();
+      c.expect(')');
+      if (kind === 'normal' || kind === 'ones') return { op, shape, init: { kind, std: param }, seed };
+      if (kind === 'const') return { op, shape, init: { kind, value: param }, seed };
+      return c.err(`unknown dummy kind '${kind}'`);
+    }
     default: return c.err(`unknown weight source '${op}'`);
   }
 }

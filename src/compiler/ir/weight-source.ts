@@ -7,6 +7,8 @@
 //   concat(src, src, ...)     along dim 0 (rows); trailing dims must agree
 //   rows(src, start, count)   rows [start, start+count) along dim 0
 //   const(v0, v1, ...)        1-D f32 constants computed at build time (rope inv_freq, alibi slopes)
+//   dummy(kind, std|value, [shape], seed S)   no bytes: generated at load (llmc build --dummy-weights,
+//                             src/compiler/dummy/); S is the build's seed, mixed with the weight name in the plan
 import { fail } from '../../errors.js';
 import { formatNumber } from './format-number.js';
 
@@ -15,13 +17,21 @@ export type WeightSource =
   | { op: 'transpose'; src: WeightSource }
   | { op: 'concat'; srcs: WeightSource[] }
   | { op: 'rows'; src: WeightSource; start: number; count: number }
-  | { op: 'const'; values: number[] };
+  | { op: 'const'; values: number[] }
+  | { op: 'dummy'; shape: number[]; init: DummyInit; seed: number };
+
+/** How a dummy weight's values are generated (docs/engine-format.md "Dummy weights"). */
+export type DummyInit =
+  | { kind: 'normal'; std: number }      // N(0, std)
+  | { kind: 'ones'; std: number }        // 1 + N(0, std): norm gains
+  | { kind: 'const'; value: number };
 
 export const tensor = (name: string): WeightSource => ({ op: 'tensor', name });
 export const transpose = (src: WeightSource): WeightSource => ({ op: 'transpose', src });
 export const concat = (...srcs: WeightSource[]): WeightSource => ({ op: 'concat', srcs });
 export const rows = (src: WeightSource, start: number, count: number): WeightSource => ({ op: 'rows', src, start, count });
 export const constant = (values: number[]): WeightSource => ({ op: 'const', values: values.map(Math.fround) });
+export const dummy = (shape: number[], init: DummyInit, seed: number): WeightSource => ({ op: 'dummy', shape: [...shape], init, seed });
 
 /** Names of the checkpoint tensors an expression reads. */
 export function sourceTensors(s: WeightSource, out: string[] = []): string[] {
@@ -29,7 +39,7 @@ export function sourceTensors(s: WeightSource, out: string[] = []): string[] {
     case 'tensor': out.push(s.name); break;
     case 'transpose': case 'rows': sourceTensors(s.src, out); break;
     case 'concat': for (const x of s.srcs) sourceTensors(x, out); break;
-    case 'const': break;
+    case 'const': case 'dummy': break;
   }
   return out;
 }
@@ -42,6 +52,7 @@ export function sourceShape(s: WeightSource, shapeOf: (name: string) => readonly
   switch (s.op) {
     case 'tensor': return [...shapeOf(s.name)];
     case 'const': return [s.values.length];
+    case 'dummy': return [...s.shape];
     case 'transpose': {
       const sh = sourceShape(s.src, shapeOf);
       if (sh.length !== 2) fail('BAD_CHECKPOINT', `cannot transpose ${formatSource(s.src)}: shape [${sh}] is not 2-D`);
@@ -75,5 +86,9 @@ export function formatSource(s: WeightSource): string {
     case 'concat': return `concat(${s.srcs.map(formatSource).join(', ')})`;
     case 'rows': return `rows(${formatSource(s.src)}, ${s.start}, ${s.count})`;
     case 'const': return `const(${s.values.map(formatNumber).join(', ')})`;
+    case 'dummy': {
+      const param = s.init.kind === 'const' ? formatNumber(s.init.value) : formatNumber(s.init.std);
+      return `dummy(${s.init.kind}, ${param}, [${s.shape.join(',')}], seed ${s.seed})`;
+    }
   }
 }
