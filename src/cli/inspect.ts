@@ -79,7 +79,17 @@ function compatibility(dir: string, m: EngineManifest): string {
     return `needs a rebuild for this llmc (format ${m.format_version} / schema ${m.schema_hash}; this llmc: ` +
       `format ${ENGINE_FORMAT_VERSION} / schema ${SCHEMA_HASH}): ${rebuildCommand(dir, m)}`;
   }
+  if (m.target?.backend === 'cuda') {
+    return `ok on GPUs the fatbin has code for (${m.target.archs?.join(', ') ?? '?'}${m.target.ptx ? `, newer ones through PTX ${m.target.ptx}` : ''}); ` +
+      'the CPU backend refuses it';
+  }
   return 'ok (runs with this llmc)';
+}
+
+/** Where the engine came from: the checkpoint, or the config of a dummy-weight build. */
+function sourceText(m: EngineManifest): string {
+  if (!m.dummy_weights) return m.source?.dir ?? '?';
+  return `--config ${m.source?.config ?? '?'}: DUMMY WEIGHTS generated at load (seed ${m.source?.seed ?? 0}); outputs are meaningless`;
 }
 
 function memoryRows(mp: MemoryPlan | undefined, maxSeqLen?: number): [string, string][] {
@@ -125,7 +135,7 @@ function printText(dir: string, m: EngineManifest, s: PlanSummary, fb: EngineFat
   out.push(table([
     ['compatibility', compatibility(dir, m)],
     ['built', `${m.created ?? '?'} by llmc ${m.llmc_version ?? '?'}`],
-    ['source', m.source?.dir ?? '?'],
+    ['source', sourceText(m)],
     ['target', targetText(m)],
     ['tokenizer', m.tokenizer?.present ? 'yes' : 'no (use --token-ids)'],
   ]));

@@ -108,6 +108,12 @@ describe('dummy settings in the plan', () => {
     expect(weightSeed(7, 'l0.o.weight')).toBe(weightSeed(7, 'l0.o.weight'));
   });
 
+  test('llmc inspect says the weights are dummy', () => {
+    const out = join(tempDir(), 'e');
+    expect(llmc(['build', '--dummy-weights', '--config', 'llama-110m', '-o', out, '--dummy-seed', '5']).code).toBe(0);
+    expect(llmc(['inspect', out]).stdout).toMatch(/source\s+--config llama-110m: DUMMY WEIGHTS generated at load \(seed 5\); outputs are meaningless/);
+  });
+
   test('a dummy weight has no bytes to read', async () => {
     expectOneLine(await llmcError(() => readWeightBytes(join(tempDir(), 'x'), { header: {} as never, plan }, 'l0.o.weight')), 'BAD_ARGUMENT',
       /weight l0\.o\.weight is a dummy weight: its values are generated when the engine loads/);
