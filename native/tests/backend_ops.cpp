@@ -667,6 +667,30 @@ __attribute__((target("avx2,fma"), noinline)) float fma_chains(int64_t n) {
   return _mm256_cvtss_f32(s);
 }
 
+// A plain read of `bytes` at p with the pool: each thread sums its contiguous slice as 8 interleaved streams (the
+// bandwidth probe's method). Paired with a GEMV call on a matrix of the same size, it gives the GEMV's speed
+// relative to reading the same bytes under the same conditions.
+__attribute__((target("avx2"))) float sum_streams8(const float* p, int64_t n) {
+  const int64_t len = n / 8 / 16 * 16;
+  __m256 a[8];
+  for (auto& v : a) v = _mm256_setzero_ps();
+  for (int64_t i = 0; i < len; i += 16)
+    for (int st = 0; st < 8; ++st)
+      a[st] = _mm256_add_ps(a[st], _mm256_add_ps(_mm256_loadu_ps(p + st * len + i), _mm256_loadu_ps(p + st * len + i + 8)));
+  __m256 t = a[0];
+  for (int st = 1; st < 8; ++st) t = _mm256_add_ps(t, a[st]);
+  return _mm256_cvtss_f32(t);
+}
+
+double timed_read(ThreadPool& pool, const void* p, size_t bytes) {
+  std::atomic<float> sink{0};
+  const auto t0 = std::chrono::steady_clock::now();
+  pool.parallel_for(int64_t(bytes / 4), 1024, [&](int64_t b, int64_t e, int) {
+    sink = sink + sum_streams8(static_cast<const float*>(p) + b, e - b);
+  });
+  return seconds_since(t0);
+}
+
 // One decode step (rows = 1) of a 110M-parameter llama-shaped model through the kernels alone: 12 layers, hidden
 // 768, 12 heads of 64, MLP 2048 (fused gate|up), vocab 32000, fused qkv, 256 tokens of context growing by one per
 // step. Weights are read once per step, so bytes of weights / step time is the effective bandwidth.
@@ -792,9 +816,12 @@ void run_perf(ThreadPool& pool) {
   };
   const Shape shapes[] = {{768, 768}, {2048, 768}, {768, 2048}, {32000, 768}};
   std::printf("\nGEMV rows=1. cold: cycles through copies of the matrix totalling >= 512 MiB, so every call streams it\n"
-              "from DRAM, as a decode step of a model larger than the caches does; hot: the same copy every call.\n");
-  std::printf("%-5s %-12s %10s %10s %8s %8s %10s %9s\n", "dtype", "out x in", "cold best", "median", "GB/s", "% bw",
-              "hot best", "GB/s");
+              "from DRAM, as a decode step of a model larger than the caches does; hot: the same copy every call.\n"
+              "%% bw: cold best GB/s over the read bandwidth above. %% read: median over calls of (time of a plain\n"
+              "8-stream read of the next copy) / (time of the GEMV), each pair back to back, which stays meaningful\n"
+              "on a shared machine whose bandwidth drifts (here between ~30 and ~55 GB/s from one second to the next).\n");
+  std::printf("%-5s %-12s %10s %10s %8s %8s %8s %8s %10s %9s\n", "dtype", "out x in", "cold best", "median", "GB/s",
+              "% bw", "% read", "GFLOP/s", "hot best", "GB/s");
   for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
     for (const Shape& s : shapes) {
       const size_t n = size_t(s.out * s.in), bytes = n * dtype_size(dt);
@@ -804,21 +831,51 @@ void run_perf(ThreadPool& pool) {
       for (size_t i = 0; i < copies; ++i) std::memcpy(&all_copies[i * bytes], w.data(), bytes);
       const std::vector<float> x = random_vec(size_t(s.in));
       std::vector<float> y(s.out);
+      // Pairs: a GEMV on one cold copy, then a plain read of the next one.
+      std::vector<double> ratio;
       const Timing cold = time_calls([&](int i) {
-        linear(pool, x.data(), 1, s.in, &all_copies[(i % copies) * bytes], dt, s.out, nullptr, y.data());
+        const auto t0 = std::chrono::steady_clock::now();
+        linear(pool, x.data(), 1, s.in, &all_copies[(2 * size_t(i) % copies) * bytes], dt, s.out, nullptr, y.data());
+        const double tg = seconds_since(t0);
+        ratio.push_back(timed_read(pool, &all_copies[((2 * size_t(i) + 1) % copies) * bytes], bytes) / tg);
       });
+      std::sort(ratio.begin(), ratio.end());
       const Timing hot = time_calls([&](int) { linear(pool, x.data(), 1, s.in, w.data(), dt, s.out, nullptr, y.data()); });
       const double gbs = bytes / cold.best / 1e9;
-      std::printf("%-5s %5lldx%-6lld %8.1fus %8.1fus %8.2f %7.1f%% %8.1fus %9.2f\n", dtype_name(dt), (long long)s.out,
-                  (long long)s.in, cold.best * 1e6, cold.median * 1e6, gbs, 100 * gbs / bw, hot.best * 1e6,
-                  bytes / hot.best / 1e9);
+      std::printf("%-5s %5lldx%-6lld %8.1fus %8.1fus %8.2f %7.1f%% %7.1f%% %8.2f %8.1fus %9.2f\n", dtype_name(dt),
+                  (long long)s.out, (long long)s.in, cold.best * 1e6, cold.median * 1e6, gbs, 100 * gbs / bw,
+                  100 * ratio[ratio.size() / 2], 2.0 * n / cold.best / 1e9, hot.best * 1e6, bytes / hot.best / 1e9);
     }
   }
-  const double bw_after = measure_read_bandwidth(pool, 1.0);
-  std::printf("read bandwidth again: %.2f GB/s (%% bw above uses the first figure, %.2f)\n", bw_after, bw);
+  std::printf("\nGEMV small batches (several sequences decoding together), 2048x768, cold\n%-5s %5s %10s %8s %8s %8s %8s\n",
+              "dtype", "rows", "best", "GB/s", "% bw", "% read", "GFLOP/s");
+  for (DType dt : {DType::f32, DType::f16}) {
+    const Shape s{2048, 768};
+    const size_t n = size_t(s.out * s.in), bytes = n * dtype_size(dt);
+    const size_t copies = (size_t(512) << 20) / bytes + 1;
+    const Weights w = make_weights(n, dt);
+    std::vector<uint8_t> all_copies(copies * bytes);
+    for (size_t i = 0; i < copies; ++i) std::memcpy(&all_copies[i * bytes], w.data(), bytes);
+    for (int64_t rows : {1, 2, 4, 8}) {
+      const std::vector<float> x = random_vec(size_t(rows * s.in));
+      std::vector<float> y(size_t(rows * s.out));
+      std::vector<double> ratio;
+      const Timing t = time_calls([&](int i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        linear(pool, x.data(), rows, s.in, &all_copies[(2 * size_t(i) % copies) * bytes], dt, s.out, nullptr, y.data());
+        const double tg = seconds_since(t0);
+        ratio.push_back(timed_read(pool, &all_copies[((2 * size_t(i) + 1) % copies) * bytes], bytes) / tg);
+      }, 0.5);
+      std::sort(ratio.begin(), ratio.end());
+      std::printf("%-5s %5lld %8.1fus %8.2f %7.1f%% %7.1f%% %8.1f\n", dtype_name(dt), (long long)rows, t.best * 1e6,
+                  bytes / t.best / 1e9, 100 * bytes / t.best / 1e9 / bw, 100 * ratio[ratio.size() / 2],
+                  2.0 * rows * n / t.best / 1e9);
+    }
+  }
 
   std::printf("\nGEMM prefill rows=128 (%% of peak: of %d x the one-thread FMA peak, %.1f GFLOP/s)\n%-5s %-12s %10s %10s %9s %7s\n", pool.size(),
               peak_nominal, "dtype", "out x in", "best", "median", "GFLOP/s", "% peak");
+  std::printf("(weights are read once per block of 48 tokens; the GB/s of a prefill is not a limit, so not shown)\n");
   for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
     for (const Shape& s : shapes) {
       const int64_t rows = 128;
