@@ -169,7 +169,7 @@ LLMC_AVX2 void gemv_range(const float* x, int64_t rows, int64_t in, const typena
     tokens_x_rows<W>(x, rows, in, w + j * in, in, std::min(kStreams, j1 - j), in, y + j, out, 1, false);
 }
 
-// Widens rows [0, m) x columns [k0, k0 + n) of a 16-bit weight matrix into dst[m, n].
+// Packs rows [0, m) x columns [0, n) of a weight block (row stride ldw) into a contiguous f32 dst[m, n].
 template <class W>
 LLMC_AVX2 void widen_block(const typename W::T* w, int64_t ldw, int64_t m, int64_t n, float* dst) {
   for (int64_t r = 0; r < m; ++r) {
