@@ -3,7 +3,7 @@
 // fatbin cache, and `llmc inspect` on the result. Builds use the placeholder kernels in test/fixtures/cuda unless
 // the real native/cuda/kernels are present (then one test compiles those too). The nvcc tests skip without nvcc.
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildEngine } from '../../src/compiler/build.js';
 import { parseCudaArchs, ptxTarget, gencodeFlags } from '../../src/compiler/cuda/arch.js';
@@ -123,6 +123,32 @@ describe('llmc build --target cuda with nvcc', () => {
     expect(entries.map((e) => e.target).sort()).toEqual(['compute_90', 'sm_90a']);
   });
 
+  withNvcc('the cache keeps the 32 most recently used fatbins', async () => {
+    const small = tempDir('llmc-fatbin-cache-');
+    mkdirSync(join(small, 'fatbin'));
+    const old = new Date(Date.now() - 3600_000);
+    for (let i = 0; i < 40; i++) {
+      writeFileSync(join(small, 'fatbin', `${String(i).padStart(64, '0')}.fatbin`), 'x');
+      utimesSync(join(small, 'fatbin', `${String(i).padStart(64, '0')}.fatbin`), old, new Date(old.getTime() + i * 1000));
+    }
+    await buildEngine({ modelDir: fixtureModel('llama'), outDir: join(tempDir(), 'e'), target: 'cuda', env: { ...env, LLMC_CACHE_DIR: small } });
+    const left = readdirSync(join(small, 'fatbin'));
+    expect(left).toHaveLength(32);
+    expect(left.filter((f) => !f.startsWith('0'.repeat(60)))).toHaveLength(1);   // the new entry
+    expect(left).not.toContain(`${'0'.repeat(64)}.fatbin`);              // the oldest went first
+    expect(left).toContain(`${'0'.repeat(62)}39.fatbin`);
+  });
+
+  withNvcc('a dummy-weight 7B preset for cuda: the fatbin specialised for its head size, still no weight bytes', async () => {
+    const out = join(tempDir(), 'llama2-dummy-cuda');
+    const report = await buildEngine({ dummyWeights: true, config: 'llama-2-7b', outDir: out, target: 'cuda', cudaArch: 'sm_90a', env });
+    const m = report.manifest as Record<string, any>;
+    expect(m.dummy_weights).toBe(true);
+    expect(m.target).toMatchObject({ backend: 'cuda', archs: ['sm_90a'], ptx: 'compute_90', defines: { LLMC_HEAD_DIM: 128 } });
+    expect(readFileSync(join(out, 'rank0.engine')).length).toBeLessThan(256 * 1024);
+    expect(parseFatbin(readFileSync(join(out, 'kernels', 'llmc.fatbin')), 'x').map((e) => e.target).sort()).toEqual(['compute_90', 'sm_90a']);
+  });
+
   withNvcc('a kernel that does not compile: one line with the first nvcc error and where the full log is', async () => {
     const kernels = join(tempDir(), 'kernels');
     cpSync(FIXTURE_KERNELS, kernels, { recursive: true });
@@ -155,6 +181,14 @@ describe('llmc build --target cuda with nvcc', () => {
     const report = await buildEngine({ modelDir: fixtureModel('llama'), outDir: out, target: 'cuda', env: { ...process.env, LLMC_CUDA_KERNELS: '' } });
     const entries = parseFatbin(readFileSync(join(out, 'kernels', 'llmc.fatbin')), 'llmc.fatbin');
     expect(entries.map((e) => e.target).sort()).toEqual(['compute_80', 'sm_80', 'sm_90a']);
-    expect(((report.manifest.target as any).kernels as string[]).length).toBeGreaterThan(0);
+    const kernels = (report.manifest.target as any).kernels as string[];
+    expect(kernels.length).toBeGreaterThan(0);
+    // Every kernel the host side launches (the X(name, params) list of kernel_abi.h) is in the fatbin's PTX.
+    const abi = join(realKernels, 'kernel_abi.h');
+    if (existsSync(abi)) {
+      const wanted = [...readFileSync(abi, 'utf8').matchAll(/^\s*X\((llmc_\w+),/gm)].map((m) => m[1]);
+      expect(wanted.length).toBeGreaterThan(0);
+      expect(wanted.filter((k) => !kernels.includes(k))).toEqual([]);
+    }
   }, 600_000);
 });

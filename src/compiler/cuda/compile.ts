@@ -3,10 +3,10 @@
 // and the bytes of every kernel source and header, so rebuilding an engine (or another model with the same
 // specialisation) reuses the fatbin instead of recompiling. Cache: $LLMC_CACHE_DIR, else $XDG_CACHE_HOME/llmc,
 // else ~/.cache/llmc; entries are fatbin/<sha256>.fatbin, written atomically (temp file + rename), checked with
-// the fatbin parser when read back (a damaged entry is recompiled).
+// the fatbin parser when read back (a damaged entry is recompiled); the 32 most recently used are kept.
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fail, LlmcError } from '../../errors.js';
@@ -74,7 +74,10 @@ export function compileFatbin(input: CompileInput): FatbinBuild {
   if (existsSync(path)) {
     const bytes = readFileSync(path);
     const checked = check(bytes, archs, path);
-    if (checked) return done(bytes, checked, true, path);
+    if (checked) {
+      touch(path);
+      return done(bytes, checked, true, path);
+    }
     log(`cuda: cached fatbin ${path} is damaged; compiling again`);
   }
   log(`cuda: compiling ${sources.units.length} kernel file(s) for ${what} with nvcc ${nvcc.version}`);
@@ -128,6 +131,28 @@ function runNvcc(nvcc: Nvcc, flags: string[], sources: KernelSources, what: stri
   }
 }
 
+/** Entries kept: the most recently used (a hit refreshes the mtime); each kernel edit adds one of a few MB. */
+const CACHE_KEEP = 32;
+
+function touch(path: string): void {
+  try {
+    const now = new Date();
+    utimesSync(path, now, now);
+  } catch {
+    // a read-only cache still serves hits
+  }
+}
+
+function evict(dir: string, log: (line: string) => void): void {
+  try {
+    const entries = readdirSync(dir).filter((f) => f.endsWith('.fatbin')).map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }));
+    entries.sort((a, b) => b.t - a.t);
+    for (const e of entries.slice(CACHE_KEEP)) rmSync(join(dir, e.f), { force: true });
+  } catch (e) {
+    log(`warning: cannot prune the fatbin cache ${dir} (${(e as Error).message})`);
+  }
+}
+
 /** Writes the cache entry atomically; a cache that cannot be written only costs a recompile next time. */
 function store(dir: string, path: string, bytes: Buffer, log: (line: string) => void): string | null {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
@@ -135,6 +160,7 @@ function store(dir: string, path: string, bytes: Buffer, log: (line: string) => 
     mkdirSync(dir, { recursive: true });
     writeFileSync(tmp, bytes);
     renameSync(tmp, path);
+    evict(dir, log);
     return path;
   } catch (e) {
     rmSync(tmp, { force: true });
