@@ -1,4 +1,5 @@
-# The llmc Node-API addon: native/node (glue) + native/runtime + native/cpu, one shared object
+# The llmc Node-API addon: native/node (glue) + native/runtime + native/cpu + native/cuda (host code only; libcuda
+# is opened with dlopen at run time, so no CUDA is needed to build or load it), one shared object
 # build/Release/llmc.node. The source list is globbed at configure time so no file list is kept by hand.
 # No -march flags: the CPU kernels pick AVX-512 / AVX2 / scalar at run time, so one build runs on any x86-64.
 # C++ exceptions and RTTI are on for every file (node-gyp turns both off by default); the glue uses
@@ -9,7 +10,7 @@
     {
       "target_name": "llmc",
       "sources": [
-        "<!@(node -e \"const fs=require('fs');for(const d of ['native/node','native/runtime','native/cpu'])for(const f of (fs.existsSync(d)?fs.readdirSync(d):[]).sort())if(f.endsWith('.cpp'))console.log(d+'/'+f)\")"
+        "<!@(node -e \"const fs=require('fs');for(const d of ['native/node','native/runtime','native/cpu','native/cuda'])for(const f of (fs.existsSync(d)?fs.readdirSync(d):[]).sort())if(f.endsWith('.cpp'))console.log(d+'/'+f)\")"
       ],
       "include_dirs": [
         "native/include",

@@ -6,10 +6,7 @@ namespace llmc::runtime {
 
 std::unique_ptr<Backend> create_backend(const std::string& name, const LoadedEngine& engine, int num_threads) {
   if (name.empty() || name == "cpu") return create_cpu_backend(engine, num_threads);
-  if (name == "cuda") {
-    fail(LLMC_ERR_UNSUPPORTED, "CUDA backend not available in this build: the runtime was compiled without "
-                               "native/cuda; load the engine with backend \"cpu\"");
-  }
+  if (name == "cuda") return create_cuda_backend(engine);
   fail(LLMC_ERR_INVALID_ARGUMENT, "unknown backend \"" + name + "\" (expected \"cpu\" or \"cuda\")");
 }
 

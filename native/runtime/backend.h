@@ -1,6 +1,6 @@
 // The backend interface: what runs a plan. The executor packs steps and keeps the KV block tables; a backend owns
-// device memory (activation arena, KV storage) and runs the plan's nodes for one step. Only the CPU backend exists
-// now; a CUDA backend implements the same class.
+// device memory (activation arena, KV storage) and runs the plan's nodes for one step. The CPU backend
+// (cpu_backend.h) is the reference; the CUDA backend (native/cuda/cuda_backend.h) implements the same class.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -34,12 +34,25 @@ class Backend {
   // Runs the plan on one step: writes the step's k/v into the cache and returns logits [R, vocab] (f32, host
   // memory), valid until the next call. Not thread-safe: the engine serializes steps.
   virtual const float* run_step(const StepBatch& step) = 0;
+
+  // Optional hooks (the defaults suit host-memory backends):
+  // The number of KV blocks to allocate given the requested count (from kv_cache_bytes, or the default when
+  // `explicit_budget` is false): a device backend caps the default to its free memory, or refuses a budget that
+  // does not fit, with the numbers. Called once, before allocate_kv_cache.
+  virtual int32_t fit_kv_blocks(int32_t requested, bool explicit_budget) { return requested; }
+  // Extra `"key": value` pairs for llmc_engine_info_json (comma-separated, no braces), e.g. the device name.
+  virtual std::string info_json_fields() const { return ""; }
+  // Greedy fast path: runs the step like run_step and returns, instead of logits, the argmax id of each logit row
+  // (lowest id on ties, NaN never wins: Sampler's greedy rule), computed where the logits are. nullptr = not
+  // supported; the caller then uses run_step.
+  virtual const int32_t* run_step_argmax(const StepBatch& step) { return nullptr; }
 };
 
-// "cpu" (or empty) -> the CPU backend; "cuda" -> Error(LLMC_ERR_UNSUPPORTED) in this build; anything else ->
-// Error(LLMC_ERR_INVALID_ARGUMENT).
+// "cpu" (or empty) -> the CPU backend; "cuda" -> the CUDA backend, or Error(LLMC_ERR_UNSUPPORTED) when libcuda.so.1
+// cannot be loaded (no NVIDIA driver) or there is no usable GPU; anything else -> Error(LLMC_ERR_INVALID_ARGUMENT).
 std::unique_ptr<Backend> create_backend(const std::string& name, const LoadedEngine& engine, int num_threads);
 
 std::unique_ptr<Backend> create_cpu_backend(const LoadedEngine& engine, int num_threads);
+std::unique_ptr<Backend> create_cuda_backend(const LoadedEngine& engine);  // native/cuda/cuda_backend.cpp
 
 }  // namespace llmc::runtime

@@ -44,6 +44,7 @@ std::string build_info_json(const llmc_engine& e) {
   num("kv_block_count", e.kv_pool->num_blocks());
   num("block_size", p.kv.block_size);
   num("kv_bytes_per_token", kv_bytes_per_block(p.kv) / p.kv.block_size);
+  if (const std::string extra = e.backend->info_json_fields(); !extra.empty()) s += ", " + extra;
   std::string eos = "[";
   for (size_t i = 0; i < le.manifest.eos_token_ids.size(); ++i) {
     eos += (i ? ", " : "") + std::to_string(le.manifest.eos_token_ids[i]);
@@ -55,16 +56,19 @@ std::string build_info_json(const llmc_engine& e) {
 }  // namespace
 
 std::unique_ptr<llmc_engine> open_engine(const std::string& engine_dir, const llmc_load_options* opts) {
-  std::string backend = opts != nullptr && opts->backend != nullptr ? opts->backend : "cpu";
+  // No backend given: the one the engine was built for (manifest target.backend).
+  std::string backend = opts != nullptr && opts->backend != nullptr ? opts->backend : "";
   int32_t threads = opts != nullptr ? opts->num_threads : 0;
   int64_t kv_bytes = opts != nullptr ? opts->kv_cache_bytes : 0;
   if (threads < 0) fail(LLMC_ERR_INVALID_ARGUMENT, "num_threads must be >= 0 (0 = all cores), got " + std::to_string(threads));
   if (kv_bytes < 0) fail(LLMC_ERR_INVALID_ARGUMENT, "kv_cache_bytes must be >= 0 (0 = default), got " + std::to_string(kv_bytes));
-  if (backend != "cpu" && backend != "cuda") {
+  if (!backend.empty() && backend != "cpu" && backend != "cuda") {
     fail(LLMC_ERR_INVALID_ARGUMENT, "unknown backend \"" + backend + "\" (expected \"cpu\" or \"cuda\")");
   }
   // A cuda engine on the CPU backend (or the reverse) is refused before anything is mapped or generated.
-  check_engine_backend(read_manifest(engine_dir), backend, engine_dir);
+  const Manifest manifest = read_manifest(engine_dir);
+  if (backend.empty()) backend = manifest.target_backend == "cuda" ? "cuda" : "cpu";
+  check_engine_backend(manifest, backend, engine_dir);
   auto e = std::make_unique<llmc_engine>();
   e->loaded = load_engine(engine_dir);
   // Dummy weights are generated in host memory before the backend sees the plan (a device backend could
@@ -72,7 +76,7 @@ std::unique_ptr<llmc_engine> open_engine(const std::string& engine_dir, const ll
   fill_dummy_weights(*e->loaded, threads);
   e->backend = create_backend(backend, *e->loaded, threads);
   const Plan& p = e->loaded->plan;
-  int32_t blocks = kv_block_count(p.kv, p.limits, kv_bytes);
+  const int32_t blocks = e->backend->fit_kv_blocks(kv_block_count(p.kv, p.limits, kv_bytes), kv_bytes > 0);
   e->backend->allocate_kv_cache(blocks);
   e->kv_pool = std::make_unique<KvBlockPool>(blocks, p.kv.block_size);
   e->kv_cache_bytes = int64_t{blocks} * kv_bytes_per_block(p.kv);

@@ -221,6 +221,31 @@ void Executor::consume_logits(Slot& s, const float* logits) {
   }
 }
 
+// The same bookkeeping as consume_logits for a step run with Backend::run_step_argmax: ids[row] is the greedy token
+// of each logit row (the argmax Sampler::sample would pick with temperature 0 and no repetition penalty).
+void Executor::consume_ids(Slot& s, const int32_t* ids) {
+  Request* r = s.r;
+  r->num_computed = s.start + s.count;
+  if (r->pending() > 0) {
+    s.outcome = SlotOutcome::mid_prompt;
+  } else if (r->generated() >= r->max_new_tokens) {
+    s.outcome = SlotOutcome::prefill_only;
+  } else {
+    s.token = ids[s.first_logit_row + s.num_logit_rows - 1];
+    s.outcome = SlotOutcome::sampled;
+  }
+}
+
+// Every request in the step samples greedily without a repetition penalty and writes no logits file: the backend
+// may return argmax ids instead of logits.
+bool Executor::step_is_greedy_only() const {
+  for (const Slot& s : slots_) {
+    const Request& r = *s.r;
+    if (r.wants_all_logits() || r.sampling.temperature != 0.0f || r.sampling.repetition_penalty != 1.0f) return false;
+  }
+  return true;
+}
+
 void Executor::emit_slot(const Slot& s, std::vector<llmc_step_event>& events) {
   Request* r = s.r;
   switch (s.outcome) {
@@ -279,11 +304,15 @@ void Executor::step(std::vector<llmc_step_event>& events) {
   b.max_blocks_per_seq = max_blocks_per_seq_;
   b.logit_rows = logit_rows_.data();
   b.num_logit_rows = static_cast<int32_t>(logit_rows_.size());
-  const float* logits;
   {
     std::lock_guard<std::mutex> lock(engine_.step_mutex);
-    logits = engine_.backend->run_step(b);
-    for (Slot& s : slots_) consume_logits(s, logits);
+    const int32_t* ids = step_is_greedy_only() ? engine_.backend->run_step_argmax(b) : nullptr;
+    if (ids != nullptr) {
+      for (Slot& s : slots_) consume_ids(s, ids);
+    } else {
+      const float* logits = engine_.backend->run_step(b);
+      for (Slot& s : slots_) consume_logits(s, logits);
+    }
   }
   for (const Slot& s : slots_) emit_slot(s, events);
   drop_finished();

@@ -68,6 +68,8 @@ class Executor {
   void finish(Request* r, int32_t reason, int32_t token, std::vector<llmc_step_event>& events);
   void finish_cancelled(std::vector<llmc_step_event>& events);
   void consume_logits(Slot& s, const float* logits);
+  void consume_ids(Slot& s, const int32_t* ids);  // greedy steps whose backend returned argmax ids
+  bool step_is_greedy_only() const;
   void emit_slot(const Slot& s, std::vector<llmc_step_event>& events);
   void drop_finished();
   bool cancelled(const Request& r) const;

@@ -33,7 +33,7 @@ const char* llmc_last_error(void);
 
 // ---- Engine ------------------------------------------------------------------------------------------------
 typedef struct llmc_load_options {
-  const char* backend;      // "cpu" (default when NULL) or "cuda"
+  const char* backend;      // "cpu" or "cuda"; NULL = the engine's target backend (config.json target.backend)
   int32_t num_threads;      // CPU threads; 0 = all cores
   int64_t kv_cache_bytes;   // KV cache budget; 0 = enough for max_batch_size sequences of max_seq_len
 } llmc_load_options;
@@ -42,7 +42,9 @@ typedef struct llmc_load_options {
 int llmc_engine_load(const char* engine_dir, const llmc_load_options* opts, llmc_engine** out);
 void llmc_engine_free(llmc_engine* engine);
 // JSON describing the loaded engine: model dims, limits, backend, simd ("avx512" | "avx2" | "scalar"), threads,
-// weights_bytes, decode_weight_bytes, kv_cache_bytes, kv_block_count. Owned by the engine.
+// weights_bytes, decode_weight_bytes, kv_cache_bytes, kv_block_count; with the CUDA backend also device,
+// compute_capability, kernels (what runs: SASS or JIT-compiled PTX), device_bandwidth_gb_s (a device-to-device
+// copy, bytes read + written per second), cuda_graphs, cublaslt. Owned by the engine.
 const char* llmc_engine_info_json(llmc_engine* engine);
 
 // ---- Generation --------------------------------------------------------------------------------------------
