@@ -23,7 +23,8 @@ const char* kUsage =
     "usage: llmc-run ENGINE_DIR --token-ids 5,17,42 [--max-new-tokens N] [--temperature T] [--top-k K] [--top-p P]\n"
     "                [--repetition-penalty R] [--seed S] [--ignore-eos] [--logits-out FILE] [--json] [--threads N]\n"
     "                [--backend cpu|cuda] [--kv-cache-bytes B]\n"
-    "       llmc-run ENGINE_DIR --bench [--prompt-len 128] [--gen-len 128] [--threads N] [--seed S] [--json]\n";
+    "       llmc-run ENGINE_DIR --bench [--prompt-len 128] [--gen-len 128] [--threads N] [--seed S] [--backend B] [--json]\n"
+    "--backend defaults to the engine's target (config.json target.backend): cuda engines run on the GPU.\n";
 
 struct Options {
   std::string engine_dir;
@@ -35,7 +36,7 @@ struct Options {
   std::string logits_out;
   bool json = false;
   int32_t threads = 0;
-  std::string backend = "cpu";
+  std::string backend;  // "" = the engine's target backend
   int64_t kv_cache_bytes = 0;
   bool bench = false;
   int32_t prompt_len = 128;
@@ -219,7 +220,8 @@ const char* stop_reason_name(int32_t r) {
 
 struct EngineInfo {
   int64_t vocab_size = 0, max_seq_len = 0, decode_weight_bytes = 0, threads = 0;
-  std::string simd, backend;
+  double device_bandwidth_gb_s = 0;  // CUDA backend: measured at load (copy kernel, read + write)
+  std::string simd, backend, device;
   std::vector<int32_t> eos_ids;
 };
 
@@ -242,6 +244,10 @@ EngineInfo read_info(llmc_engine* e) {
     info.threads = integer("threads");
     info.simd = string("simd");
     info.backend = string("backend");
+    info.device = string("device");
+    if (const llmc::json::Value* bw = v.find("device_bandwidth_gb_s"); bw != nullptr && bw->is_number()) {
+      info.device_bandwidth_gb_s = bw->as_double();
+    }
     if (const llmc::json::Value* eos = v.find("eos_token_ids"); eos != nullptr && eos->is_array()) {
       for (const auto& id : eos->as_array()) {
         if (id.is_integer()) info.eos_ids.push_back(static_cast<int32_t>(id.as_int64()));
@@ -333,7 +339,8 @@ int run_bench(llmc_engine* e, const Options& o, const EngineInfo& info) {
   llmc_generate_result warm, r;
   generate(std::min<int32_t>(o.prompt_len, 8), std::min<int32_t>(o.gen_len, 2), &warm);  // page in the weights
   generate(o.prompt_len, o.gen_len, &r);
-  const double bandwidth = llmc_measure_memory_bandwidth(o.threads, 1.0);
+  const bool on_device = info.backend == "cuda" && info.device_bandwidth_gb_s > 0;
+  const double bandwidth = on_device ? info.device_bandwidth_gb_s : llmc_measure_memory_bandwidth(o.threads, 1.0);
   const double prefill_tps = r.prefill_ms > 0 ? o.prompt_len / (r.prefill_ms / 1e3) : 0;
   const double decode_tps = r.num_output > 1 && r.decode_ms > 0 ? (r.num_output - 1) / (r.decode_ms / 1e3) : 0;
   const double achieved = static_cast<double>(info.decode_weight_bytes) * decode_tps / 1e9;
@@ -346,12 +353,17 @@ int run_bench(llmc_engine* e, const Options& o, const EngineInfo& info) {
                 static_cast<long long>(info.decode_weight_bytes), bandwidth, achieved, mbu, info.backend.c_str(),
                 info.simd.c_str(), static_cast<long long>(info.threads));
   } else {
-    std::printf("engine %s: backend %s, simd %s, %lld threads\n", o.engine_dir.c_str(), info.backend.c_str(), info.simd.c_str(),
-                static_cast<long long>(info.threads));
+    if (on_device) {
+      std::printf("engine %s: backend cuda on %s\n", o.engine_dir.c_str(), info.device.c_str());
+    } else {
+      std::printf("engine %s: backend %s, simd %s, %lld threads\n", o.engine_dir.c_str(), info.backend.c_str(), info.simd.c_str(),
+                  static_cast<long long>(info.threads));
+    }
     std::printf("prefill: %d tokens in %.1f ms = %.1f tok/s\n", o.prompt_len, r.prefill_ms, prefill_tps);
     std::printf("decode:  %d tokens in %.1f ms = %.2f tok/s\n", r.num_output - 1, r.decode_ms, decode_tps);
     std::printf("weights read per decode step: %.1f MB\n", info.decode_weight_bytes / 1e6);
-    std::printf("memory bandwidth: measured %.1f GB/s, achieved %.1f GB/s, MBU %.0f%%\n", bandwidth, achieved, 100 * mbu);
+    std::printf("memory bandwidth: measured %.1f GB/s (%s), achieved %.1f GB/s, MBU %.0f%%\n", bandwidth,
+                on_device ? "device copy, read + write" : "host streaming read", achieved, 100 * mbu);
   }
   return 0;
 }
@@ -361,7 +373,7 @@ int run_bench(llmc_engine* e, const Options& o, const EngineInfo& info) {
 int main(int argc, char** argv) {
   Options o = parse_args(argc, argv);
   llmc_load_options lo{};
-  lo.backend = o.backend.c_str();
+  lo.backend = o.backend.empty() ? nullptr : o.backend.c_str();
   lo.num_threads = o.threads;
   lo.kv_cache_bytes = o.kv_cache_bytes;
   llmc_engine* e = nullptr;

@@ -1,14 +1,14 @@
 // llmc bench ENGINE: batch-1 prefill and decode speed on a random prompt, and how close decode comes to the
 // memory-bandwidth roofline. Decode at batch 1 reads every weight once per token, so
 //   achieved GB/s = weight bytes per step x decode tok/s,   MBU = achieved / measured peak read bandwidth.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { LlmcError } from '../errors.js';
 import { loadAddon } from '../runtime/addon.js';
 import { Engine } from '../runtime/engine.js';
 import { readEngineManifest } from '../runtime/manifest.js';
 import { cancelOnSigint } from '../runtime/sigint.js';
 import { formatBytes, formatMs, formatRate, table } from './format.js';
-import { intArg, threadsArg } from './parse.js';
+import { BACKENDS, type BackendName, intArg, threadsArg } from './parse.js';
 import { EXIT_INTERRUPTED } from './report-error.js';
 
 interface BenchFlags {
@@ -16,6 +16,7 @@ interface BenchFlags {
   genLen: number;
   threads?: number;
   json?: boolean;
+  backend?: BackendName;
 }
 
 /** Deterministic token ids in [0, vocab): the same prompt on every run, so runs compare. */
@@ -44,13 +45,14 @@ export function registerBench(program: Command): void {
     .option('--gen-len <n>', 'generated tokens (at least 2: decode speed needs one step after the first token)', intArg(2, 1 << 24), 128)
     .option('--threads <n>', 'CPU threads (default: all cores)', threadsArg)
     .option('--json', 'print one JSON object')
+    .addOption(new Option('--backend <backend>', "what runs the engine: cpu or cuda (default: the engine's target)").choices(BACKENDS))
     .action(async (dir: string, flags: BenchFlags) => {
       const manifest = readEngineManifest(dir);
       const maxSeq = manifest.build.max_seq_len;
       if (flags.promptLen + flags.genLen > maxSeq) {
         throw new LlmcError('LIMIT', `--prompt-len ${flags.promptLen} + --gen-len ${flags.genLen} exceeds this engine's max_seq_len ${maxSeq}`);
       }
-      const engine = await Engine.load(dir, { numThreads: flags.threads });
+      const engine = await Engine.load(dir, { numThreads: flags.threads, backend: flags.backend });
       try {
         const info = engine.info();
         const prompt = randomPrompt(flags.promptLen, engine.vocabSize);
@@ -62,7 +64,13 @@ export function registerBench(program: Command): void {
           return;
         }
         const threads = typeof info.threads === 'number' ? info.threads : (flags.threads ?? 0);
-        const bandwidth = await loadAddon().measureMemoryBandwidth(flags.threads ?? 0, 1.0);
+        // The CUDA backend measured its device at load (a device-to-device copy kernel, bytes read + written);
+        // on the CPU the host's streaming-read bandwidth is measured now.
+        const onDevice = info.backend === 'cuda' && typeof info.device_bandwidth_gb_s === 'number' && info.device_bandwidth_gb_s > 0;
+        const bandwidth = onDevice ? (info.device_bandwidth_gb_s as number) : await loadAddon().measureMemoryBandwidth(flags.threads ?? 0, 1.0);
+        const bandwidthHow = onDevice
+          ? `device-to-device copy on ${String(info.device ?? 'the GPU')}, read + write`
+          : `streaming read, ${threads || 'all'} threads`;
 
         const generated = r.outputIds.length;
         const prefillTokS = r.prefillMs > 0 ? flags.promptLen / (r.prefillMs / 1000) : null;
@@ -78,10 +86,13 @@ export function registerBench(program: Command): void {
             prefill_tok_s: prefillTokS, decode_tok_s: decodeTokS, ttft_ms: r.prefillMs, tpot_ms: r.tpotMs,
             decode_weight_bytes: stepBytes, achieved_gb_s: achievedGBs, measured_gb_s: bandwidth, mbu_percent: mbu,
             backend: info.backend ?? null, simd: info.simd ?? null, threads,
+            ...(onDevice ? { device: info.device ?? null, kernels: info.kernels ?? null, bandwidth_source: 'device copy' } : {}),
           })}\n`);
           return;
         }
-        process.stdout.write(`llmc bench ${dir} (${String(info.backend ?? 'cpu')}, ${String(info.simd ?? '?')}, ${threads || 'all'} threads)\n`);
+        const where = onDevice ? `cuda, ${String(info.device ?? '?')}, ${String(info.kernels ?? '?')}` :
+          `${String(info.backend ?? 'cpu')}, ${String(info.simd ?? '?')}, ${threads || 'all'} threads`;
+        process.stdout.write(`llmc bench ${dir} (${where})\n`);
         process.stdout.write(`${table([
           ['prompt', `${flags.promptLen} tokens (random ids)`],
           ['generated', `${generated} tokens (EOS ignored)`],
@@ -89,7 +100,7 @@ export function registerBench(program: Command): void {
           ['decode, batch 1', `${formatRate(decodeTokS, 'tok/s')} (TPOT ${formatMs(r.tpotMs)})`],
           ['weights read per decode step', stepBytes !== null ? `${formatBytes(stepBytes)} (${stepBytes} B)` : 'n/a (no memory_plan.decode_weight_bytes)'],
           ['achieved bandwidth', formatRate(achievedGBs, 'GB/s')],
-          ['measured memory bandwidth', `${formatRate(bandwidth, 'GB/s')} (streaming read, ${threads || 'all'} threads)`],
+          ['measured memory bandwidth', `${formatRate(bandwidth, 'GB/s')} (${bandwidthHow})`],
           ['MBU', mbu !== null ? `${mbu.toFixed(1)} %` : 'n/a'],
         ])}\n`);
         if (mbu !== null && mbu > 100) {

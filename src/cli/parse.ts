@@ -57,3 +57,7 @@ export function nonEmpty(what: string): (value: string) => string {
 }
 
 export const threadsArg = intArg(1, 4096);
+
+/** --backend cpu|cuda (run, bench): default the engine's target backend. */
+export const BACKENDS = ['cpu', 'cuda'] as const;
+export type BackendName = (typeof BACKENDS)[number];

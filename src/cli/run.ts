@@ -2,14 +2,14 @@
 // --stream) with a stats line on stderr, or as exactly one JSON object on stdout with --json.
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { LlmcError } from '../errors.js';
 import { Engine } from '../runtime/engine.js';
 import { checkPromptIds, type GenerationResult } from '../runtime/generation.js';
 import { readEngineManifest } from '../runtime/manifest.js';
 import { cancelOnSigint } from '../runtime/sigint.js';
 import { formatMs, formatRate } from './format.js';
-import { collect, samplingArgs, threadsArg, tokenIdsArg } from './parse.js';
+import { BACKENDS, type BackendName, collect, samplingArgs, threadsArg, tokenIdsArg } from './parse.js';
 import { EXIT_INTERRUPTED, EXIT_USAGE } from './report-error.js';
 
 interface RunFlags {
@@ -28,6 +28,7 @@ interface RunFlags {
   json?: boolean;
   logitsOut?: string;
   threads?: number;
+  backend?: BackendName;
 }
 
 export const DUMMY_WARNING = 'warning: this engine has dummy weights (llmc build --dummy-weights): the outputs are meaningless; ' +
@@ -84,6 +85,7 @@ export function registerRun(program: Command): void {
     .option('--json', 'print one JSON object: output_ids, logits_shape, text, stop_reason, prompt_tokens, ttft_ms, tpot_ms')
     .option('--logits-out <file>', 'write float32 logits [prompt + generated - 1, vocab] to FILE')
     .option('--threads <n>', 'CPU threads (default: all cores)', threadsArg)
+    .addOption(new Option('--backend <backend>', "what runs the engine: cpu or cuda (default: the engine's target)").choices(BACKENDS))
     .action(async (engineDir: string, flags: RunFlags, cmd: Command) => {
       const usage = (msg: string) => cmd.error(msg, { exitCode: EXIT_USAGE, code: 'llmc.usage' });
       if ((flags.prompt === undefined) === (flags.tokenIds === undefined)) usage('pass exactly one of --prompt TEXT or --token-ids IDS');
@@ -101,7 +103,7 @@ export function registerRun(program: Command): void {
       }
       if (flags.logitsOut) checkLogitsOut(flags.logitsOut);
 
-      const engine = await Engine.load(engineDir, { numThreads: flags.threads });
+      const engine = await Engine.load(engineDir, { numThreads: flags.threads, backend: flags.backend });
       if (manifest.dummy_weights) process.stderr.write(`${DUMMY_WARNING}\n`);   // once it loaded: errors stay one line
       try {
         const promptIds = flags.tokenIds ?? engine.encodePrompt(flags.prompt ?? '', flags.chat ?? false);

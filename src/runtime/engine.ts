@@ -13,11 +13,17 @@ import { fromNativeError } from './native-error.js';
 import { TextTokenizer } from './tokenizer.js';
 
 export interface EngineLoadOptions {
+  /** Default: the backend the engine was built for (config.json target.backend), else cpu. */
   backend?: 'cpu' | 'cuda';
   /** CPU threads; 0 or absent = all cores. */
   numThreads?: number;
   /** KV cache budget in bytes; 0 or absent = max_batch_size sequences of max_seq_len. */
   kvCacheBytes?: number;
+}
+
+/** The backend an engine runs on when none is asked for: the one it was built for. */
+export function defaultBackend(manifest: EngineManifest): 'cpu' | 'cuda' {
+  return manifest.target?.backend === 'cuda' ? 'cuda' : 'cpu';
 }
 
 export class Engine {
@@ -36,7 +42,7 @@ export class Engine {
     const addon = loadAddon();
     try {
       const native = await addon.loadEngine(resolve(dir), {
-        backend: opts.backend ?? 'cpu',
+        backend: opts.backend ?? defaultBackend(manifest),
         numThreads: opts.numThreads ?? 0,
         kvCacheBytes: opts.kvCacheBytes ?? 0,
       });
