@@ -31,7 +31,7 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .summary('perplexity of a text file')
-    .description('Perplexity of a text file over non-overlapping windows of --ctx tokens.')
+    .description('Perplexity of a text file: tokenized once without special tokens, cut into non-overlapping windows of --ctx tokens, each window scored on its own (every token after its first).')
     .argument('<engine_dir>', 'engine directory (needs its tokenizer)')
     .requiredOption('--text <file>', 'UTF-8 text file', nonEmpty('--text'))
     .option('--ctx <n>', 'tokens per window (at most max_seq_len)', intArg(2, 1 << 24), 256)
@@ -46,7 +46,9 @@ export function registerEval(program: Command): void {
       const engine = await Engine.load(dir, { numThreads: flags.threads });
       try {
         if (!engine.tokenizer) throw new LlmcError('BAD_ARGUMENT', 'llmc eval needs the engine\'s tokenizer, and this engine has none (tokenizer.json was not in the checkpoint)');
-        const tokens = engine.encodeText(readFileSync(flags.text, 'utf8'));
+        // No special tokens: the file is one stream of text (no BOS per file or window), the definition
+        // examples/kjv-tiny/eval_ppl.py uses, so the two figures can be compared.
+        const tokens = engine.encodeText(readFileSync(flags.text, 'utf8'), false);
         const ws = windows(tokens, flags.ctx);
         if (ws.length === 0) throw new LlmcError('BAD_ARGUMENT', `--text: ${flags.text} has ${tokens.length} token(s); at least 2 are needed`);
         const bar = new ProgressBar(ws.length, 'eval');
