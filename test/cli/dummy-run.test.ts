@@ -91,7 +91,8 @@ test('the CPU runtime refuses an engine built for cuda, naming the command that 
   const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
   cfg.target = { backend: 'cuda', archs: ['sm_80', 'sm_90a'], ptx: 'compute_80', fatbin: 'kernels/llmc.fatbin' };
   writeFileSync(cfgPath, JSON.stringify(cfg));
-  const r = llmc(['run', dir, '--token-ids', '1,2,3', '--max-new-tokens', '2']);
+  // --backend cpu: without it a cuda engine goes to the CUDA backend (the engine's target; test/cuda covers that).
+  const r = llmc(['run', dir, '--token-ids', '1,2,3', '--max-new-tokens', '2', '--backend', 'cpu']);
   expectCleanError(r, /^error: this engine was built for cuda \(sm_80, sm_90a\); run it on a GPU machine or rebuild with --target cpu: `llmc build \S+ -o \S+ --dtype float16 --target cpu --force`$/);
   expect(r.stderr).toContain(`llmc build ${fx.modelDir} -o ${dir} --dtype float16 --target cpu --force`);
 });
