@@ -96,8 +96,9 @@ LLMC_DEVICE void run(const AttnDecodeParams& p) {
     const int j = k0 + lane;
 #pragma unroll
     for (int k = 0; k < 2; ++k) {
-      const int g = warp + 4 * k;  // < GH always; heads >= nh are masked
-      const bool ok = g < nh && j < k_end;
+      const int g = warp + 4 * k;  // < GH always
+      if (g >= nh) continue;       // warp-uniform: heads past this block's are skipped (MHA: 1 head per block)
+      const bool ok = j < k_end;
       const float s = llmc_attn::dot_smem<HD>(Qs + g * HD, Ks + lane * KS);
       const float sc = ok ? s * p.scale + slope[k] * float(j) : -INFINITY;
       const float m_new = fmaxf(m_run[k], warp_max(sc));
@@ -111,6 +112,7 @@ LLMC_DEVICE void run(const AttnDecodeParams& p) {
     __syncthreads();
 #pragma unroll
     for (int k = 0; k < GPT; ++k) {
+      if (gpart + TPC * k >= nh) continue;
       const float corr = Cs[gpart + TPC * k];
 #pragma unroll
       for (int ci = 0; ci < CPT; ++ci) o[k][ci] *= corr;
@@ -122,6 +124,7 @@ LLMC_DEVICE void run(const AttnDecodeParams& p) {
       for (int ci = 0; ci < CPT; ++ci) v[ci] = Vs[jj * HD + c0 + COLS * ci];
 #pragma unroll
       for (int k = 0; k < GPT; ++k) {
+        if (gpart + TPC * k >= nh) continue;  // uniform per warp when HD >= 32
         const float pr = Ss[jj * GH + gpart + TPC * k];
 #pragma unroll
         for (int ci = 0; ci < CPT; ++ci) o[k][ci] += pr * v[ci];
