@@ -78,6 +78,7 @@ CudaBackend::CudaBackend(const runtime::LoadedEngine& engine, const DriverApi& a
   int max_heads = 1;
   max_head_dim_ = kvs.head_dim;
   int64_t max_linear_out = 1;
+  bool f32_linear = false;  // cuBLASLt is only used for f32 weights
   for (const PlanNode& n : plan_.nodes) {
     if (n.op == OpId::attention) {
       const auto& a = std::get<runtime::AttentionAttrs>(n.attrs);
@@ -85,12 +86,14 @@ CudaBackend::CudaBackend(const runtime::LoadedEngine& engine, const DriverApi& a
       max_heads = std::max(max_heads, int(a.num_heads));
     } else if (n.op == OpId::linear) {
       max_linear_out = std::max<int64_t>(max_linear_out, plan_.values[n.outputs[0]].act.width);
+      f32_linear = f32_linear || plan_.values[n.inputs[1]].weight.dtype == runtime::DType::f32;
     }
   }
 
   load_fatbin();
   ops::configure(*dev_, max_head_dim_);
-  lt_ = CublasLt::open(*dev_, &lt_why_);
+  if (f32_linear) lt_ = CublasLt::open(*dev_, &lt_why_);
+  else lt_why_ = "not needed: no f32 weights";
   upload_weights();
 
   const int64_t T = lim.max_num_tokens;
