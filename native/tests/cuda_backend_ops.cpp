@@ -28,6 +28,7 @@
 
 #include "../cpu/dtype.h"
 #include "../cpu/kernels.h"
+#include "kernel_test_support.h"
 #include "../cpu/thread_pool.h"
 #include "../cuda/cuda_driver.h"
 #include "../cuda/device.h"
@@ -41,49 +42,13 @@ using llmc::cpu::DType;
 using llmc::cuda::Device;
 using llmc::cuda::DeviceBuffer;
 
+using namespace llmc::test;
+
 namespace {
 
-int g_failures = 0, g_cases = 0;
-const char* g_filter = "";
 bool g_emulated = false;
-std::mt19937 g_rng(1234);
 Device* g_dev = nullptr;
 cpu::ThreadPool* g_pool = nullptr;
-
-bool selected(const std::string& name) { return std::strstr(name.c_str(), g_filter) != nullptr; }
-
-std::vector<float> random_vec(size_t n, float lo = -1.0f, float hi = 1.0f) {
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) {
-    do x = u(g_rng);
-    while (x == 0.0f);
-  }
-  return v;
-}
-
-const char* dtype_name(DType t) { return t == DType::f32 ? "f32" : t == DType::f16 ? "f16" : "bf16"; }
-
-struct Weights {
-  DType dtype;
-  std::vector<uint8_t> bytes;
-  std::vector<float> values;  // what the bytes hold, widened
-  const void* data() const { return bytes.data(); }
-};
-
-Weights make_weights(size_t n, DType t, float lo = -1.0f, float hi = 1.0f) {
-  Weights w{t, std::vector<uint8_t>(n * cpu::dtype_size(t)), random_vec(n, lo, hi)};
-  for (size_t i = 0; i < n; ++i) {
-    if (t == DType::f32) {
-      std::memcpy(w.bytes.data() + 4 * i, &w.values[i], 4);
-    } else {
-      const uint16_t h = t == DType::f16 ? cpu::f32_to_f16(w.values[i]) : cpu::f32_to_bf16(w.values[i]);
-      std::memcpy(w.bytes.data() + 2 * i, &h, 2);
-      w.values[i] = t == DType::f16 ? cpu::f16_to_f32(h) : cpu::bf16_to_f32(h);
-    }
-  }
-  return w;
-}
 
 // Device copies that live until the end of a case.
 class Scratch {
@@ -114,33 +79,6 @@ std::vector<T> fetch(const T* d, size_t n) {
   g_dev->copy_to_host_async(h.data(), d, n * sizeof(T));
   g_dev->synchronize("a test case");
   return h;
-}
-
-enum class Mode { rel, elem };
-
-bool check(const std::string& name, const float* got, const float* ref, size_t n, Mode mode, double rtol, double atol = 0.0) {
-  ++g_cases;
-  double max_ref = 0.0, max_err = 0.0, worst = 0.0;
-  bool finite = true;
-  for (size_t i = 0; i < n; ++i) max_ref = std::max(max_ref, std::fabs(double(ref[i])));
-  for (size_t i = 0; i < n; ++i) {
-    if (!std::isfinite(got[i]) && std::isfinite(ref[i])) finite = false;
-    const double err = std::fabs(double(got[i]) - double(ref[i]));
-    const double bound = mode == Mode::rel ? atol + rtol * max_ref : atol + rtol * std::fabs(double(ref[i]));
-    max_err = std::max(max_err, err);
-    worst = std::max(worst, bound > 0 ? err / bound : (err > 0 ? 1e30 : 0.0));
-  }
-  const bool pass = finite && worst <= 1.0;
-  if (!pass) ++g_failures;
-  std::printf("  %s  %-64s max_abs_err %.3g  (%.2f of tolerance, %s rtol %.0e)\n", pass ? "PASS" : "FAIL", name.c_str(), max_err,
-              worst, mode == Mode::rel ? "rel" : "elem", rtol);
-  return pass;
-}
-
-void expect(const std::string& name, bool ok, const std::string& detail = "") {
-  ++g_cases;
-  if (!ok) ++g_failures;
-  std::printf("  %s  %-64s %s\n", ok ? "PASS" : "FAIL", name.c_str(), detail.c_str());
 }
 
 // The CPU reference runs with the scalar kernels (the textbook formulas).
