@@ -19,22 +19,11 @@
 
 #include "../runtime/json.h"
 #include "llmc/llmc.h"
+#include "check.h"
 #include "synthetic_engine.h"
 
 namespace {
 
-int g_checks = 0, g_failures = 0;
-
-#define CHECK(cond, ...)                                     \
-  do {                                                       \
-    ++g_checks;                                              \
-    if (!(cond)) {                                           \
-      ++g_failures;                                          \
-      std::printf("  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-      std::printf(__VA_ARGS__);                              \
-      std::printf("\n");                                     \
-    }                                                        \
-  } while (0)
 
 constexpr double kTol = 1e-4;
 std::string g_dir;  // temporary directory for engines and logits files
@@ -483,6 +472,5 @@ int main(int argc, char** argv) {
   } else {
     std::printf("kept %s\n", g_dir.c_str());
   }
-  std::printf("runtime_selftest: %d checks, %d failed\n", g_checks, g_failures);
-  return g_failures == 0 ? 0 : 1;
+  return llmc::test::check_summary("runtime_selftest");
 }

@@ -20,22 +20,11 @@
 #include "../runtime/errors.h"
 #include "../runtime/target.h"
 #include "llmc/llmc.h"
+#include "check.h"
 #include "synthetic_engine.h"
 
 namespace {
 
-int g_checks = 0, g_failures = 0;
-
-#define CHECK(cond, ...)                                              \
-  do {                                                                \
-    ++g_checks;                                                       \
-    if (!(cond)) {                                                    \
-      ++g_failures;                                                   \
-      std::printf("  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);   \
-      std::printf(__VA_ARGS__);                                       \
-      std::printf("\n");                                              \
-    }                                                                 \
-  } while (0)
 
 using namespace llmc::runtime;
 
@@ -280,6 +269,5 @@ int main() {
   test_fill();
   std::string cmd = std::string("rm -rf '") + tmpl + "'";
   if (std::system(cmd.c_str()) != 0) std::printf("could not remove %s\n", tmpl);
-  std::printf("target_dummy_test: %d checks, %d failed\n", g_checks, g_failures);
-  return g_failures == 0 ? 0 : 1;
+  return llmc::test::check_summary("target_dummy_test");
 }
