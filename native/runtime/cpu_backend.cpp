@@ -60,7 +60,17 @@ const float* CpuBackend::run_step(const StepBatch& step) {
       step.num_logit_rows > step.num_tokens) {
     fail(LLMC_ERR_INTERNAL, "bad step: " + std::to_string(step.num_tokens) + " tokens, " + std::to_string(step.num_logit_rows) + " logit rows");
   }
-  for (const BoundNode& b : nodes_) run_node(b, step);
+  if (!dump_.enabled()) {
+    for (const BoundNode& b : nodes_) run_node(b, step);
+    return logits_;
+  }
+  dump_.begin_step();
+  for (const BoundNode& b : nodes_) {
+    run_node(b, step);
+    for (size_t i = 0; i < b.out.size(); ++i) {
+      dump_.write(op_name(b.node->op), plan_.values[b.node->outputs[i]].name, b.out[i].act, rows_of(b.out[i], step), b.out[i].width);
+    }
+  }
   return logits_;
 }
 

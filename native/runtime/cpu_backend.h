@@ -7,6 +7,7 @@
 
 #include "../cpu/kernels.h"
 #include "../cpu/thread_pool.h"
+#include "activation_dump.h"
 #include "backend.h"
 #include "host_buffer.h"
 
@@ -50,6 +51,7 @@ class CpuBackend final : public Backend {
   int32_t kv_blocks_ = 0;
   std::vector<BoundNode> nodes_;
   const float* logits_ = nullptr;
+  ActivationDump dump_;  // LLMC_DUMP_DIR: every activation of every step, for finding the first wrong layer
 };
 
 }  // namespace llmc::runtime

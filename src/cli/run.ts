@@ -27,6 +27,7 @@ interface RunFlags {
   ignoreEos?: boolean;
   json?: boolean;
   logitsOut?: string;
+  dumpDir?: string;
   threads?: number;
   backend?: BackendName;
 }
@@ -84,6 +85,7 @@ export function registerRun(program: Command): void {
     .option('--ignore-eos', 'keep generating past EOS tokens')
     .option('--json', 'print one JSON object: output_ids, logits_shape, text, stop_reason, prompt_tokens, ttft_ms, tpot_ms')
     .option('--logits-out <file>', 'write float32 logits [prompt + generated - 1, vocab] to FILE')
+    .option('--dump-dir <dir>', 'write every activation of every step to DIR (per-layer names, index.tsv; CPU backend); compare two dumps with scripts/compare-dumps.mjs')
     .option('--threads <n>', 'CPU threads (default: all cores)', threadsArg)
     .addOption(new Option('--backend <backend>', "what runs the engine: cpu or cuda (default: the engine's target)").choices(BACKENDS))
     .action(async (engineDir: string, flags: RunFlags, cmd: Command) => {
@@ -103,6 +105,8 @@ export function registerRun(program: Command): void {
       }
       if (flags.logitsOut) checkLogitsOut(flags.logitsOut);
 
+      // The native runtime reads LLMC_DUMP_DIR when the engine loads (native/runtime/activation_dump.h).
+      if (flags.dumpDir) process.env.LLMC_DUMP_DIR = resolve(flags.dumpDir);
       const engine = await Engine.load(engineDir, { numThreads: flags.threads, backend: flags.backend });
       if (manifest.dummy_weights) process.stderr.write(`${DUMMY_WARNING}\n`);   // once it loaded: errors stay one line
       try {
