@@ -42,68 +42,46 @@ LLMC_DEVICE int64_t lmin(int64_t a, int64_t b) { return a < b ? a : b; }
 
 // ---- reductions ------------------------------------------------------------------------------------------------
 
-LLMC_DEVICE float warp_sum(float v) {
+// Butterfly reductions over a warp: every lane ends with the result.
+struct WarpSum {
+  template <class T>
+  LLMC_DEVICE T operator()(T v) const {
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
-  return v;
-}
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
+    return v;
+  }
+};
 
-LLMC_DEVICE float warp_max(float v) {
+struct WarpMax {
+  LLMC_DEVICE float operator()(float v) const {
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(kFullMask, v, o));
-  return v;
-}
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(kFullMask, v, o));
+    return v;
+  }
+};
 
-LLMC_DEVICE double warp_sum_d(double v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
-  return v;
-}
+LLMC_DEVICE float warp_sum(float v) { return WarpSum{}(v); }
+LLMC_DEVICE float warp_max(float v) { return WarpMax{}(v); }
+LLMC_DEVICE double warp_sum_d(double v) { return WarpSum{}(v); }
+LLMC_DEVICE int warp_sum_i(int v) { return WarpSum{}(v); }
 
-LLMC_DEVICE int warp_sum_i(int v) {
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFullMask, v, o);
-  return v;
-}
-
-// Sum over the whole block (blockDim.x a multiple of 32). `scratch`: >= 32 floats of shared memory. Every thread
-// gets the same value (each warp reduces the same partials in the same order). Contains __syncthreads: call it
-// from every thread.
-LLMC_DEVICE float block_sum(float v, float* scratch) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
-  v = warp_sum(v);
+// Reduction over the whole block (blockDim.x a multiple of 32) with the warp reduction `warp` and its identity.
+// `scratch`: >= 32 elements of shared memory. Every thread gets the same value (each warp reduces the same partials
+// in the same order). Contains __syncthreads: call it from every thread.
+template <class T, class Warp>
+LLMC_DEVICE T block_reduce(T v, T* scratch, T identity, Warp warp) {
+  const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+  v = warp(v);
   __syncthreads();  // scratch may still be read by a previous reduction
-  if (lane == 0) scratch[warp] = v;
+  if (lane == 0) scratch[wid] = v;
   __syncthreads();
-  return warp_sum(lane < nwarps ? scratch[lane] : 0.0f);
+  return warp(lane < nwarps ? scratch[lane] : identity);
 }
 
-LLMC_DEVICE double block_sum_d(double v, double* scratch) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
-  v = warp_sum_d(v);
-  __syncthreads();
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  return warp_sum_d(lane < nwarps ? scratch[lane] : 0.0);
-}
-
-LLMC_DEVICE int block_sum_i(int v, int* scratch) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
-  v = warp_sum_i(v);
-  __syncthreads();
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  return warp_sum_i(lane < nwarps ? scratch[lane] : 0);
-}
-
-LLMC_DEVICE float block_max(float v, float* scratch) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
-  v = warp_max(v);
-  __syncthreads();
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  return warp_max(lane < nwarps ? scratch[lane] : -INFINITY);
-}
+LLMC_DEVICE float block_sum(float v, float* scratch) { return block_reduce(v, scratch, 0.0f, WarpSum{}); }
+LLMC_DEVICE double block_sum_d(double v, double* scratch) { return block_reduce(v, scratch, 0.0, WarpSum{}); }
+LLMC_DEVICE int block_sum_i(int v, int* scratch) { return block_reduce(v, scratch, 0, WarpSum{}); }
+LLMC_DEVICE float block_max(float v, float* scratch) { return block_reduce(v, scratch, -INFINITY, WarpMax{}); }
 
 // Exclusive prefix sum of one int per thread over the block, in thread order; *total gets the block's sum.
 // `scratch`: >= 33 ints of shared memory.
