@@ -48,12 +48,23 @@ function validate(s) {
     if (names.has(op.name)) throw new Error(`op name ${op.name} used twice`);
     if (!/^[a-z][a-z0-9_]*$/.test(op.name)) throw new Error(`op name ${op.name} must be snake_case`);
     ids.add(op.id); names.add(op.name);
+    for (const i of op.inputs) {
+      if (i.dtype && !s.dtypes.values.some((d) => d.name === i.dtype)) throw new Error(`op ${op.name} input ${i.name}: unknown dtype ${i.dtype}`);
+    }
     for (const a of op.attrs) {
       if (!['int', 'float', 'enum', 'int[]'].includes(a.type)) throw new Error(`op ${op.name} attr ${a.name}: unknown type ${a.type}`);
       if (a.type === 'enum' && !s.enums[a.enum]) throw new Error(`op ${op.name} attr ${a.name}: unknown enum ${a.enum}`);
     }
   }
 }
+
+function validateDtypes(d) {
+  d.values.forEach((v, i) => {
+    if (v.id !== i) throw new Error(`dtype ${v.name}: ids must be 0, 1, 2, ... in order`);
+    if (![4, 8, 16, 32].includes(v.bits)) throw new Error(`dtype ${v.name}: bits must be 4, 8, 16 or 32`);
+  });
+}
+validateDtypes(schema.dtypes);
 
 function pascal(s) { return s.split('_').map((w) => w[0].toUpperCase() + w.slice(1)).join(''); }
 
@@ -64,6 +75,10 @@ function genTs() {
     L.push(`export const ${name.toUpperCase()}_VALUES = ${JSON.stringify(e.values)} as const;`);
     L.push(`export type ${pascal(name)} = (typeof ${name.toUpperCase()}_VALUES)[number];`, '');
   }
+  L.push(`/** ${schema.dtypes.doc} */`);
+  L.push(`export const WEIGHT_DTYPES = ${JSON.stringify(schema.dtypes.values.map((d) => d.name))} as const;`);
+  L.push('export type WeightDType = (typeof WEIGHT_DTYPES)[number];');
+  L.push(`export const DTYPE_BITS: Record<WeightDType, number> = ${JSON.stringify(Object.fromEntries(schema.dtypes.values.map((d) => [d.name, d.bits])))};`, '');
   L.push(`export type OpName = ${schema.ops.map((o) => `'${o.name}'`).join(' | ')};`, '');
   L.push('export type AttrType = \'int\' | \'float\' | \'enum\' | \'int[]\';');
   L.push('export interface OpInputSpec { name: string; kind: \'activation\' | \'weight\'; optional?: boolean; shape?: string; dtype?: string }');
@@ -85,6 +100,21 @@ function genTs() {
 function genCpp() {
   const L = [banner, '#pragma once', '#include <cstdint>', '#include <cstring>', '', 'namespace llmc {', '',
     `constexpr const char* kSchemaHash = "${hash}";`, `constexpr int kSchemaVersion = ${schema.version};`, ''];
+  L.push(`// ${schema.dtypes.doc}`, 'enum class DType : int32_t {');
+  for (const d of schema.dtypes.values) L.push(`  ${d.name} = ${d.id},  // ${d.doc}`);
+  L.push('};', `constexpr int kNumDTypes = ${schema.dtypes.values.length};`);
+  L.push('inline bool dtype_from_name(const char* s, DType* out) {');
+  for (const d of schema.dtypes.values) L.push(`  if (std::strcmp(s, "${d.name}") == 0) { *out = DType::${d.name}; return true; }`);
+  L.push('  return false;', '}');
+  L.push('inline const char* dtype_name(DType t) {', '  switch (t) {');
+  for (const d of schema.dtypes.values) L.push(`    case DType::${d.name}: return "${d.name}";`);
+  L.push('  }', '  return "invalid";', '}');
+  L.push('inline int dtype_bits(DType t) {', '  switch (t) {');
+  for (const d of schema.dtypes.values) L.push(`    case DType::${d.name}: return ${d.bits};`);
+  L.push('  }', '  return 0;', '}');
+  L.push('// Bytes of a [rows, cols] weight (1-D: rows = 1): sub-byte dtypes pack each row to a whole number of bytes.',
+    'inline uint64_t dtype_matrix_bytes(DType t, uint64_t rows, uint64_t cols) {',
+    '  return rows * ((cols * uint64_t(dtype_bits(t)) + 7) / 8);', '}', '');
   L.push('enum class OpId : int32_t {', '  invalid = 0,');
   for (const op of schema.ops) L.push(`  ${op.name} = ${op.id},  // ${op.doc.split('. ')[0]}`);
   L.push('};', '');
@@ -123,6 +153,9 @@ function genDoc() {
     '(prefill and decode tokens of several sequences packed together) or, after `select_rows`, the number of rows',
     'whose logits are wanted. Weights keep the dtype chosen at build time (f32, f16, bf16) and are widened to f32',
     'inside the kernels.', ''];
+  L.push('## Weight dtypes', '', schema.dtypes.doc, '', '| dtype | bits | meaning |', '| --- | --- | --- |');
+  for (const d of schema.dtypes.values) L.push(`| \`${d.name}\` | ${d.bits} | ${d.doc} |`);
+  L.push('');
   for (const [name, e] of Object.entries(schema.enums)) L.push(`- enum \`${name}\`: ${e.values.map((v) => `\`${v}\``).join(', ')}. ${e.doc}`);
   L.push('');
   for (const op of schema.ops) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "kernels.h"
 
@@ -57,6 +58,16 @@ inline uint16_t f32_to_bf16(float f) {
   const uint32_t x = f32_to_bits(f);
   if ((x & 0x7fffffffu) > 0x7f800000u) return uint16_t((x >> 16) | 0x40u);  // NaN stays NaN
   return uint16_t((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
+// FP8 E4M3FN (OCP 8-bit floating point, "e4m3fn" in PyTorch): 1 sign, 4 exponent bits (bias 7), 3 mantissa bits,
+// subnormals, no infinities; 0x7f and 0xff are NaN. Max finite 448.
+inline float fp8e4m3_to_f32(uint8_t b) {
+  const float sign = (b & 0x80) ? -1.0f : 1.0f;
+  const int exp = (b >> 3) & 0xf, mant = b & 7;
+  if (exp == 15 && mant == 7) return std::numeric_limits<float>::quiet_NaN();
+  if (exp == 0) return sign * std::ldexp(float(mant), -9);          // subnormal: mant/8 * 2^-6
+  return sign * std::ldexp(1.0f + float(mant) / 8.0f, exp - 7);
 }
 
 // Element i of a weight vector of dtype t, widened to f32.

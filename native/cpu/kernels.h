@@ -11,9 +11,12 @@
 
 namespace llmc::cpu {
 
-enum class DType : int32_t { f32 = 0, f16 = 1, bf16 = 2 };
+// Weight dtypes come from the schema (ops.generated.h): f32, f16, bf16 for float weights; i8, u4, f8e4m3 codes
+// and i32 indices for the quantized ops.
+using DType = ::llmc::DType;
+using ::llmc::dtype_from_name;
+// Bytes of one element of a dtype of 8 bits or more (u4 packs two per byte: use dtype_matrix_bytes).
 size_t dtype_size(DType t);
-bool dtype_from_name(const char* s, DType* out);  // "f32" | "f16" | "bf16"
 
 enum class Simd : int32_t { scalar = 0, avx2 = 1, avx512 = 2 };
 // Best level this CPU supports, lowered by the environment variable LLMC_SIMD=scalar|avx2|avx512 if set.
@@ -27,6 +30,21 @@ void set_simd_level(Simd s);
 // once per tile of tokens. Parallel over output features.
 void linear(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out,
             const void* bias, float* y);
+
+// A weight-only quantized weight (op linear_q): W[o, i] = scales[o, i / group_size] * q[o, i] + offsets[...].
+struct QuantWeight {
+  const void* q = nullptr;          // [out, in] codes: i8, u4 (two per byte, low nibble first), f8e4m3
+  DType qt = DType::i8;
+  const float* scales = nullptr;    // [out, in / group_size]
+  const float* offsets = nullptr;   // [out, in / group_size], or null (all zero)
+  const int32_t* perm = nullptr;    // [in]: column i multiplies x[perm[i]]; null = identity
+  int64_t group_size = 0;           // divides in; even for u4
+};
+
+// y[rows, out] = x[rows, in] . W^T + bias[out] (bias of float dtype bt, may be null). The codes are widened in
+// registers (never a dequantized copy of W in memory); f32 accumulation. Parallel over output features.
+void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
+              const void* bias, DType bt, float* y);
 
 // y[rows, width] = table[ids[r]] * scale.
 void embedding(ThreadPool& pool, const int32_t* ids, int64_t rows, const void* table, DType tt, int64_t width,

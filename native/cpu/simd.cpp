@@ -11,15 +11,7 @@
 
 namespace llmc::cpu {
 
-size_t dtype_size(DType t) { return t == DType::f32 ? 4 : 2; }
-
-bool dtype_from_name(const char* s, DType* out) {
-  if (!s) return false;
-  if (std::strcmp(s, "f32") == 0) { *out = DType::f32; return true; }
-  if (std::strcmp(s, "f16") == 0) { *out = DType::f16; return true; }
-  if (std::strcmp(s, "bf16") == 0) { *out = DType::bf16; return true; }
-  return false;
-}
+size_t dtype_size(DType t) { return size_t(dtype_bits(t)) / 8; }
 
 const char* simd_name(Simd s) {
   switch (s) {

@@ -105,6 +105,18 @@ void CpuBackend::run_node(const BoundNode& b, const StepBatch& step) {
       // y[rows, out] = x[rows, in] . w[out, in]^T (+ bias[out])
       cpu::linear(pool_, in[0].act, rows, in[0].width, in[1].w, in[1].wt, out.width, in[2].w, out.act);
       break;
+    case OpId::linear_q: {
+      // y[rows, out] = x[rows, in] . dequant(qweight)^T (+ bias[out])
+      cpu::QuantWeight w;
+      w.q = in[1].w;
+      w.qt = in[1].wt;
+      w.scales = static_cast<const float*>(in[2].w);
+      w.offsets = static_cast<const float*>(in[3].w);
+      w.perm = static_cast<const int32_t*>(in[5].w);
+      w.group_size = std::get<LinearQAttrs>(n.attrs).group_size;
+      cpu::linear_q(pool_, in[0].act, rows, in[0].width, w, out.width, in[4].w, in[4].wt, out.act);
+      break;
+    }
     case OpId::rope: {
       const auto& a = std::get<RopeAttrs>(n.attrs);
       cpu::rope(pool_, in[0].act, rows, step.positions, a.num_heads, a.head_dim, a.rotary_dim,

@@ -62,6 +62,8 @@ void generate_dummy(const WeightInfo& w, int64_t begin, int64_t end, void* out) 
       generate(w.dummy, begin, end, [o](int64_t j, float x) { o[j] = cpu::f32_to_bf16(x); });
       break;
     }
+    default:  // codes and indices: the compiler never writes dummy settings for them (quantize takes real weights)
+      fail(LLMC_ERR_BAD_ENGINE, std::string("a dummy weight of dtype ") + dtype_name(w.dtype) + " cannot be generated; rebuild the engine");
   }
 }
 
@@ -92,7 +94,7 @@ void fill_dummy_weights(LoadedEngine& e, int num_threads) {
   auto work = [&]() {
     for (size_t i = next++; i < items.size(); i = next++) {
       const Item& it = items[i];
-      generate_dummy(*it.w, it.begin, it.end, it.base + uint64_t(it.begin) * dtype_bytes(it.w->dtype));
+      generate_dummy(*it.w, it.begin, it.end, it.base + uint64_t(it.begin) * cpu::dtype_size(it.w->dtype));
     }
   };
   std::vector<std::thread> pool;

@@ -28,15 +28,16 @@ void bind_weights(Plan& plan, const EngineFileHeader& h, const uint8_t* file, co
     if (!v.is_weight()) continue;
     WeightInfo& w = v.weight;
     std::string label = where + ": weight " + std::to_string(v.id) + (v.name.empty() ? "" : " \"" + v.name + "\"");
-    // product(shape) * dtype size without overflow: each dim <= 2^52 and the product is bounded step by step.
-    unsigned __int128 expected = dtype_bytes(w.dtype);
+    // rows * row bytes without overflow: each dim <= 2^52 and the product is bounded step by step.
+    unsigned __int128 elems = 1;
     for (int64_t d : w.shape) {
-      expected *= static_cast<uint64_t>(d);
-      if (expected > (static_cast<unsigned __int128>(1) << 62)) fail(LLMC_ERR_BAD_ENGINE, label + ": shape is absurdly large");
+      elems *= static_cast<uint64_t>(d);
+      if (elems > (static_cast<unsigned __int128>(1) << 58)) fail(LLMC_ERR_BAD_ENGINE, label + ": shape is absurdly large");
     }
+    const uint64_t expected = weight_bytes(w.dtype, w.shape);
     if (expected != w.nbytes) {
-      fail(LLMC_ERR_BAD_ENGINE, label + ": nbytes " + std::to_string(w.nbytes) + " != product(shape) * " +
-                                    std::to_string(dtype_bytes(w.dtype)) + " = " + std::to_string(static_cast<uint64_t>(expected)));
+      fail(LLMC_ERR_BAD_ENGINE, label + ": nbytes " + std::to_string(w.nbytes) + " != the " + dtype_name(w.dtype) + " size of shape " +
+                                    "= " + std::to_string(expected));
     }
     total += w.nbytes;
     if (w.is_dummy()) continue;  // no bytes in the file: generated at load (dummy_weights.h)
@@ -124,6 +125,7 @@ std::unique_ptr<LoadedEngine> load_engine(const std::string& engine_dir) {
   }
   validate_plan(e->plan, plan_where);
   bind_weights(e->plan, h, bytes, plan_where, &e->weights_bytes);
+  validate_weight_indices(e->plan, plan_where);
   return e;
 }
 

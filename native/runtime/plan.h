@@ -73,10 +73,11 @@ struct AttentionAttrs {
 };
 struct ActivationAttrs { ActivationKind kind = ActivationKind::identity; };  // activation and gated_activation
 struct SplitAttrs { std::vector<int32_t> sizes; };
+struct LinearQAttrs { int32_t group_size = 0; };
 
 // monostate: ops without attributes (linear, add, mul, select_rows).
 using NodeAttrs = std::variant<std::monostate, EmbeddingAttrs, PosEmbeddingAttrs, RmsNormAttrs, LayerNormAttrs,
-                               RopeAttrs, AttentionAttrs, ActivationAttrs, SplitAttrs>;
+                               RopeAttrs, AttentionAttrs, ActivationAttrs, SplitAttrs, LinearQAttrs>;
 
 struct PlanNode {
   OpId op = OpId::invalid;
@@ -131,11 +132,10 @@ Plan parse_plan(const json::Value& root, const std::string& where);
 // ranges inside the arena, every activation written before it is read, the logits output's shape.
 // Weight byte ranges are the loader's job. Throws Error(LLMC_ERR_BAD_ENGINE).
 void validate_plan(const Plan& plan, const std::string& where);
+// After the weights are bound: index weights (linear_q's perm) hold valid indices. Throws Error(LLMC_ERR_BAD_ENGINE).
+void validate_weight_indices(const Plan& plan, const std::string& where);
 
-// Bytes of one element of a weight dtype.
-size_t dtype_bytes(DType t);
-// "f32" | "f16" | "bf16" -> dtype; false for anything else.
-bool parse_dtype(const std::string& name, DType* out);
-const char* dtype_name(DType t);
+// Bytes of a weight of this dtype and shape (sub-byte dtypes pack each row to whole bytes: dtype_matrix_bytes).
+uint64_t weight_bytes(DType t, const std::vector<int64_t>& shape);
 
 }  // namespace llmc::runtime

@@ -118,6 +118,7 @@ NodeAttrs parse_attrs(OpId op, AttrReader& a) {
     case OpId::activation:
     case OpId::gated_activation: return ActivationAttrs{a.get_enum<ActivationKind>("kind", &activation_kind_from_name)};
     case OpId::split: return SplitAttrs{a.get_int_array("sizes")};
+    case OpId::linear_q: return LinearQAttrs{a.get_int("group_size")};
     default: return std::monostate{};
   }
 }
@@ -214,7 +215,7 @@ PlanValue parse_value(const JsonFields& f, const json::Value& jv, const std::str
   if (kind == "weight") {
     v.kind = PlanValue::Kind::weight;
     std::string dt = f.string(jv, path, "dtype");
-    if (!parse_dtype(dt, &v.weight.dtype)) f.fail_at(JsonFields::join(path, "dtype"), "unknown weight dtype \"" + dt + "\"");
+    if (!dtype_from_name(dt.c_str(), &v.weight.dtype)) f.fail_at(JsonFields::join(path, "dtype"), "unknown weight dtype \"" + dt + "\"");
     const json::Value& shape = f.array(jv, path, "shape");
     if (shape.as_array().empty() || shape.as_array().size() > 2) {
       f.fail_at(JsonFields::join(path, "shape"), "weights are 1-D or 2-D");
@@ -251,30 +252,10 @@ int64_t PlanValue::numel() const {
   return n;
 }
 
-size_t dtype_bytes(DType t) {
-  switch (t) {
-    case DType::f32: return 4;
-    case DType::f16: return 2;
-    case DType::bf16: return 2;
-  }
-  return 0;
-}
-
-bool parse_dtype(const std::string& name, DType* out) {
-  if (name == "f32") *out = DType::f32;
-  else if (name == "f16") *out = DType::f16;
-  else if (name == "bf16") *out = DType::bf16;
-  else return false;
-  return true;
-}
-
-const char* dtype_name(DType t) {
-  switch (t) {
-    case DType::f32: return "f32";
-    case DType::f16: return "f16";
-    case DType::bf16: return "bf16";
-  }
-  return "?";
+uint64_t weight_bytes(DType t, const std::vector<int64_t>& shape) {
+  const uint64_t cols = shape.empty() ? 0 : uint64_t(shape.back());
+  const uint64_t rows = shape.size() == 2 ? uint64_t(shape[0]) : 1;
+  return dtype_matrix_bytes(t, rows, cols);
 }
 
 Plan parse_plan(const json::Value& root, const std::string& where) {

@@ -96,11 +96,21 @@ class PlanChecker {
     }
   }
 
+  static bool is_float(DType t) { return t == DType::f32 || t == DType::f16 || t == DType::bf16; }
+
   void check_node(int index) {
     node_ = index;
     const PlanNode& n = plan_.nodes[index];
     const auto& in = n.inputs;
     const ModelDims& m = plan_.model;
+    // Codes and indices are only read by the quantized op, which checks its own operands.
+    if (n.op != OpId::linear_q) {
+      for (int32_t id : in) {
+        if (id >= 0 && value(id).is_weight() && !is_float(value(id).weight.dtype)) {
+          bad(value_label(value(id)) + " has dtype " + dtype_name(value(id).weight.dtype) + ", which only linear_q reads");
+        }
+      }
+    }
     switch (n.op) {
       case OpId::embedding: {
         const WeightInfo& table = in_weight(in[0]);
@@ -145,6 +155,36 @@ class PlanChecker {
         }
         const ActivationInfo& out = out_act(n.outputs[0]);
         expect(out.rows == x.rows && out.width == w.shape[0], "out must be [x rows, weight rows]");
+        break;
+      }
+      case OpId::linear_q: {
+        const auto& a = std::get<LinearQAttrs>(n.attrs);
+        const ActivationInfo& x = in_act(in[0]);
+        const WeightInfo& q = in_weight(in[1]);
+        expect(q.dtype == DType::i8 || q.dtype == DType::u4 || q.dtype == DType::f8e4m3, "qweight must be i8, u4 or f8e4m3");
+        expect(q.shape.size() == 2 && q.shape[1] == x.width, "qweight must be 2-D [out, in] with in == x width");
+        const int64_t out_f = q.shape[0], in_f = q.shape[1];
+        expect(a.group_size > 0 && in_f % a.group_size == 0, "group_size must divide in_features");
+        expect(q.dtype != DType::u4 || a.group_size % 2 == 0, "u4 groups must hold an even number of columns");
+        const int64_t groups = in_f / a.group_size;
+        for (int slot : {2, 3}) {
+          if (in[slot] < 0) continue;
+          const WeightInfo& s = in_weight(in[slot]);
+          expect(s.dtype == DType::f32 && s.shape.size() == 2 && s.shape[0] == out_f && s.shape[1] == groups,
+                 std::string(slot == 2 ? "scales" : "offsets") + " must be f32 [out, in/group_size]");
+        }
+        if (in[4] >= 0) {
+          const WeightInfo& b = in_weight(in[4]);
+          vector_weight(b, out_f, "bias");
+          expect(is_float(b.dtype), "bias must be a float weight");
+        }
+        if (in[5] >= 0) {
+          const WeightInfo& p = in_weight(in[5]);
+          vector_weight(p, in_f, "perm");
+          expect(p.dtype == DType::i32 && !p.is_dummy(), "perm must be a stored i32 weight");
+        }
+        const ActivationInfo& out = out_act(n.outputs[0]);
+        expect(out.rows == x.rows && out.width == out_f, "out must be [x rows, qweight rows]");
         break;
       }
       case OpId::rope: {
@@ -260,5 +300,23 @@ class PlanChecker {
 }  // namespace
 
 void validate_plan(const Plan& plan, const std::string& where) { PlanChecker(plan, where).run(); }
+
+void validate_weight_indices(const Plan& plan, const std::string& where) {
+  for (size_t k = 0; k < plan.nodes.size(); ++k) {
+    const PlanNode& n = plan.nodes[k];
+    if (n.op != OpId::linear_q || n.inputs[5] < 0) continue;
+    // perm: every index in range and each once, since the kernel gathers x through it.
+    const WeightInfo& p = plan.values[n.inputs[5]].weight;
+    const int64_t in_f = p.shape[0];
+    std::vector<bool> seen(size_t(in_f), false);
+    const int32_t* idx = static_cast<const int32_t*>(p.data);
+    for (int64_t i = 0; i < in_f; ++i) {
+      if (idx[i] < 0 || idx[i] >= in_f || seen[size_t(idx[i])]) {
+        fail(LLMC_ERR_BAD_ENGINE, where + ": nodes[" + std::to_string(k) + "] (linear_q \"" + n.name + "\"): perm is not a permutation of [0, " + std::to_string(in_f) + ")");
+      }
+      seen[size_t(idx[i])] = true;
+    }
+  }
+}
 
 }  // namespace llmc::runtime

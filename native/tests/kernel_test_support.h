@@ -34,9 +34,7 @@ inline std::vector<float> random_vec(size_t n, float lo = -1.0f, float hi = 1.0f
   return v;
 }
 
-inline const char* dtype_name(cpu::DType t) {
-  return t == cpu::DType::f32 ? "f32" : t == cpu::DType::f16 ? "f16" : "bf16";
-}
+using ::llmc::dtype_name;
 
 // A weight tensor in dtype t, with the f32 values it really holds (after rounding) for references.
 struct Weights {

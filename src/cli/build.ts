@@ -7,7 +7,7 @@ import type { BuildDType } from '../compiler/api.js';
 import { LlmcError } from '../errors.js';
 import { buildEngine } from './compiler.js';
 import { presetNames } from '../compiler/dummy/presets.js';   // plain data: cheap to load for the help text
-import { intArg, nonEmpty } from './parse.js';
+import { collect, intArg, nonEmpty } from './parse.js';
 
 interface BuildFlags {
   output: string;
@@ -22,6 +22,14 @@ interface BuildFlags {
   dummyWeights?: boolean;
   config?: string;
   dummySeed?: number;
+  quantize?: 'int8' | 'int4' | 'fp8';
+  groupSize?: number;
+  symmetric?: boolean;
+  keepFloat?: string[];
+  quantizeLmHead?: boolean;
+  calib?: string;
+  accuracyBudget?: string;
+  accuracyGate?: boolean;
 }
 
 export function registerBuild(program: Command): void {
@@ -41,6 +49,14 @@ export function registerBuild(program: Command): void {
     .option('--dummy-weights', 'store no weights: the runtime generates seeded random ones at load (speed and memory work; outputs are meaningless)')
     .option('--config <preset|file|dir>', `model config for --dummy-weights: a preset (${presetNames().join(', ')}), a config.json or a checkpoint directory`, nonEmpty('--config'))
     .option('--dummy-seed <n>', 'seed of the generated weights (default 0)', intArg(0, 2 ** 32 - 1))
+    .addOption(new Option('--quantize <scheme>', 'weight-only quantization of the decoder linears: int8 (per channel), int4 (group-wise), fp8 (E4M3, per channel)').choices(['int8', 'int4', 'fp8']))
+    .option('--group-size <n>', 'int4 columns per scale: 32, 64 or 128 (default 128; a linear it does not divide takes the largest that does)', intArg(1, 1 << 20))
+    .option('--symmetric', 'int4 without zero points')
+    .option('--keep-float <regex>', 'keep matching linears in float (llmc names like l0.down or checkpoint names); repeatable', collect)
+    .option('--quantize-lm-head', 'also quantize the LM head')
+    .option('--calib <file>', 'calibration text for the accuracy gate (default: a text that ships with llmc)', nonEmpty('--calib'))
+    .option('--accuracy-budget <list>', 'fail the build past these: ppl=+N%,top1=N% (defaults: int8/fp8 ppl=+1%,top1=99%; int4 ppl=+5%,top1=95%)', nonEmpty('--accuracy-budget'))
+    .option('--no-accuracy-gate', 'skip measuring the quantized engine against the float one')
     .option('--dump-ir <dir>', 'write the IR after each pass into this directory')
     .option('--force', 'overwrite a non-empty directory that is not an engine (an existing engine is always replaced)')
     .action(async (hfDir: string | undefined, flags: BuildFlags) => {
@@ -63,6 +79,14 @@ export function registerBuild(program: Command): void {
         dummyWeights: flags.dummyWeights,
         config: flags.config,
         dummySeed: flags.dummySeed,
+        quantize: flags.quantize,
+        groupSize: flags.groupSize,
+        symmetric: flags.symmetric,
+        keepFloat: flags.keepFloat,
+        quantizeLmHead: flags.quantizeLmHead,
+        calib: flags.calib,
+        accuracyBudget: flags.accuracyBudget,
+        accuracyGate: flags.accuracyGate,
         log: (line) => process.stdout.write(`${line}\n`),
       });
       process.stdout.write(`next: llmc run ${report.engineDir} --prompt "..."   (or --token-ids 1,2,3)\n`);

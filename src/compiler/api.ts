@@ -18,6 +18,15 @@ export interface BuildOptions {
   config?: string;           // with dummyWeights: a preset (src/compiler/dummy/presets.ts), config.json or checkpoint dir
   dummySeed?: number;        // with dummyWeights: integer in [0, 2^32), default 0
   log?: (line: string) => void;  // progress and the memory plan, one line at a time
+  // ---- quantization (docs/quantization.md)
+  quantize?: 'int8' | 'int4' | 'fp8';  // round-to-nearest weight-only quantization of the decoder linears
+  groupSize?: number;        // int4: 32 | 64 | 128 (default 128)
+  symmetric?: boolean;       // int4: symmetric codes (default asymmetric, with a zero point)
+  keepFloat?: string[];      // regular expressions: linears (llmc or checkpoint names) kept in float
+  quantizeLmHead?: boolean;  // also quantize the LM head
+  calib?: string;            // calibration text for the accuracy gate (default: the text that ships with llmc)
+  accuracyBudget?: string;   // e.g. "ppl=+1%,top1=99%" (default per scheme)
+  accuracyGate?: boolean;    // default true for quantized engines; false skips the measurement
 }
 
 export interface BuildReport {

@@ -28,6 +28,12 @@ import { buildPipeline, runPipeline } from '../passes/pipeline.js';
 import { buildTarget, resolveTarget } from './cuda/target.js';
 import { resolveDummyConfig } from './dummy/config.js';
 import { DummyWeightTable } from './dummy/weights.js';
+import type { Checkpoint } from './hf/checkpoint.js';
+import { TensorReader } from './hf/safetensors.js';
+import { readPackedFormat, type PackedFormat } from './quant/checkpoint-config.js';
+import { foldPackedModules } from './quant/packed.js';
+import { checkQuantOptions, quantizationLines, quantizationSummary } from './quant/options.js';
+import type { QuantDecision } from '../passes/quantize.js';
 
 const DTYPES: Record<BuildDType, WeightDType> = { float32: 'f32', float16: 'f16', bfloat16: 'bf16' };
 const DEFAULT_MAX_BATCH_SIZE = 8;
@@ -58,8 +64,16 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
 
   // ---- import: a checkpoint, or (--dummy-weights) a config alone
   const dummySrc = opts.dummyWeights ? resolveDummyConfig(opts.config ?? modelDir) : null;
+  const quant = checkQuantOptions(opts);
   const ckpt = dummySrc ? null : openCheckpoint(modelDir!);
-  const model = loadModel(ckpt ?? { config: dummySrc!.config, tensors: new Map() });  // canonical tensor names
+  const packedFormat = ckpt ? readPackedFormat(ckpt.config) : null;
+  if (packedFormat && opts.quantize) {
+    fail('BAD_ARGUMENT', `--quantize ${opts.quantize} on a checkpoint that is already quantized (${packedFormat.label})`,
+      'drop --quantize: llmc repacks the checkpoint\'s own quantized weights, never re-quantizing them');
+  }
+  if (packedFormat) log(`checkpoint is pre-quantized: ${packedFormat.label} (repacked bit-exactly, not re-quantized)`);
+  const imported = ckpt && packedFormat ? { ...ckpt, tensors: foldPacked(ckpt.tensors, packedFormat) } : ckpt;
+  const model = loadModel(imported ?? { config: dummySrc!.config, tensors: new Map() });  // canonical tensor names
   const { family, architecture, cfg } = model;
   const dtype = opts.dtype ?? cfg.torch_dtype;
   log(`llmc build: ${architecture} (${cfg.num_layers} layers, hidden ${cfg.hidden_size}, ${cfg.num_heads} heads / ${cfg.num_kv_heads} kv heads, ` +
@@ -71,11 +85,15 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   const ctx: LayerContext = { g: new GraphBuilder(), cfg, weights, dtype: DTYPES[dtype] };
   let graph = (family.build ?? buildDecoder)(ctx);
   checkEveryTargetUsed(weights, graph, architecture);
-  const passes = buildPipeline();
+  const decisions: QuantDecision[] = [];
+  const packedTable = new Map([...model.tensors].filter(([, t]) => t.packed).map(([n, t]) => [n, t.packed!] as const));
+  const passes = buildPipeline({ quantize: { ...quant, packed: packedTable, decisions } });
   const dump = opts.dumpIrDir ? irDumper(opts.dumpIrDir) : undefined;
   dump?.(0, 'input', graph);
   graph = runPipeline(graph, passes, (i, p, g) => dump?.(i + 1, p.name, g));
   log(`passes: ${passes.map((p) => p.name).join(', ')} -> ${graph.nodes.length} nodes, ${graph.weights.size} weights`);
+  const quantization = quantizationSummary(quant, packedFormat, decisions);
+  for (const line of quantizationLines(quantization)) log(line);
 
   // ---- target (cuda: the kernels' fatbin) and engine
   const { manifest: targetManifest, files } = buildTarget(target, { headDim: cfg.head_dim, hiddenSize: cfg.hidden_size, weightDType: DTYPES[dtype] }, env, log);
@@ -83,12 +101,22 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
     outDir, graph, cfg, limits, dtype, passes: passes.map((p) => p.name),
     checkpoint: ckpt ? { ...ckpt, tensors: model.tensors } : null,
     dummy: dummySrc ? { config: dummySrc.label, seed: opts.dummySeed ?? 0, dir: dummySrc.dir, generation: dummySrc.generation } : undefined,
-    target: targetManifest, files,
+    target: targetManifest, files, quantization,
   });
   for (const line of memoryPlanLines(memory, limits, dtype)) log(line);
   const seconds = (performance.now() - started) / 1000;
   log(`wrote ${outDir} in ${seconds.toFixed(2)} s`);
   return { engineDir: outDir, manifest, seconds };
+}
+
+/** Folds a pre-quantized checkpoint's packed tensors into virtual `<module>.weight` tensors (quant/packed.ts). */
+function foldPacked(tensors: Checkpoint['tensors'], format: PackedFormat): Checkpoint['tensors'] {
+  const reader = new TensorReader();
+  try {
+    return foldPackedModules(tensors, format, reader);
+  } finally {
+    reader.close();
+  }
 }
 
 /** --config and --dummy-seed belong to --dummy-weights; a dummy build takes its config from one place. */

@@ -5,24 +5,33 @@
 // with l0.qkv.weight = concat(q, k, v) rows (done by the engine writer: weight sources compose). The same rule
 // fuses gate/up (l0.gate_up). Safe cases only: same weight dtype, all with bias or all without, and weights no
 // other node reads (a tied embedding is never folded into something else). The split keeps the original output
-// values and names, so downstream nodes are untouched.
+// values and names, so downstream nodes are untouched. Quantized siblings (linear_q, after the quantize pass) fuse
+// the same way when they share code dtype, group size and which of offsets/bias they have: qweight, scales,
+// offsets and bias are each concatenated by rows (every one is per output row).
 import { OPS } from '../compiler/ir/ops.generated.js';
 import { cloneGraph, nextActId, removeUnusedValues, type Graph, type Node, type Operand } from '../compiler/ir/graph.js';
 import { concat } from '../compiler/ir/weight-source.js';
 import type { Pass } from './pass.js';
+
+// Which inputs of a fusable op are weights concatenated along the output rows; the rest must match exactly.
+const ROW_WEIGHTS: Partial<Record<Node['op'], number[]>> = { linear: [1, 2], linear_q: [1, 2, 3, 4] };
 
 function run(input: Graph): Graph {
   const g = cloneGraph(input);
   const weightReaders = new Map<string, number>();
   for (const n of g.nodes) for (const x of n.inputs) if (x?.kind === 'weight') weightReaders.set(x.name, (weightReaders.get(x.name) ?? 0) + 1);
 
-  // Group candidate linears by (input, dtype, bias or not), in node order.
+  // Group candidates by (op, input, weight dtype, which optional inputs are present, attrs), in node order.
+  // linear_q with a perm (GPTQ act-order) reorders its own input, so it is never fused.
   const groups = new Map<string, Node[]>();
   for (const n of g.nodes) {
-    const [x, wt, b] = n.inputs;
-    if (n.op !== 'linear' || x?.kind !== 'act' || wt?.kind !== 'weight') continue;
-    if (weightReaders.get(wt.name) !== 1 || (b?.kind === 'weight' && weightReaders.get(b.name) !== 1)) continue;
-    const key = `${x.id}|${g.weights.get(wt.name)!.dtype}|${b ? 'bias' : 'nobias'}`;
+    const slots = ROW_WEIGHTS[n.op];
+    const x = n.inputs[0];
+    if (!slots || x?.kind !== 'act' || n.inputs[1]?.kind !== 'weight') continue;
+    if (n.op === 'linear_q' && n.inputs[5]) continue;
+    const ws = slots.map((i) => n.inputs[i] ?? null);
+    if (ws.some((w) => w !== null && (w.kind !== 'weight' || weightReaders.get(w.name) !== 1))) continue;
+    const key = `${n.op}|${x.id}|${g.weights.get((n.inputs[1] as { name: string }).name)!.dtype}|${ws.map((w) => (w ? 1 : 0)).join('')}|${JSON.stringify(n.attrs)}`;
     groups.set(key, [...(groups.get(key) ?? []), n]);
   }
 
@@ -33,26 +42,29 @@ function run(input: Graph): Graph {
   for (const group of groups.values()) {
     if (group.length < 2) continue;
     const name = fusedName(group.map((n) => n.name));
-    if (g.weights.has(`${name}.weight`) || [...g.acts.values()].some((a) => a.name === name) || g.nodes.some((n) => n.name === name || n.name === `${name}.split`)) continue;
+    const slots = ROW_WEIGHTS[group[0].op]!;
+    const suffixes = slots.map((i) => {
+      const w = group[0].inputs[i] as { name: string } | null | undefined;
+      return w ? w.name.slice(w.name.lastIndexOf('.') + 1) : null;
+    });
+    const taken = (n: string) => g.weights.has(n) || [...g.acts.values()].some((a) => a.name === n) || g.nodes.some((x) => x.name === n);
+    if (taken(name) || taken(`${name}.split`) || suffixes.some((sfx) => sfx !== null && taken(`${name}.${sfx}`))) continue;
 
-    const weights = group.map((n) => g.weights.get((n.inputs[1] as { name: string }).name)!);
-    const sizes = weights.map((w) => w.shape[0]);
+    const sizes = group.map((n) => g.weights.get((n.inputs[1] as { name: string }).name)!.shape[0]);
     const total = sizes.reduce((a, b) => a + b, 0);
-    const fusedW = { name: `${name}.weight`, dtype: weights[0].dtype, shape: [total, weights[0].shape[1]], source: concat(...weights.map((w) => w.source)) };
-    g.weights.set(fusedW.name, fusedW);
-    weightRank.set(fusedW.name, weightRank.get(weights[0].name)! - 0.5);
-    const inputs: Operand[] = [group[0].inputs[0]!, { kind: 'weight', name: fusedW.name }];
-    if (group[0].inputs[2]) {
-      const biases = group.map((n) => g.weights.get((n.inputs[2] as { name: string }).name)!);
-      const fusedB = { name: `${name}.bias`, dtype: biases[0].dtype, shape: [total], source: concat(...biases.map((b) => b.source)) };
-      g.weights.set(fusedB.name, fusedB);
-      weightRank.set(fusedB.name, weightRank.get(biases[0].name)! - 0.5);
-      inputs.push({ kind: 'weight', name: fusedB.name });
-    }
+    const inputs: (Operand | null)[] = [...group[0].inputs];
+    slots.forEach((slot, k) => {
+      if (suffixes[k] === null) return;
+      const parts = group.map((n) => g.weights.get((n.inputs[slot] as { name: string }).name)!);
+      const fused = { name: `${name}.${suffixes[k]}`, dtype: parts[0].dtype, shape: [total, ...parts[0].shape.slice(1)], source: concat(...parts.map((w) => w.source)) };
+      g.weights.set(fused.name, fused);
+      weightRank.set(fused.name, weightRank.get(parts[0].name)! - 0.5);
+      inputs[slot] = { kind: 'weight', name: fused.name };
+    });
     const x = g.acts.get((group[0].inputs[0] as { id: number }).id)!;
     const id = nextId++;
     g.acts.set(id, { id, name, rows: x.rows, width: total });                       // [rows, sum of outs]
-    const linear: Node = { op: 'linear', name, inputs, outputs: [id], attrs: {} };
+    const linear: Node = { op: group[0].op, name, inputs, outputs: [id], attrs: { ...group[0].attrs } };
     const split: Node = { op: 'split', name: `${name}.split`, inputs: [{ kind: 'act', id }], outputs: group.map((n) => n.outputs[0]), attrs: { sizes } };
     if (OPS.split.attrs.length !== 1) throw new Error('split attrs changed: update fuse_sibling_linears');
     replaced.set(group[0], [linear, split]);

@@ -7,9 +7,12 @@ import { fuseGatedActivation } from './fuse-gated-activation.js';
 import { fuseSiblingLinears } from './fuse-sibling-linears.js';
 import type { Pass } from './pass.js';
 import { planMemory } from './plan-memory.js';
+import { quantizePass, type QuantizeOptions } from './quantize.js';
 
 export interface PipelineOptions {
   fuse?: boolean;        // default true; false keeps the graph as the layer builders wrote it (debugging)
+  /** Weight quantization (llmc build --quantize) and pre-quantized checkpoint modules; absent: no quantize pass. */
+  quantize?: QuantizeOptions;
 }
 
 export function buildPipeline(opts: PipelineOptions = {}): Pass[] {
@@ -17,13 +20,20 @@ export function buildPipeline(opts: PipelineOptions = {}): Pass[] {
   return [
     // ---- Phase 1. Clean up what the layer builders wrote.
     canonicalize,
-    // ---- Phase 2. Fusion on the op graph (weights are re-laid out by the engine writer, not here).
+    // ---- Phase 2. Weight transforms: quantize (linear -> linear_q: int8 / int4 / fp8, or a pre-quantized
+    //      checkpoint's own codes). Before fusion, so each checkpoint module keeps its own quantization metadata
+    //      and fusion joins only siblings quantized alike.
+    ...(quantizeNeeded(opts.quantize) ? [quantizePass(opts.quantize!)] : []),
+    // ---- Phase 3. Fusion on the op graph (weights are re-laid out by the engine writer, not here).
     ...(fuse ? [fuseGatedActivation, fuseSiblingLinears, canonicalize] : []),
-    // ---- Phase 3. Weight transforms: quantize (w8a16, w4a16-group, ...) goes here.
     // ---- Phase 4. Parallelism: shard (tensor-parallel colwise/rowwise + all-reduce, pipeline stages) goes here.
     // ---- Phase 5. Memory: arena offsets for every activation. Must stay last: any change to nodes invalidates it.
     planMemory,
   ];
+}
+
+function quantizeNeeded(q: QuantizeOptions | undefined): boolean {
+  return q !== undefined && (q.scheme !== undefined || (q.packed?.size ?? 0) > 0);
 }
 
 /** Runs the passes, verifying the input and every result; `after` sees each intermediate graph (IR dumps). */

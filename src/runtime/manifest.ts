@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { LlmcError } from '../errors.js';
 import { SCHEMA_HASH } from '../compiler/ir/ops.generated.js';
 
-/** The engine format this llmc reads (LLMC_ENGINE_FORMAT_VERSION in native/include/llmc/llmc.h). */
-export const ENGINE_FORMAT_VERSION = 1;
+/** The engine format this llmc reads and writes (LLMC_ENGINE_FORMAT_VERSION in native/include/llmc/llmc.h). */
+import { FORMAT_VERSION as ENGINE_FORMAT_VERSION } from '../compiler/engine/format.js';
+export { ENGINE_FORMAT_VERSION };
 
 export interface MemoryPlan {
   weights_bytes?: number;

@@ -13,7 +13,7 @@ extern "C" {
 #endif
 
 #define LLMC_API_VERSION 1
-#define LLMC_ENGINE_FORMAT_VERSION 1
+#define LLMC_ENGINE_FORMAT_VERSION 2
 
 typedef enum llmc_status {
   LLMC_OK = 0,

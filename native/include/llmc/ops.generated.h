@@ -5,8 +5,58 @@
 
 namespace llmc {
 
-constexpr const char* kSchemaHash = "335153977376d0be";
+constexpr const char* kSchemaHash = "a2daddf245a102c7";
 constexpr int kSchemaVersion = 1;
+
+// Weight dtypes of the engine. bits < 8: packed along the last dimension, element 2j in the low nibble of byte j, each row starting at a byte boundary (row bytes = ceil(cols * bits / 8)). Integer and fp8 codes are only read by the quantized ops.
+enum class DType : int32_t {
+  f32 = 0,  // IEEE binary32
+  f16 = 1,  // IEEE binary16
+  bf16 = 2,  // bfloat16 (top half of a binary32)
+  i8 = 3,  // signed 8-bit integer code (two's complement)
+  u4 = 4,  // unsigned 4-bit integer code 0..15, two per byte
+  f8e4m3 = 5,  // FP8 E4M3FN (OCP): 1 sign, 4 exponent (bias 7), 3 mantissa bits; no infinities; 0x7f/0xff are NaN
+  i32 = 6,  // signed 32-bit integer (indices)
+};
+constexpr int kNumDTypes = 7;
+inline bool dtype_from_name(const char* s, DType* out) {
+  if (std::strcmp(s, "f32") == 0) { *out = DType::f32; return true; }
+  if (std::strcmp(s, "f16") == 0) { *out = DType::f16; return true; }
+  if (std::strcmp(s, "bf16") == 0) { *out = DType::bf16; return true; }
+  if (std::strcmp(s, "i8") == 0) { *out = DType::i8; return true; }
+  if (std::strcmp(s, "u4") == 0) { *out = DType::u4; return true; }
+  if (std::strcmp(s, "f8e4m3") == 0) { *out = DType::f8e4m3; return true; }
+  if (std::strcmp(s, "i32") == 0) { *out = DType::i32; return true; }
+  return false;
+}
+inline const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::f32: return "f32";
+    case DType::f16: return "f16";
+    case DType::bf16: return "bf16";
+    case DType::i8: return "i8";
+    case DType::u4: return "u4";
+    case DType::f8e4m3: return "f8e4m3";
+    case DType::i32: return "i32";
+  }
+  return "invalid";
+}
+inline int dtype_bits(DType t) {
+  switch (t) {
+    case DType::f32: return 32;
+    case DType::f16: return 16;
+    case DType::bf16: return 16;
+    case DType::i8: return 8;
+    case DType::u4: return 4;
+    case DType::f8e4m3: return 8;
+    case DType::i32: return 32;
+  }
+  return 0;
+}
+// Bytes of a [rows, cols] weight (1-D: rows = 1): sub-byte dtypes pack each row to a whole number of bytes.
+inline uint64_t dtype_matrix_bytes(DType t, uint64_t rows, uint64_t cols) {
+  return rows * ((cols * uint64_t(dtype_bits(t)) + 7) / 8);
+}
 
 enum class OpId : int32_t {
   invalid = 0,
@@ -23,6 +73,7 @@ enum class OpId : int32_t {
   gated_activation = 11,  // out = act(gate) * up: the SwiGLU / GeGLU form, fused by the fuse pass from activation + mul.
   split = 12,  // Splits the columns of x into consecutive blocks of the given widths (e.g
   select_rows = 13,  // Keeps the rows whose logits the step wants (the last token of each sequence, or every token when all logits are asked for), so the LM head runs only on them.
+  linear_q = 14,  // Weight-only quantized linear: out = x 
 };
 
 inline OpId op_id_from_name(const char* name) {
@@ -39,6 +90,7 @@ inline OpId op_id_from_name(const char* name) {
   if (std::strcmp(name, "gated_activation") == 0) return OpId::gated_activation;
   if (std::strcmp(name, "split") == 0) return OpId::split;
   if (std::strcmp(name, "select_rows") == 0) return OpId::select_rows;
+  if (std::strcmp(name, "linear_q") == 0) return OpId::linear_q;
   return OpId::invalid;
 }
 
@@ -59,6 +111,7 @@ inline OpArity op_arity(OpId id) {
     case OpId::gated_activation: return {2, 2, 1};
     case OpId::split: return {1, 1, -1};
     case OpId::select_rows: return {1, 1, 1};
+    case OpId::linear_q: return {6, 3, 1};
     default: return {0, 0, 0};
   }
 }
@@ -78,6 +131,7 @@ inline const char* op_name(OpId id) {
     case OpId::gated_activation: return "gated_activation";
     case OpId::split: return "split";
     case OpId::select_rows: return "select_rows";
+    case OpId::linear_q: return "linear_q";
     default: return "invalid";
   }
 }

@@ -35,7 +35,7 @@ export const SPECIALISATION_MACROS = {
   LLMC_HEAD_DIM: (s: KernelShape) => s.headDim,
   LLMC_HIDDEN_SIZE: (s: KernelShape) => s.hiddenSize,
   // 0 f32, 1 f16, 2 bf16: the order of llmc::cpu::DType (native/cpu/kernels.h), so host and device agree.
-  LLMC_WEIGHT_DTYPE: (s: KernelShape) => ({ f32: 0, f16: 1, bf16: 2 })[s.weightDType],
+  LLMC_WEIGHT_DTYPE: (s: KernelShape) => ({ f32: 0, f16: 1, bf16: 2 } as Record<string, number>)[s.weightDType] ?? 0,
 } as const;
 
 // src/compiler/cuda/kernels.ts and dist/compiler/cuda/kernels.js both sit three levels below the package root.

@@ -6,6 +6,7 @@
 //                                                                 from 1, e.g. gemma's norm_weight_offset)
 //   biases (linear and norm)                  N(0, 0.02)
 // Each weight's values come from its own seed: the build's --dummy-seed mixed with the weight's name.
+import { fail } from '../../errors.js';
 import type { Weight } from '../ir/graph.js';
 import type { DummyInit, WeightSource } from '../ir/weight-source.js';
 import type { ModelConfig } from '../models/config.js';
@@ -53,6 +54,9 @@ function dummyBase(src: WeightSource): { init: DummyInit; seed: number } | null 
       return parts[0];
     }
     case 'tensor': case 'const': return null;
+    case 'quantize': case 'packed':
+      if (dummyBase(src.src)) fail('UNSUPPORTED', '--quantize with --dummy-weights is not supported', 'quantize a real checkpoint, or build the dummy engine in float16/bfloat16');
+      return null;
   }
 }
 

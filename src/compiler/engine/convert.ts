@@ -6,6 +6,7 @@
 import { endianness } from 'node:os';
 import type { WeightDType } from '../ir/graph.js';
 import type { CheckpointDType } from '../hf/safetensors.js';
+import { f32ToFp8e4m3, fp8e4m3ToF32 } from '../quant/fp8.js';
 
 if (endianness() !== 'LE') throw new Error('llmc needs a little-endian host');
 
@@ -75,6 +76,16 @@ export function f32ToBf16(v: number): number {
   return f32BitsToBf16(u32[0]);
 }
 
+function encodeInts(data: Float32Array, bytes: number, min: number, max: number, put: (out: Buffer, i: number, v: number) => void): Buffer {
+  const out = Buffer.alloc(data.length * bytes);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (!(Number.isInteger(v) && v >= min && v <= max)) throw new Error(`integer code ${v} is outside [${min}, ${max}]`);
+    put(out, i, v);
+  }
+  return out;
+}
+
 /** A view (or an aligned copy) of `buf` as elements of `T`. */
 function view<T>(buf: Buffer, bytesPer: number, make: (b: ArrayBuffer, off: number, n: number) => T): T {
   if (buf.byteOffset % bytesPer === 0) return make(buf.buffer as ArrayBuffer, buf.byteOffset, buf.length / bytesPer);
@@ -102,11 +113,44 @@ export function decodeToF32(buf: Buffer, dtype: CheckpointDType | WeightDType): 
       for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
       return out;
     }
+    default:
+      // Packed codes and indices are not float values: only the quantized-checkpoint import decodes them.
+      throw new Error(`decodeToF32: ${dtype} is not a float dtype`);
   }
 }
 
-/** Encodes f32 values as `dtype` bytes. */
-export function encodeFromF32(data: Float32Array, dtype: WeightDType): Buffer {
+/**
+ * Encodes f32 values as `dtype` bytes. Codes and indices (i8, u4, f8e4m3, i32) must already be exact values of
+ * their dtype (integers in range; fp8 numbers): anything else is a compiler bug, not a rounding. u4 packs each
+ * row of `cols` values into ceil(cols / 2) bytes, element 2j in the low nibble of byte j.
+ */
+export function encodeFromF32(data: Float32Array, dtype: WeightDType, cols = data.length): Buffer {
+  switch (dtype) {
+    case 'i8': return encodeInts(data, 1, -128, 127, (out, i, v) => out.writeInt8(v, i));
+    case 'i32': return encodeInts(data, 4, -(2 ** 31), 2 ** 31 - 1, (out, i, v) => out.writeInt32LE(v, 4 * i));
+    case 'u4': {
+      const rows = data.length / cols, rowBytes = Math.ceil(cols / 2);
+      const out = Buffer.alloc(rows * rowBytes);
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) {
+          const v = data[r * cols + c];
+          if (!(Number.isInteger(v) && v >= 0 && v <= 15)) throw new Error(`u4 code ${v} is not an integer in 0..15`);
+          out[r * rowBytes + (c >> 1)] |= c & 1 ? v << 4 : v;
+        }
+      }
+      return out;
+    }
+    case 'f8e4m3': {
+      const out = Buffer.alloc(data.length);
+      for (let i = 0; i < data.length; i++) {
+        const code = f32ToFp8e4m3(data[i]);
+        if (fp8e4m3ToF32(code) !== data[i]) throw new Error(`${data[i]} is not an fp8 e4m3 number`);
+        out[i] = code;
+      }
+      return out;
+    }
+    default: break;
+  }
   if (dtype === 'f32') return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
   const out = new Uint16Array(data.length);

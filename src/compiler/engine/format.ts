@@ -1,6 +1,6 @@
 // Constants of the engine format (docs/engine-format.md). Bump FORMAT_VERSION with the spec and the C++ reader
 // (native/include/llmc/llmc.h LLMC_ENGINE_FORMAT_VERSION) on any structural change.
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;   // 2: weight dtypes i8/u4/f8e4m3/i32 and linear_q (quantized engines)
 export const MAGIC = Buffer.from([0x4c, 0x4c, 0x4d, 0x43, 0x45, 0x4e, 0x47, 0x00]); // "LLMCENG\0"
 export const HEADER_BYTES = 40;          // magic, version, flags, plan length, data offset, data size
 export const DATA_ALIGN = 4096;          // data section offset (page aligned for mmap)
@@ -14,6 +14,7 @@ export const MANIFEST_FILE = 'config.json';
 export const COPIED_FILES = ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json'] as const;
 
 import type { PlanDummy } from '../dummy/init.js';
+import type { WeightDType } from '../ir/graph.js';
 export type { PlanDummy } from '../dummy/init.js';
 
 export const alignUp = (x: number, a: number) => Math.ceil(x / a) * a;
@@ -21,7 +22,7 @@ export const alignUp = (x: number, a: number) => Math.ceil(x / a) * a;
 /** Plan JSON types (what rank0.engine carries between the header and the data). */
 /** A weight: bytes at `offset` in the data section, or (dummy-weight engines) generated at load from `dummy`. */
 export interface PlanWeightValue {
-  id: number; name: string; kind: 'weight'; dtype: 'f32' | 'f16' | 'bf16'; shape: number[]; offset?: number; dummy?: PlanDummy; nbytes: number;
+  id: number; name: string; kind: 'weight'; dtype: WeightDType; shape: number[]; offset?: number; dummy?: PlanDummy; nbytes: number;
 }
 export interface PlanActivationValue {
   id: number; name: string; kind: 'activation'; rows: 'tokens' | 'logit_rows'; width: number; arena_offset: number;

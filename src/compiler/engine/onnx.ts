@@ -12,7 +12,9 @@ import { llmcVersion } from './version.js';
 
 const { onnx } = onnxProto;
 const LLMC_DOMAIN = 'llmc';
-const DTYPE = { f32: onnx.TensorProto.DataType.FLOAT, f16: onnx.TensorProto.DataType.FLOAT16, bf16: onnx.TensorProto.DataType.BFLOAT16 };
+// Codes are shown as the ONNX integer type of their storage (u4 and fp8 as bytes: this ONNX IR has no 4-bit or fp8 type).
+const T = onnx.TensorProto.DataType;
+const DTYPE = { f32: T.FLOAT, f16: T.FLOAT16, bf16: T.BFLOAT16, i8: T.INT8, u4: T.UINT8, f8e4m3: T.UINT8, i32: T.INT32 };
 
 export function exportOnnx(engineDir: string, file: string): void {
   const manifest = readManifest(engineDir);

@@ -5,7 +5,7 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, sta
 import { join, resolve } from 'node:path';
 import { fail } from '../../errors.js';
 import { SCHEMA_HASH } from '../ir/ops.generated.js';
-import { DTYPE_BYTES } from '../ir/graph.js';
+import { dtypeBytes, WEIGHT_DTYPES } from '../ir/graph.js';
 import { DATA_ALIGN, ENGINE_FILE, FORMAT_VERSION, HEADER_BYTES, MAGIC, MANIFEST_FILE, type Plan } from './format.js';
 
 export interface EngineHeader {
@@ -88,10 +88,9 @@ export function readPlan(dirArg: string): EnginePlan {
     plan.values.forEach((v, i) => {
       if (v.id !== i) bad(`value #${i} has id ${v.id} (ids must index values)`);
       if (v.kind !== 'weight') return;
-      const elem = DTYPE_BYTES[v.dtype];
-      if (!elem) bad(`weight ${v.name} has unknown dtype ${v.dtype}`);
-      const want = v.shape.reduce((a, b) => a * b, 1) * elem;
-      if (v.nbytes !== want) bad(`weight ${v.name}: nbytes ${v.nbytes} != product(shape [${v.shape}]) * ${elem}`);
+      if (!(WEIGHT_DTYPES as readonly string[]).includes(v.dtype)) bad(`weight ${v.name} has unknown dtype ${v.dtype}`);
+      const want = dtypeBytes(v.dtype, v.shape);
+      if (v.nbytes !== want) bad(`weight ${v.name}: nbytes ${v.nbytes} != ${want}, the ${v.dtype} size of shape [${v.shape}]`);
       if (v.dummy !== undefined) {
         if (v.offset !== undefined) bad(`weight ${v.name} has both a dummy generator and an offset`);
         const why = dummyProblem(v.dummy);

@@ -3,7 +3,9 @@
 // the model size. A plain tensor already in the target dtype is copied byte for byte.
 import { fail } from '../../errors.js';
 import { numel, type Weight } from '../ir/graph.js';
-import { sourceShape, type WeightSource } from '../ir/weight-source.js';
+import { formatSource, sourceShape, type QuantPart, type WeightSource } from '../ir/weight-source.js';
+import { packedPartRows } from '../quant/packed-decode.js';
+import { quantizeRows } from '../quant/rtn.js';
 import { CHECKPOINT_DTYPE_BYTES, type TensorInfo, type TensorReader } from '../hf/safetensors.js';
 import { decodeToF32, encodeFromF32 } from './convert.js';
 
@@ -35,9 +37,13 @@ export class WeightData {
     const rowElems = numel(shape.slice(1));
     const rowsPerChunk = Math.max(1, Math.floor(this.chunkElems / rowElems));
     const src = w.source;
+    if (src.op === 'packed' && src.part === 'perm') {   // a [in] vector read whole
+      emit(encodeFromF32(this.rows(src, 0, rowCount), w.dtype));
+      return;
+    }
     if (src.op === 'tensor') {
       const t = this.tensors.get(src.name)!;
-      if (SAME_DTYPE[t.dtype] === w.dtype) {
+      if ((SAME_DTYPE as Record<string, string>)[t.dtype] === w.dtype) {
         const rowBytes = rowElems * CHECKPOINT_DTYPE_BYTES[t.dtype];
         for (let r = 0; r < rowCount; r += rowsPerChunk) {
           const n = Math.min(rowsPerChunk, rowCount - r);
@@ -47,8 +53,39 @@ export class WeightData {
       }
     }
     for (let r = 0; r < rowCount; r += rowsPerChunk) {
-      emit(encodeFromF32(this.rows(src, r, Math.min(rowCount, r + rowsPerChunk)), w.dtype));
+      emit(encodeFromF32(this.rows(src, r, Math.min(rowCount, r + rowsPerChunk)), w.dtype, rowElems));
     }
+  }
+
+  /** Part `part` of pre-quantized weights `src` (virtual tensors under tensor/rows/concat), rows [r0, r1). */
+  private packedRows(part: QuantPart | 'perm', src: WeightSource, r0: number, r1: number): Float32Array {
+    switch (src.op) {
+      case 'tensor': {
+        const p = this.tensors.get(src.name)?.packed;
+        if (!p) throw new Error(`packed(): ${src.name} is not a pre-quantized weight`);
+        return packedPartRows(p, part, r0, r1, this.reader);
+      }
+      case 'rows':
+        if (part === 'perm') break;
+        return this.packedRows(part, src.src, src.start + r0, src.start + r1);
+      case 'concat': {
+        if (part === 'perm') break;
+        const chunks: Float32Array[] = [];
+        let base = 0;
+        for (const x of src.srcs) {
+          const n = this.shape(x)[0];
+          const [a, b] = [Math.max(r0, base), Math.min(r1, base + n)];
+          if (a < b) chunks.push(this.packedRows(part, x, a - base, b - base));
+          base += n;
+        }
+        const out = new Float32Array(chunks.reduce((t, c) => t + c.length, 0));
+        let at = 0;
+        for (const c of chunks) { out.set(c, at); at += c.length; }
+        return out;
+      }
+      default: break;
+    }
+    return fail('UNSUPPORTED', `pre-quantized weights through ${formatSource(src)} (part ${part}) are not supported`, 'build this model from a float checkpoint');
   }
 
   /** Rows [r0, r1) of the expression as f32, row-major. */
@@ -56,6 +93,7 @@ export class WeightData {
     switch (s.op) {
       case 'tensor': {
         const t = this.tensors.get(s.name)!;
+        if (t.packed) throw new Error(`${s.name} is a pre-quantized weight: only linear_q reads it (through packed())`);
         const rowBytes = numel(t.shape.slice(1)) * CHECKPOINT_DTYPE_BYTES[t.dtype];
         return decodeToF32(this.reader.read(t, r0 * rowBytes, (r1 - r0) * rowBytes), t.dtype);
       }
@@ -65,6 +103,14 @@ export class WeightData {
         throw new Error('a dummy weight has no bytes: the engine writer stores its settings instead (plan "dummy")');
       case 'rows':
         return this.rows(s.src, s.start + r0, s.start + r1);
+      case 'quantize': {
+        const inF = this.shape(s.src)[1];
+        const q = quantizeRows(this.rows(s.src, r0, r1), inF, s.scheme);
+        if (s.part === 'offsets' && !q.offsets) throw new Error(`${formatSource(s)}: the scheme has no offsets`);
+        return s.part === 'codes' ? q.codes : s.part === 'scales' ? q.scales : q.offsets!;
+      }
+      case 'packed':
+        return this.packedRows(s.part, s.src, r0, r1);
       case 'concat': {
         const rowElems = numel(this.shape(s).slice(1));
         const out = new Float32Array((r1 - r0) * rowElems);

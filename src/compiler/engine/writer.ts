@@ -18,6 +18,7 @@ import { buildPlan, layoutWeights, planJson, type Limits, type WeightLayout } fr
 import { WeightData } from './weight-data.js';
 import { commitTempDir, makeTempDir } from './out-dir.js';
 import { llmcVersion } from './version.js';
+import type { QuantizationSummary } from '../quant/options.js';
 
 export interface EngineInput {
   outDir: string;              // absolute; already checked by checkOutDir
@@ -32,6 +33,8 @@ export interface EngineInput {
   /** The manifest's `target` (default { backend: 'cpu' }) and the files it needs (a cuda engine's fatbin). */
   target?: Record<string, unknown>;
   files?: { path: string; bytes: Buffer }[];
+  /** How the linears are quantized (manifest "quantization"); absent for a float engine. */
+  quantization?: QuantizationSummary;
 }
 
 /** Where a dummy-weight engine came from (llmc build --dummy-weights --config ...). */
@@ -92,6 +95,7 @@ function buildManifest(input: EngineInput, memory: MemoryPlan, tokenizerPresent:
     created: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     model: cfg,
     build: { dtype: input.dtype, ...limits, passes: input.passes },
+    ...(input.quantization ? { quantization: input.quantization } : {}),
     target: input.target ?? { backend: 'cpu' },
     ...(dummy ? { dummy_weights: true } : {}),
     mapping: { world_size: 1, tp: 1, pp: 1 },

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fail } from '../../errors.js';
-import { readSafetensorsHeader, type TensorInfo } from './safetensors.js';
+import { FLOAT_CHECKPOINT_DTYPES, readSafetensorsHeader, type TensorInfo } from './safetensors.js';
 import { readGeneration, type GenerationIds } from './generation.js';
 import { parseJsonObject } from './json.js';
 
@@ -45,8 +45,19 @@ export function openCheckpoint(dirArg: string): Checkpoint {
     }
   });
   if (existsSync(join(dir, INDEX_FILE))) checkIndex(dir, tensors);
+  if (config.quantization_config === undefined) refuseNonFloat(tensors);
 
   return { dir, config, generation: readGeneration(dir, config), files, tensors, sha256: hash.digest('hex') };
+}
+
+/** Integer and fp8 tensors belong to pre-quantized checkpoints (config.json quantization_config) only. */
+function refuseNonFloat(tensors: Map<string, TensorInfo>): void {
+  for (const t of tensors.values()) {
+    if (!FLOAT_CHECKPOINT_DTYPES.includes(t.dtype)) {
+      fail('UNSUPPORTED', `${fileName(t.file)}: tensor ${t.name} has dtype ${t.dtype}; llmc reads F32, F16 and BF16 checkpoints (and pre-quantized ones with a quantization_config)`,
+        'convert the checkpoint to float32, float16 or bfloat16');
+    }
+  }
 }
 
 function fileName(path: string): string {

@@ -8,8 +8,12 @@ import { basename } from 'node:path';
 import { fail, LlmcError } from '../../errors.js';
 import { isHfBuffer } from './buffers.js';
 
-export type CheckpointDType = 'F32' | 'F16' | 'BF16';
-export const CHECKPOINT_DTYPE_BYTES: Record<CheckpointDType, number> = { F32: 4, F16: 2, BF16: 2 };
+// Float tensors, plus the integer and fp8 tensors of pre-quantized checkpoints (packed codes, zero points,
+// g_idx, shapes), which only the quantized-checkpoint import reads (src/compiler/quant/); a float checkpoint
+// holding one is refused by openCheckpoint.
+export type CheckpointDType = 'F32' | 'F16' | 'BF16' | 'I32' | 'I64' | 'F8_E4M3';
+export const CHECKPOINT_DTYPE_BYTES: Record<CheckpointDType, number> = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8, F8_E4M3: 1 };
+export const FLOAT_CHECKPOINT_DTYPES: readonly CheckpointDType[] = ['F32', 'F16', 'BF16'];
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 export interface TensorInfo {
@@ -19,6 +23,8 @@ export interface TensorInfo {
   shape: number[];
   offset: number;          // absolute byte offset of the first element in the file
   nbytes: number;
+  /** A pre-quantized linear's weight [out, in] standing for its packed tensors (src/compiler/quant/packed.ts). */
+  packed?: import('../quant/packed.js').PackedModule;
 }
 
 export interface SafetensorsHeader {
@@ -64,7 +70,7 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
   }
 }
 
-const OTHER_DTYPES = new Set(['F64', 'I64', 'I32', 'I16', 'I8', 'U8', 'U16', 'U32', 'U64', 'BOOL', 'F8_E4M3', 'F8_E5M2', 'C64']);
+const OTHER_DTYPES = new Set(['F64', 'I16', 'I8', 'U8', 'U16', 'U32', 'U64', 'BOOL', 'F8_E5M2', 'C64']);
 
 function parseEntries(json: Record<string, unknown>, file: string, dataStart: number, dataSize: number): Map<string, TensorInfo> {
   const name = basename(file);
@@ -76,8 +82,8 @@ function parseEntries(json: Record<string, unknown>, file: string, dataStart: nu
     const where = `${name}: tensor ${tname}`;
     if (typeof e !== 'object' || e === null) fail('BAD_CHECKPOINT', `${where} has no {dtype, shape, data_offsets} entry`);
     if (typeof e.dtype !== 'string') fail('BAD_CHECKPOINT', `${where} has no dtype`);
-    if (!(e.dtype in CHECKPOINT_DTYPE_BYTES)) {
-      if (OTHER_DTYPES.has(e.dtype)) {
+    if (!(e.dtype in CHECKPOINT_DTYPE_BYTES) || (!FLOAT_CHECKPOINT_DTYPES.includes(e.dtype as CheckpointDType) && isHfBuffer(tname))) {
+      if (OTHER_DTYPES.has(e.dtype) || e.dtype in CHECKPOINT_DTYPE_BYTES) {
         if (isHfBuffer(tname)) continue;   // e.g. a BOOL causal mask `h.0.attn.bias`: HF ignores it, so does llmc
         fail('UNSUPPORTED', `${where} has dtype ${e.dtype}; llmc reads F32, F16 and BF16 checkpoints`, 'convert the checkpoint to float32, float16 or bfloat16');
       }

@@ -6,12 +6,14 @@
 //   activations  f32 matrices [rows, width], rows = 'tokens' (tokens in the step) or 'logit_rows'; each is
 //                defined by exactly one node. Identified by a numeric id (printed %id).
 // Nodes are kept in execution order (a topological order), which the verifier checks.
-import type { OpName } from './ops.generated.js';
+import { DTYPE_BITS, WEIGHT_DTYPES, type OpName, type WeightDType } from './ops.generated.js';
 import type { WeightSource } from './weight-source.js';
 
-export type WeightDType = 'f32' | 'f16' | 'bf16';
-export const WEIGHT_DTYPES: readonly WeightDType[] = ['f32', 'f16', 'bf16'];
-export const DTYPE_BYTES: Record<WeightDType, number> = { f32: 4, f16: 2, bf16: 2 };
+// Weight dtypes come from the schema (schema/ops.json "dtypes"): f32/f16/bf16 for float weights, i8/u4/f8e4m3
+// codes and i32 indices for quantized linears.
+export { WEIGHT_DTYPES, DTYPE_BITS, type WeightDType };
+export type FloatDType = 'f32' | 'f16' | 'bf16';
+export const FLOAT_DTYPES: readonly WeightDType[] = ['f32', 'f16', 'bf16'];
 
 export type Rows = 'tokens' | 'logit_rows';
 
@@ -62,8 +64,15 @@ export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** Bytes of a weight: sub-byte dtypes pack each row (last dim) into whole bytes, as the engine stores them. */
+export function dtypeBytes(dtype: WeightDType, shape: readonly number[]): number {
+  const cols = shape.length === 0 ? 1 : shape[shape.length - 1];
+  const rows = numel(shape.slice(0, -1));
+  return rows * Math.ceil((cols * DTYPE_BITS[dtype]) / 8);
+}
+
 export function weightBytes(w: Weight): number {
-  return numel(w.shape) * DTYPE_BYTES[w.dtype];
+  return dtypeBytes(w.dtype, w.shape);
 }
 
 /** Next free activation id (ids need not be dense; passes remove values). */

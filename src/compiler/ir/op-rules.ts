@@ -6,6 +6,8 @@ import type { Activation, Attrs, Node, Rows, Weight } from './graph.js';
 
 export class OpRuleError extends Error {}
 
+const FLOATS = new Set(['f32', 'f16', 'bf16']);
+
 export interface OutType { rows: Rows; width: number }
 
 export interface RuleContext {
@@ -46,6 +48,10 @@ export function inferOutputs(node: Pick<Node, 'op' | 'inputs' | 'attrs'>, ctx: R
     }
   });
 
+  // Codes and indices (i8, u4, f8e4m3, i32) are read only by linear_q; every other weight input is a float.
+  if (spec.name !== 'linear_q') {
+    for (const w of Object.values(W)) if (!FLOATS.has(w.dtype)) bad(`weight @${w.name} has dtype ${w.dtype}, which only linear_q reads`);
+  }
   const at = node.attrs;
   const int = (k: string) => at[k] as number;
   const vec = (w: Weight, n: number, what: string) => {
@@ -79,6 +85,25 @@ export function inferOutputs(node: Pick<Node, 'op' | 'inputs' | 'attrs'>, ctx: R
       if (W.weight.shape[1] !== A.x.width) bad(`weight @${W.weight.name} [${W.weight.shape}] has ${W.weight.shape[1]} in-features, x has width ${A.x.width}`);
       if (W.bias) vec(W.bias, W.weight.shape[0], 'bias');
       return [{ rows: A.x.rows, width: W.weight.shape[0] }];
+    case 'linear_q': {
+      mat(W.qweight, 'qweight');
+      const [outF, inF] = W.qweight.shape;
+      if (!['i8', 'u4', 'f8e4m3'].includes(W.qweight.dtype)) bad(`qweight @${W.qweight.name} must be i8, u4 or f8e4m3, is ${W.qweight.dtype}`);
+      if (inF !== A.x.width) bad(`qweight @${W.qweight.name} [${W.qweight.shape}] has ${inF} in-features, x has width ${A.x.width}`);
+      const gs = int('group_size');
+      if (!(gs > 0) || inF % gs !== 0) bad(`group_size ${gs} must divide in_features ${inF}`);
+      if (W.qweight.dtype === 'u4' && gs % 2 !== 0) bad(`u4 groups must hold an even number of columns, group_size is ${gs}`);
+      for (const k of ['scales', 'offsets']) {
+        const x = W[k];
+        if (x && (x.shape.length !== 2 || x.shape[0] !== outF || x.shape[1] !== inF / gs)) bad(`${k} @${x.name} has shape [${x.shape}], expected [${outF}, ${inF / gs}]`);
+      }
+      if (W.bias) {
+        vec(W.bias, outF, 'bias');
+        if (!FLOATS.has(W.bias.dtype)) bad(`bias @${W.bias.name} must be a float weight`);
+      }
+      if (W.perm) vec(W.perm, inF, 'perm');
+      return [{ rows: A.x.rows, width: outF }];
+    }
     case 'rope': {
       const [heads, hd, rd] = [int('num_heads'), int('head_dim'), int('rotary_dim')];
       if (heads <= 0 || hd <= 0) bad(`num_heads and head_dim must be > 0`);

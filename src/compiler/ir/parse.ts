@@ -2,7 +2,7 @@
 // before/after graphs as text. Parsing only builds the structure; run verify() for meaning. Errors name the line.
 import type { OpName } from './ops.generated.js';
 import type { Activation, AttrValue, Attrs, Graph, Node, Operand, Rows, WeightDType } from './graph.js';
-import type { WeightSource } from './weight-source.js';
+import type { QuantPart, WeightSource } from './weight-source.js';
 
 export class ParseError extends Error {}
 
@@ -140,8 +140,46 @@ function parseSource(c: Cursor): WeightSource {
       if (kind === 'const') return { op, shape, init: { kind, value: param }, seed };
       return c.err(`unknown dummy kind '${kind}'`);
     }
+    case 'quantize': {
+      const kind = c.name();
+      if (kind !== 'int8' && kind !== 'int4' && kind !== 'fp8') return c.err(`unknown quantization scheme '${kind}'`);
+      c.expect(',');
+      const groupSize = groupArg(c);
+      c.expect(',');
+      const sym = c.name();
+      if (sym !== 'sym' && sym !== 'asym') return c.err(`expected sym or asym, found '${sym}'`);
+      c.expect(',');
+      const part = partArg(c, false) as QuantPart;
+      c.expect(',');
+      const src = parseSource(c);
+      c.expect(')');
+      return { op, scheme: { kind, groupSize, symmetric: sym === 'sym' }, part, src };
+    }
+    case 'packed': {
+      const part = partArg(c, true);
+      c.expect(',');
+      const groupSize = groupArg(c);
+      c.expect(',');
+      const src = parseSource(c);
+      c.expect(')');
+      return { op, part, groupSize, src };
+    }
     default: return c.err(`unknown weight source '${op}'`);
   }
+}
+
+/** `g128` */
+function groupArg(c: Cursor): number {
+  const t = c.name();
+  const g = Number(t.slice(1));
+  if (!/^g[0-9]+$/.test(t) || !(g > 0)) return c.err(`expected a group size like g128, found '${t}'`);
+  return g;
+}
+
+function partArg(c: Cursor, perm: boolean): QuantPart | 'perm' {
+  const p = c.name();
+  if (p === 'codes' || p === 'scales' || p === 'offsets' || (perm && p === 'perm')) return p;
+  return c.err(`unknown quantized part '${p}'`);
 }
 
 function parseNode(c: Cursor, g: Graph): Node {

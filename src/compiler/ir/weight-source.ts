@@ -9,6 +9,11 @@
 //   const(v0, v1, ...)        1-D f32 constants computed at build time (rope inv_freq, alibi slopes)
 //   dummy(kind, std|value, [shape], seed S)   no bytes: generated at load (llmc build --dummy-weights,
 //                             src/compiler/dummy/); S is the build's seed, mixed with the weight name in the plan
+//   quantize(scheme, gG, sym|asym, part, src)   round-to-nearest quantization of a float [out, in] source
+//                             (src/compiler/quant/rtn.ts); part codes [out, in] | scales | offsets [out, in/G]
+//   packed(part, gG, src)     a pre-quantized checkpoint's linear (src/compiler/quant/packed*.ts) in llmc's
+//                             layout; src reads virtual `<module>.weight` tensors (tensor, rows, concat);
+//                             part codes | scales | offsets, or perm [in] (GPTQ act-order)
 import { fail } from '../../errors.js';
 import { formatNumber } from './format-number.js';
 
@@ -18,7 +23,13 @@ export type WeightSource =
   | { op: 'concat'; srcs: WeightSource[] }
   | { op: 'rows'; src: WeightSource; start: number; count: number }
   | { op: 'const'; values: number[] }
-  | { op: 'dummy'; shape: number[]; init: DummyInit; seed: number };
+  | { op: 'dummy'; shape: number[]; init: DummyInit; seed: number }
+  | { op: 'quantize'; scheme: QuantScheme; part: QuantPart; src: WeightSource }
+  | { op: 'packed'; part: QuantPart | 'perm'; groupSize: number; src: WeightSource };
+
+/** A round-to-nearest scheme (llmc build --quantize). */
+export interface QuantScheme { kind: 'int8' | 'int4' | 'fp8'; groupSize: number; symmetric: boolean }
+export type QuantPart = 'codes' | 'scales' | 'offsets';
 
 /** How a dummy weight's values are generated (docs/engine-format.md "Dummy weights"). */
 export type DummyInit =
@@ -32,12 +43,14 @@ export const concat = (...srcs: WeightSource[]): WeightSource => ({ op: 'concat'
 export const rows = (src: WeightSource, start: number, count: number): WeightSource => ({ op: 'rows', src, start, count });
 export const constant = (values: number[]): WeightSource => ({ op: 'const', values: values.map(Math.fround) });
 export const dummy = (shape: number[], init: DummyInit, seed: number): WeightSource => ({ op: 'dummy', shape: [...shape], init, seed });
+export const quantize = (scheme: QuantScheme, part: QuantPart, src: WeightSource): WeightSource => ({ op: 'quantize', scheme: { ...scheme }, part, src });
+export const packed = (part: QuantPart | 'perm', groupSize: number, src: WeightSource): WeightSource => ({ op: 'packed', part, groupSize, src });
 
 /** Names of the checkpoint tensors an expression reads. */
 export function sourceTensors(s: WeightSource, out: string[] = []): string[] {
   switch (s.op) {
     case 'tensor': out.push(s.name); break;
-    case 'transpose': case 'rows': sourceTensors(s.src, out); break;
+    case 'transpose': case 'rows': case 'quantize': case 'packed': sourceTensors(s.src, out); break;
     case 'concat': for (const x of s.srcs) sourceTensors(x, out); break;
     case 'const': case 'dummy': break;
   }
@@ -65,6 +78,13 @@ export function sourceShape(s: WeightSource, shapeOf: (name: string) => readonly
       }
       return [s.count, ...sh.slice(1)];
     }
+    case 'quantize': case 'packed': {
+      const sh = sourceShape(s.src, shapeOf);
+      const g = s.op === 'quantize' ? s.scheme.groupSize : s.groupSize;
+      if (sh.length !== 2 || g <= 0 || sh[1] % g !== 0) fail('BAD_CHECKPOINT', `${formatSource(s)}: [${sh}] is not a 2-D [out, in] weight with in divisible by ${g}`);
+      if (s.part === 'perm') return [sh[1]];
+      return s.part === 'codes' ? sh : [sh[0], sh[1] / g];
+    }
     case 'concat': {
       if (s.srcs.length === 0) throw new Error('concat() of nothing');
       const shapes = s.srcs.map((x) => sourceShape(x, shapeOf));
@@ -90,5 +110,9 @@ export function formatSource(s: WeightSource): string {
       const param = s.init.kind === 'const' ? formatNumber(s.init.value) : formatNumber(s.init.std);
       return `dummy(${s.init.kind}, ${param}, [${s.shape.join(',')}], seed ${s.seed})`;
     }
+    case 'quantize':
+      return `quantize(${s.scheme.kind}, g${s.scheme.groupSize}, ${s.scheme.symmetric ? 'sym' : 'asym'}, ${s.part}, ${formatSource(s.src)})`;
+    case 'packed':
+      return `packed(${s.part}, g${s.groupSize}, ${formatSource(s.src)})`;
   }
 }

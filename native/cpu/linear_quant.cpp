@@ -1,0 +1,289 @@
+// linear_q: y[rows, out] = x[rows, in] . W^T + bias, W[o, i] = scales[o, g] * q[o, i] + offsets[o, g], g = i / gs.
+//
+// The weight stays in its codes (i8, u4 two per byte, f8e4m3) and is widened in registers; accumulation is f32.
+// Decode (rows <= kGemvMaxRows) is bound by the weight stream: per output row and group, the codes are decoded
+// once into f32 vectors that every token of the tile multiplies, and the group's partial sum is scaled once:
+//   y[t, o] = sum_g ( scales[o, g] * sum_{i in g} x[t, i] q[o, i]  +  offsets[o, g] * sum_{i in g} x[t, i] )
+// so the offsets cost one multiply per group (the per-group sums of x are computed once per call).
+// Prefill (more rows) is bound by arithmetic: a block of kMB weight rows is dequantized into a small f32 buffer
+// (W = s*q + m, exact for checkpoints' scales) that stays in L1/L2 while every token of a kTB block passes
+// over it, so dequantization costs 1/kTB of the multiply-adds and no float copy of the whole weight exists.
+// perm (GPTQ act-order) is applied by gathering x once per call into a scratch buffer.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "avx2.h"
+#include "dtype.h"
+#include "kernels.h"
+
+namespace llmc::cpu {
+namespace {
+
+constexpr int64_t kGemvMaxRows = 8;
+constexpr int64_t kTokTile = 4;               // decode: tokens sharing one decoded weight vector
+constexpr int64_t kMB = 8;                    // prefill: weight rows dequantized per block
+constexpr int64_t kTB = 48;                   // prefill: tokens per block
+constexpr int64_t kMinMacsPerChunk = 1 << 15;
+
+int64_t row_bytes(DType qt, int64_t in) { return qt == DType::u4 ? in / 2 : in; }
+
+// ------------------------------------------------------------------------------------------------ scalar
+
+inline float code_at(const uint8_t* row, DType qt, int64_t i) {
+  switch (qt) {
+    case DType::i8: return float(int8_t(row[i]));
+    case DType::u4: return float((i & 1) ? row[i >> 1] >> 4 : row[i >> 1] & 15);
+    default: return fp8e4m3_to_f32(row[i]);
+  }
+}
+
+// The definition: every weight dequantized, then a plain dot product in input order.
+void linear_q_scalar_range(const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
+                           const void* bias, DType bt, int64_t j0, int64_t j1, float* y) {
+  const int64_t ng = in / w.group_size;
+  const auto* q = static_cast<const uint8_t*>(w.q);
+  for (int64_t t = 0; t < rows; ++t) {
+    const float* xt = x + t * in;  // [in], already in qweight's column order
+    for (int64_t o = j0; o < j1; ++o) {
+      const uint8_t* row = q + o * row_bytes(w.qt, in);
+      float s = 0.0f;
+      for (int64_t i = 0; i < in; ++i) {
+        const int64_t g = i / w.group_size;
+        const float wv = w.scales[o * ng + g] * code_at(row, w.qt, i) + (w.offsets ? w.offsets[o * ng + g] : 0.0f);
+        s += xt[i] * wv;
+      }
+      if (bias) s += load_weight(bias, bt, o);
+      y[t * out + o] = s;
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ AVX2
+
+// 8 codes starting at column k (k even for u4) as f32 values of q (fp8: the number times 2^-8, see fp8_x8).
+LLMC_AVX2 inline __m256 codes8_i8(const uint8_t* row, int64_t k) {
+  const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + k));
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
+}
+
+// FP8 E4M3 -> f16 bit pattern by moving the fields (sign to bit 15, exponent+mantissa to bits 7..13): the f16
+// number is the fp8 number times 2^-8 for normals and subnormals alike; callers fold 2^8 into the scale.
+LLMC_AVX2 inline __m256 codes8_f8(const uint8_t* row, int64_t k) {
+  const __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + k)));
+  const __m128i sign = _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x80)), 8);
+  const __m128i mag = _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x7f)), 7);
+  return _mm256_cvtph_ps(_mm_or_si128(sign, mag));
+}
+
+LLMC_AVX2 inline __m256 codes8_u4(const uint8_t* row, int64_t k) {
+  uint32_t word;
+  std::memcpy(&word, row + k / 2, 4);
+  const __m128i b = _mm_cvtsi32_si128(int(word));
+  const __m128i mask = _mm_set1_epi8(0x0f);
+  const __m128i lo = _mm_and_si128(b, mask);
+  const __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), mask);
+  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)));  // columns k..k+7 in order
+}
+
+// 32 u4 codes (16 bytes) at once: the decode path's inner step for groups of 32 and more.
+LLMC_AVX2 inline void codes32_u4(const uint8_t* row, int64_t k, __m256 out[4]) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2));
+  const __m128i mask = _mm_set1_epi8(0x0f);
+  const __m128i lo = _mm_and_si128(b, mask);
+  const __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), mask);
+  const __m128i a = _mm_unpacklo_epi8(lo, hi);  // columns k..k+15
+  const __m128i c = _mm_unpackhi_epi8(lo, hi);  // columns k+16..k+31
+  out[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(a));
+  out[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(a, 8)));
+  out[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c));
+  out[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(c, 8)));
+}
+
+LLMC_AVX2 inline __m256 codes8(DType qt, const uint8_t* row, int64_t k) {
+  switch (qt) {
+    case DType::i8: return codes8_i8(row, k);
+    case DType::u4: return codes8_u4(row, k);
+    default: return codes8_f8(row, k);
+  }
+}
+
+// What codes8 returns is the code times this (fp8 lands 2^-8 low).
+inline float code_unit(DType qt) { return qt == DType::f8e4m3 ? 256.0f : 1.0f; }
+
+// Decode: one output row o against NT tokens (NT <= kTokTile). xsum: [rows, ng] group sums of x (offsets only).
+template <int NT>
+LLMC_AVX2 void gemv_row(const float* x, int64_t in, const QuantWeight& w, int64_t o, const float* xsum, int64_t ng,
+                        float* res) {
+  const int64_t gs = w.group_size;
+  const uint8_t* row = static_cast<const uint8_t*>(w.q) + o * row_bytes(w.qt, in);
+  const float unit = code_unit(w.qt);
+  __m256 tot[NT];
+  float tail[NT] = {};
+  for (int t = 0; t < NT; ++t) tot[t] = _mm256_setzero_ps();
+  for (int64_t g = 0; g < ng; ++g) {
+    __m256 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    int64_t k = g * gs;
+    const int64_t end = k + gs;
+    if (w.qt == DType::u4) {
+      for (; k + 32 <= end; k += 32) {
+        __m256 qv[4];
+        codes32_u4(row, k, qv);
+        for (int u = 0; u < 4; ++u)
+          for (int t = 0; t < NT; ++t) acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * in + k + 8 * u), qv[u], acc[t]);
+      }
+    }
+    for (; k + 8 <= end; k += 8) {
+      const __m256 qv = codes8(w.qt, row, k);
+      for (int t = 0; t < NT; ++t) acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * in + k), qv, acc[t]);
+    }
+    const float s = w.scales[o * ng + g];
+    const __m256 sv = _mm256_set1_ps(s * unit);
+    for (int t = 0; t < NT; ++t) tot[t] = _mm256_fmadd_ps(acc[t], sv, tot[t]);
+    for (; k < end; ++k)  // group sizes that are not a multiple of 8
+      for (int t = 0; t < NT; ++t) tail[t] += s * (x[t * in + k] * code_at(row, w.qt, k));
+    if (w.offsets)
+      for (int t = 0; t < NT; ++t) tail[t] += w.offsets[o * ng + g] * xsum[t * ng + g];
+  }
+  for (int t = 0; t < NT; ++t) res[t] = avx2::hsum(tot[t]) + tail[t];
+}
+
+LLMC_AVX2 void gemv_range(const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
+                          const float* xsum, int64_t j0, int64_t j1, float* y) {
+  const int64_t ng = in / w.group_size;
+  float res[kTokTile];
+  for (int64_t o = j0; o < j1; ++o) {
+    for (int64_t t = 0; t < rows; t += kTokTile) {
+      const int64_t nt = std::min(kTokTile, rows - t);
+      const float* xt = x + t * in;
+      const float* st = xsum ? xsum + t * ng : nullptr;
+      switch (nt) {
+        case 4: gemv_row<4>(xt, in, w, o, st, ng, res); break;
+        case 3: gemv_row<3>(xt, in, w, o, st, ng, res); break;
+        case 2: gemv_row<2>(xt, in, w, o, st, ng, res); break;
+        default: gemv_row<1>(xt, in, w, o, st, ng, res); break;
+      }
+      for (int64_t u = 0; u < nt; ++u) y[(t + u) * out + o] = res[u];
+    }
+  }
+}
+
+// Dequantizes rows [o0, o0 + m) into dst[m, in] f32.
+LLMC_AVX2 void dequant_rows(const QuantWeight& w, int64_t in, int64_t o0, int64_t m, float* dst) {
+  const int64_t gs = w.group_size, ng = in / gs;
+  const float unit = code_unit(w.qt);
+  for (int64_t r = 0; r < m; ++r) {
+    const int64_t o = o0 + r;
+    const uint8_t* row = static_cast<const uint8_t*>(w.q) + o * row_bytes(w.qt, in);
+    float* d = dst + r * in;
+    for (int64_t g = 0; g < ng; ++g) {
+      const float s = w.scales[o * ng + g], off = w.offsets ? w.offsets[o * ng + g] : 0.0f;
+      const __m256 sv = _mm256_set1_ps(s * unit), mv = _mm256_set1_ps(off);
+      int64_t k = g * gs;
+      const int64_t end = k + gs;
+      // s*q + m with one rounding each, as the scalar reference (s*q is exact for checkpoint scales).
+      for (; k + 8 <= end; k += 8) _mm256_storeu_ps(d + k, _mm256_add_ps(_mm256_mul_ps(codes8(w.qt, row, k), sv), mv));
+      for (; k < end; ++k) d[k] = s * code_at(row, w.qt, k) + off;
+    }
+  }
+}
+
+// y[t * ldy + r] = x[t] . wd[r] for t < NT, r < NR; wd: [NR, n] f32 (dequantized), x: [NT, n].
+template <int NT, int NR>
+LLMC_AVX2 inline void dot_tile(const float* x, const float* wd, int64_t n, float* y, int64_t ldy) {
+  __m256 acc[NT][NR];
+  for (int t = 0; t < NT; ++t)
+    for (int r = 0; r < NR; ++r) acc[t][r] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    __m256 xv[NT];
+    for (int t = 0; t < NT; ++t) xv[t] = _mm256_loadu_ps(x + t * n + k);
+    for (int r = 0; r < NR; ++r) {
+      const __m256 wv = _mm256_loadu_ps(wd + r * n + k);
+      for (int t = 0; t < NT; ++t) acc[t][r] = _mm256_fmadd_ps(xv[t], wv, acc[t][r]);
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    for (int r = 0; r < NR; ++r) {
+      float s = avx2::hsum(acc[t][r]);
+      for (int64_t j = k; j < n; ++j) s += x[t * n + j] * wd[r * n + j];
+      y[t * ldy + r] = s;
+    }
+}
+
+LLMC_AVX2 void gemm_range(const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out, int64_t j0,
+                          int64_t j1, float* y) {
+  thread_local std::vector<float> wd;  // [kMB, in] dequantized block
+  if (wd.size() < size_t(kMB * in)) wd.resize(size_t(kMB * in));
+  for (int64_t t0 = 0; t0 < rows; t0 += kTB) {
+    const int64_t tb = std::min(kTB, rows - t0);
+    for (int64_t jb = j0; jb < j1; jb += kMB) {
+      const int64_t m = std::min(kMB, j1 - jb);
+      dequant_rows(w, in, jb, m, wd.data());
+      for (int64_t t = t0; t < t0 + tb; t += 3) {
+        const int64_t nt = std::min<int64_t>(3, t0 + tb - t);
+        int64_t r = 0;
+        for (; r + 4 <= m; r += 4) {
+          const float* wr = wd.data() + r * in;
+          float* yr = y + t * out + jb + r;
+          if (nt == 3) dot_tile<3, 4>(x + t * in, wr, in, yr, out);
+          else if (nt == 2) dot_tile<2, 4>(x + t * in, wr, in, yr, out);
+          else dot_tile<1, 4>(x + t * in, wr, in, yr, out);
+        }
+        for (; r < m; ++r) {
+          const float* wr = wd.data() + r * in;
+          float* yr = y + t * out + jb + r;
+          if (nt == 3) dot_tile<3, 1>(x + t * in, wr, in, yr, out);
+          else if (nt == 2) dot_tile<2, 1>(x + t * in, wr, in, yr, out);
+          else dot_tile<1, 1>(x + t * in, wr, in, yr, out);
+        }
+      }
+    }
+  }
+}
+
+LLMC_AVX2 void linear_q_avx2_range(const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
+                                   const void* bias, DType bt, const float* xsum, int64_t j0, int64_t j1, float* y) {
+  if (rows <= kGemvMaxRows) gemv_range(x, rows, in, w, out, xsum, j0, j1, y);
+  else gemm_range(x, rows, in, w, out, j0, j1, y);
+  if (!bias) return;
+  for (int64_t t = 0; t < rows; ++t)
+    for (int64_t j = j0; j < j1; ++j) y[t * out + j] += load_weight(bias, bt, j);
+}
+
+}  // namespace
+
+void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
+              const void* bias, DType bt, float* y) {
+  if (rows <= 0 || out <= 0) return;
+  // perm: gather x into qweight's column order once (xp[t, i] = x[t, perm[i]]).
+  std::vector<float> xp;
+  if (w.perm) {
+    xp.resize(size_t(rows * in));
+    for (int64_t t = 0; t < rows; ++t)
+      for (int64_t i = 0; i < in; ++i) xp[size_t(t * in + i)] = x[t * in + w.perm[i]];
+    x = xp.data();
+  }
+  const bool simd = simd_level() >= Simd::avx2;
+  const int64_t ng = in / w.group_size;
+  std::vector<float> xsum;  // [rows, ng]: sum of x over each group, for the offsets term of the decode path
+  if (simd && w.offsets && rows <= kGemvMaxRows) {
+    xsum.assign(size_t(rows * ng), 0.0f);
+    for (int64_t t = 0; t < rows; ++t)
+      for (int64_t g = 0; g < ng; ++g) {
+        float s = 0.0f;
+        for (int64_t i = g * w.group_size; i < (g + 1) * w.group_size; ++i) s += x[t * in + i];
+        xsum[size_t(t * ng + g)] = s;
+      }
+  }
+  const int64_t macs_per_row = std::max<int64_t>(1, rows * in);
+  int64_t grain = (kMinMacsPerChunk + macs_per_row - 1) / macs_per_row;
+  grain = std::max<int64_t>(kMB, (grain + kMB - 1) / kMB * kMB);
+  pool.parallel_for(out, grain, [&](int64_t j0, int64_t j1, int) {
+    if (simd) linear_q_avx2_range(x, rows, in, w, out, bias, bt, xsum.empty() ? nullptr : xsum.data(), j0, j1, y);
+    else linear_q_scalar_range(x, rows, in, w, out, bias, bt, j0, j1, y);
+  });
+}
+
+}  // namespace llmc::cpu

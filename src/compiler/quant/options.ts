@@ -1,0 +1,59 @@
+// The build's quantization flags, checked together, and what the build prints and the manifest records about
+// each linear's scheme (manifest "quantization", shown by llmc inspect).
+import { fail } from '../../errors.js';
+import { INT4_GROUP_SIZES, schemeLabel, type QuantDecision, type QuantizeOptions } from '../../passes/quantize.js';
+import type { BuildOptions } from '../api.js';
+import type { PackedFormat } from './checkpoint-config.js';
+
+export const SCHEMES = ['int8', 'int4', 'fp8'] as const;
+
+export type CheckedQuant = Omit<QuantizeOptions, 'packed' | 'decisions'>;
+
+export function checkQuantOptions(opts: BuildOptions): CheckedQuant {
+  const scheme = opts.quantize;
+  if (scheme !== undefined && !(SCHEMES as readonly string[]).includes(scheme)) {
+    fail('BAD_ARGUMENT', `--quantize ${String(scheme)} is not a scheme llmc has`, `use one of ${SCHEMES.join(', ')}`);
+  }
+  const needs = (flag: string, ok: boolean, fix: string) => { if (!ok) fail('BAD_ARGUMENT', `${flag} needs ${fix}`); };
+  if (opts.groupSize !== undefined) {
+    needs('--group-size', scheme === 'int4', '--quantize int4 (int8 and fp8 scale each output channel)');
+    if (!INT4_GROUP_SIZES.includes(opts.groupSize)) fail('BAD_ARGUMENT', `--group-size ${opts.groupSize} is not supported`, `use ${INT4_GROUP_SIZES.join(', ')}`);
+  }
+  if (opts.symmetric) needs('--symmetric', scheme === 'int4', '--quantize int4 (int8 and fp8 are always symmetric)');
+  if (opts.quantizeLmHead) needs('--quantize-lm-head', scheme !== undefined, '--quantize');
+  if (opts.keepFloat?.length) needs('--keep-float', scheme !== undefined, '--quantize');
+  if (opts.calib !== undefined) needs('--calib', scheme !== undefined, '--quantize');
+  if (opts.dummyWeights && scheme) fail('BAD_ARGUMENT', '--quantize with --dummy-weights is not supported', 'quantize a real checkpoint (dummy engines measure float layouts)');
+  const keepFloat = (opts.keepFloat ?? []).map((p) => {
+    try {
+      return new RegExp(p);
+    } catch (e) {
+      return fail('BAD_ARGUMENT', `--keep-float ${JSON.stringify(p)} is not a valid regular expression (${(e as Error).message})`);
+    }
+  });
+  return { scheme, groupSize: opts.groupSize, symmetric: opts.symmetric, keepFloat, quantizeLmHead: opts.quantizeLmHead };
+}
+
+export interface QuantizationSummary {
+  source: 'rtn' | 'checkpoint';
+  scheme: string;                  // the requested scheme, or the checkpoint's format
+  layers: QuantDecision[];
+  accuracy?: Record<string, unknown>;   // the accuracy gate's figures (accuracy-gate.ts)
+}
+
+export function quantizationSummary(q: CheckedQuant, packed: PackedFormat | null, decisions: QuantDecision[]): QuantizationSummary | undefined {
+  if (packed) return { source: 'checkpoint', scheme: packed.label, layers: decisions };
+  if (!q.scheme) return undefined;
+  const label = q.scheme === 'int4' ? schemeLabel({ kind: 'int4', groupSize: q.groupSize ?? 128, symmetric: q.symmetric ?? false }) : schemeLabel({ kind: q.scheme, groupSize: 0, symmetric: true });
+  return { source: 'rtn', scheme: label, layers: decisions };
+}
+
+/** The build's per-layer lines: a count per scheme, and every linear that differs from the requested scheme. */
+export function quantizationLines(s: QuantizationSummary | undefined): string[] {
+  if (!s) return [];
+  const counts = new Map<string, number>();
+  for (const d of s.layers) counts.set(d.scheme, (counts.get(d.scheme) ?? 0) + 1);
+  const lines = [`quantization: ${[...counts].map(([k, n]) => `${n} linear${n === 1 ? '' : 's'} ${k}`).join(', ')}`];
+  for (const d of s.layers) if (d.reason) lines.push(`  ${d.node}: ${d.scheme} (${d.reason})`);
+  return lines;
+}

@@ -1,0 +1,157 @@
+// quantize: linear -> linear_q for (1) every linear whose weight is a pre-quantized checkpoint module (repacked
+// bit-exactly, never re-quantized) and (2) with a scheme (llmc build --quantize int8|int4|fp8), every decoder
+// linear (l{i}.*) that is not kept in float, round-to-nearest:
+//   %y = linear(%x, @l0.q.weight)
+//   ->  %y = linear_q(%x, @l0.q.qweight, @l0.q.scales, @l0.q.offsets) {group_size=128}
+//   with @l0.q.qweight: u4[out,in] = quantize(int4, g128, asym, codes, tensor("...q_proj.weight")), ...
+// Embeddings, norms and the LM head stay float unless asked (quantizeLmHead). A linear whose in_features the
+// group size does not divide takes the largest of 128/64/32 that does, else stays float; every decision is
+// recorded in `decisions` (the build prints them; inspect shows them), never silent.
+// Runs before fuse_sibling_linears, which then fuses quantized siblings (same code dtype and group size): a
+// pre-quantized checkpoint's modules each keep their own metadata (GPTQ act-order permutations differ).
+import { fail } from '../errors.js';
+import { cloneGraph, removeUnusedValues, type Graph, type Node, type Weight } from '../compiler/ir/graph.js';
+import { packed, quantize, sourceTensors, type QuantScheme, type WeightSource } from '../compiler/ir/weight-source.js';
+import type { PackedModule } from '../compiler/quant/packed.js';
+import { packedLayout } from '../compiler/quant/packed.js';
+import { codeDType, schemeHasOffsets } from '../compiler/quant/rtn.js';
+import type { Pass } from './pass.js';
+
+export type SchemeName = 'int8' | 'int4' | 'fp8';
+
+export interface QuantizeOptions {
+  scheme?: SchemeName;             // undefined: only pre-quantized modules are converted
+  groupSize?: number;              // int4: 32 | 64 | 128 (default 128); int8 / fp8: per output channel
+  symmetric?: boolean;             // int4 only (int8 and fp8 are symmetric)
+  keepFloat?: RegExp[];            // node names (l3.down) or checkpoint tensor names kept in float
+  quantizeLmHead?: boolean;
+  /** Virtual `<module>.weight` tensors of a pre-quantized checkpoint. */
+  packed?: ReadonlyMap<string, PackedModule>;
+  /** Filled with one entry per linear considered. */
+  decisions?: QuantDecision[];
+}
+
+export interface QuantDecision {
+  node: string;
+  scheme: string;                  // e.g. "int4 g128 asym", "gptq int4 g32 sym (repacked)", or "float"
+  reason?: string;                 // why float, or why another group size
+}
+
+export const INT4_GROUP_SIZES = [128, 64, 32];
+
+export function quantizePass(opts: QuantizeOptions): Pass {
+  return { name: 'quantize', run: (g) => run(g, opts) };
+}
+
+function run(input: Graph, opts: QuantizeOptions): Graph {
+  const g = cloneGraph(input);
+  const decisions = opts.decisions;
+  g.nodes = g.nodes.map((n) => {
+    if (n.op !== 'linear') return n;
+    const wt = g.weights.get((n.inputs[1] as { name: string }).name)!;
+    const mods = packedModules(wt.source, opts.packed);
+    if (mods.length > 0) return repack(g, n, wt, mods, decisions);
+    if (!opts.scheme) return n;
+    const why = floatReason(n, wt, opts);
+    if (why) {
+      decisions?.push({ node: n.name, scheme: 'float', reason: why });
+      return n;
+    }
+    const inF = wt.shape[1];
+    let group = inF;
+    let note: string | undefined;
+    if (opts.scheme === 'int4') {
+      const want = opts.groupSize ?? 128;
+      const fits = [want, ...INT4_GROUP_SIZES.filter((x) => x < want)].find((x) => inF % x === 0);
+      if (fits === undefined) {
+        decisions?.push({ node: n.name, scheme: 'float', reason: `in_features ${inF} is not a multiple of ${[...new Set([want, ...INT4_GROUP_SIZES.filter((x) => x < want)])].join(', ')}` });
+        return n;
+      }
+      if (fits !== want) note = `group ${want} does not divide in_features ${inF}: group ${fits}`;
+      group = fits;
+    }
+    const scheme: QuantScheme = { kind: opts.scheme, groupSize: group, symmetric: opts.scheme === 'int4' ? opts.symmetric ?? false : true };
+    decisions?.push({ node: n.name, scheme: schemeLabel(scheme), ...(note ? { reason: note } : {}) });
+    const base = baseName(wt);
+    const part = (p: 'codes' | 'scales' | 'offsets', dtype: Weight['dtype'], shape: number[]): Weight =>
+      ({ name: `${base}.${p === 'codes' ? 'qweight' : p}`, dtype, shape, source: quantize(scheme, p, wt.source) });
+    const [outF] = wt.shape;
+    const q = part('codes', codeDType(scheme), [outF, inF]);
+    const s = part('scales', 'f32', [outF, inF / group]);
+    const o = schemeHasOffsets(scheme) ? part('offsets', 'f32', [outF, inF / group]) : null;
+    return linearQ(g, n, [q, s, o, null], group);
+  });
+  removeUnusedValues(g);
+  return g;
+}
+
+export function schemeLabel(s: QuantScheme): string {
+  return s.kind === 'int4' ? `int4 g${s.groupSize} ${s.symmetric ? 'sym' : 'asym'}` : `${s.kind} per-channel`;
+}
+
+function floatReason(n: Node, wt: Weight, opts: QuantizeOptions): string | null {
+  const names = [n.name, wt.name, ...sourceTensors(wt.source)];
+  const kept = opts.keepFloat?.find((re) => names.some((x) => re.test(x)));
+  if (kept) return `--keep-float ${kept.source}`;
+  if (n.name === 'logits') return opts.quantizeLmHead ? null : 'the LM head stays float (--quantize-lm-head quantizes it)';
+  if (!/^l\d+\./.test(n.name)) return 'not a decoder-layer linear';
+  return null;
+}
+
+/** l0.q.weight -> l0.q; a tied or odd name keeps the node's name. */
+function baseName(wt: Weight): string {
+  return wt.name.endsWith('.weight') ? wt.name.slice(0, -'.weight'.length) : wt.name;
+}
+
+/** The pre-quantized modules `src` reads (all or none of its tensors must be pre-quantized). */
+function packedModules(src: WeightSource, table: ReadonlyMap<string, PackedModule> | undefined): PackedModule[] {
+  if (!table) return [];
+  const names = sourceTensors(src);
+  const mods = names.map((x) => table.get(x)).filter((m): m is PackedModule => m !== undefined);
+  if (mods.length > 0 && mods.length !== names.length) {
+    fail('UNSUPPORTED', `a linear reads both quantized and float checkpoint tensors (${names.join(', ')})`, 'every part of one projection must be quantized the same way');
+  }
+  return mods;
+}
+
+function repack(g: Graph, n: Node, wt: Weight, mods: PackedModule[], decisions?: QuantDecision[]): Node {
+  const first = mods[0];
+  const lay = packedLayout(first);
+  for (const m of mods.slice(1)) {
+    const l = packedLayout(m);
+    if (m.groupSize !== first.groupSize || l.codes !== lay.codes || l.offsets !== lay.offsets || m.format.kind !== first.format.kind) {
+      fail('UNSUPPORTED', `${m.module} and ${first.module} form one projection but are quantized differently`, 'requantize the checkpoint with one scheme for these modules');
+    }
+  }
+  if (lay.perm && (mods.length > 1 || wt.source.op !== 'tensor')) {
+    fail('UNSUPPORTED', `${first.module}: act-order (desc_act) weights that the model splits or concatenates are not supported`, 'use a checkpoint quantized with desc_act: false');
+  }
+  if (wt.source.op === 'transpose' || JSON.stringify(wt.source).includes('"transpose"')) {
+    fail('UNSUPPORTED', `${first.module}: this family stores the projection transposed, which llmc cannot repack from a quantized checkpoint`, 'build from the float checkpoint with --quantize');
+  }
+  decisions?.push({ node: n.name, scheme: `${first.format.label} (repacked)` });
+  const base = baseName(wt);
+  const group = first.groupSize;
+  const [outF, inF] = wt.shape;
+  const part = (p: 'codes' | 'scales' | 'offsets' | 'perm', dtype: Weight['dtype'], shape: number[]): Weight =>
+    ({ name: `${base}.${p === 'codes' ? 'qweight' : p}`, dtype, shape, source: packed(p, group, wt.source) });
+  return linearQ(g, n, [
+    part('codes', lay.codes, [outF, inF]),
+    part('scales', 'f32', [outF, inF / group]),
+    lay.offsets ? part('offsets', 'f32', [outF, inF / group]) : null,
+    lay.perm ? part('perm', 'i32', [inF]) : null,
+  ], group);
+}
+
+/** Replaces linear(x, w, bias) by linear_q(x, qweight, scales, offsets?, bias?, perm?). */
+function linearQ(g: Graph, n: Node, [q, s, o, perm]: (Weight | null)[], group: number): Node {
+  for (const w of [q, s, o, perm]) {
+    if (!w) continue;
+    if (g.weights.has(w.name)) throw new Error(`quantize: weight @${w.name} already exists`);
+    g.weights.set(w.name, w);
+  }
+  const ref = (w: Weight | null) => (w ? { kind: 'weight' as const, name: w.name } : null);
+  const inputs = [n.inputs[0], ref(q), ref(s), ref(o), n.inputs[2] ?? null, ref(perm)];
+  while (inputs.length > 0 && inputs[inputs.length - 1] === null) inputs.pop();
+  return { op: 'linear_q', name: n.name, inputs, outputs: n.outputs, attrs: { group_size: group } };
+}
