@@ -9,7 +9,8 @@ export type ErrorCode =
   | 'VERSION'          // an engine of another format or schema version
   | 'LIMIT'            // prompt longer than max_seq_len, ...
   | 'RUNTIME'          // the native runtime failed (message from llmc_last_error)
-  | 'EXISTS';          // an output that would overwrite something
+  | 'EXISTS'           // an output that would overwrite something
+  | 'ACCURACY';        // a quantized build past its accuracy budget (llmc build --accuracy-budget)
 
 export class LlmcError extends Error {
   readonly code: ErrorCode;

@@ -296,8 +296,8 @@ void test_bad_engines(const synth::Model& m) {
     cases.push_back({name, c, want, mention});
   };
   add("bad_magic", LLMC_ERR_BAD_ENGINE, "magic", [](auto& c) { c.bad_magic = true; });
-  add("header_version", LLMC_ERR_VERSION, "llmc build", [](auto& c) { c.header_version = 2; });
-  add("config_version", LLMC_ERR_VERSION, "`llmc build '/models/tiny llama' -o ", [](auto& c) { c.config_format_version = 2; });
+  add("header_version", LLMC_ERR_VERSION, "llmc build", [](auto& c) { c.header_version = LLMC_ENGINE_FORMAT_VERSION + 1; });
+  add("config_version", LLMC_ERR_VERSION, "`llmc build '/models/tiny llama' -o ", [](auto& c) { c.config_format_version = LLMC_ENGINE_FORMAT_VERSION + 1; });
   add("schema_hash", LLMC_ERR_VERSION, "--dtype float32 --force`", [](auto& c) { c.schema_hash = "0000000000000000"; });
   add("truncated_header", LLMC_ERR_BAD_ENGINE, "truncated", [](auto& c) { c.truncate_to = 20; });
   add("truncated_plan", LLMC_ERR_BAD_ENGINE, "truncated", [](auto& c) { c.truncate_to = 200; });

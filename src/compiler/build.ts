@@ -7,8 +7,10 @@
 //                   (rope/alibi extrapolate), except with learned positions (the table ends there: an error)
 //   max_num_tokens  tokens in one packed step; default max_seq_len, so one whole prompt fits one step. It must be
 //                   >= max_batch_size: a decode step carries one token of every running sequence.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { fail } from '../errors.js';
 import type { BuildDType, BuildOptions, BuildReport } from './api.js';
 import { openCheckpoint } from './hf/checkpoint.js';
@@ -21,7 +23,11 @@ import type { ModelConfig } from './models/config.js';
 import { loadModel, resolveWeights } from './models/load.js';
 import type { WeightTable } from './models/weight-map.js';
 import { memoryPlanLines } from './engine/memory-plan.js';
-import { checkOutDir } from './engine/out-dir.js';
+import { checkOutDir, commitTempDir, makeTempDir } from './engine/out-dir.js';
+import { MANIFEST_FILE } from './engine/format.js';
+import { accuracyLines, DEFAULT_BUDGETS, gateFailure, parseBudget, runAccuracyGate } from './quant/accuracy-gate.js';
+import type { QuantizationSummary } from './quant/options.js';
+import { TextTokenizer } from '../runtime/tokenizer.js';
 import type { Limits } from './engine/plan.js';
 import { writeEngine } from './engine/writer.js';
 import { buildPipeline, runPipeline } from '../passes/pipeline.js';
@@ -97,16 +103,86 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
 
   // ---- target (cuda: the kernels' fatbin) and engine
   const { manifest: targetManifest, files } = buildTarget(target, { headDim: cfg.head_dim, hiddenSize: cfg.hidden_size, weightDType: DTYPES[dtype] }, env, log);
+  // A gated quantized build is written to a staging directory and moved into place only once it passed.
+  const gated = quant.scheme !== undefined && opts.accuracyGate !== false;
+  const writeDir = gated ? makeTempDir(outDir) : outDir;
+  if (gated) rmSync(writeDir, { recursive: true });
   const { manifest, memory } = writeEngine({
-    outDir, graph, cfg, limits, dtype, passes: passes.map((p) => p.name),
+    outDir: writeDir, graph, cfg, limits, dtype, passes: passes.map((p) => p.name),
     checkpoint: ckpt ? { ...ckpt, tensors: model.tensors } : null,
     dummy: dummySrc ? { config: dummySrc.label, seed: opts.dummySeed ?? 0, dir: dummySrc.dir, generation: dummySrc.generation } : undefined,
     target: targetManifest, files, quantization,
   });
   for (const line of memoryPlanLines(memory, limits, dtype)) log(line);
+  if (gated) {
+    try {
+      const report = await accuracyGate(opts, writeDir, target.backend, cfg.vocab_size, limits, log);
+      (manifest.quantization as QuantizationSummary).accuracy = report as unknown as Record<string, unknown>;
+      writeFileSync(join(writeDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+      if (!report.passed) gateFailure(report, quantization!.scheme);
+      commitTempDir(writeDir, outDir);
+    } finally {
+      rmSync(writeDir, { recursive: true, force: true });
+    }
+  } else if (quant.scheme !== undefined) {
+    log('accuracy gate skipped (--no-accuracy-gate): the quantized engine was not measured against the float one');
+  }
   const seconds = (performance.now() - started) / 1000;
   log(`wrote ${outDir} in ${seconds.toFixed(2)} s`);
   return { engineDir: outDir, manifest, seconds };
+}
+
+/**
+ * Builds the same model without quantization (and, for a cuda target, the quantized one for the CPU) in temp
+ * directories and measures the quantized engine against it (quant/accuracy-gate.ts).
+ */
+async function accuracyGate(opts: BuildOptions, quantDir: string, backend: string, vocab: number, limits: Limits, log: (line: string) => void) {
+  const scheme = opts.quantize!;
+  const budget = parseBudget(opts.accuracyBudget, DEFAULT_BUDGETS[scheme]);
+  const text = readCalibration(opts.calib);
+  const scratch = mkdtempSync(join(tmpdir(), 'llmc-gate-build-'));
+  try {
+    const base: BuildOptions = { ...opts, target: 'cpu', accuracyGate: false, dumpIrDir: undefined, force: true, log: () => {} };
+    const floatDir = join(scratch, 'float');
+    await buildEngine({ ...base, outDir: floatDir, quantize: undefined, groupSize: undefined, symmetric: undefined, keepFloat: undefined, quantizeLmHead: undefined, calib: undefined });
+    let cpuQuantDir = quantDir;
+    if (backend !== 'cpu') {
+      cpuQuantDir = join(scratch, 'quant');
+      await buildEngine({ ...base, outDir: cpuQuantDir });
+    }
+    const tok = TextTokenizer.load(quantDir);
+    let tokens: number[];
+    let label: string;
+    if (tok) {
+      tokens = tok.encode(text.text, false);
+      label = text.label;
+    } else {
+      // No tokenizer: seeded uniform token ids, so the figures are relative (quantized vs float) only.
+      let s = 12345;
+      tokens = Array.from({ length: 512 }, () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 8) % vocab);
+      label = 'seeded random token ids (the checkpoint has no tokenizer)';
+    }
+    const report = await runAccuracyGate({
+      quantDir: cpuQuantDir, floatDir, calibTokens: tokens.slice(0, GATE_MAX_TOKENS), textLabel: label,
+      ctx: Math.min(GATE_CTX, limits.max_seq_len), budget,
+    });
+    for (const line of accuracyLines(report)) log(line);
+    return report;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+const GATE_MAX_TOKENS = 1024;
+const GATE_CTX = 128;
+
+/** --calib FILE, or the English text that ships with llmc (data/calibration.txt). */
+function readCalibration(path: string | undefined): { text: string; label: string } {
+  const file = path ?? fileURLToPath(new URL('../../data/calibration.txt', import.meta.url));
+  if (path !== undefined && (!existsSync(path) || !statSync(path).isFile())) fail('NOT_FOUND', `--calib: ${path} is not a file`, 'pass a UTF-8 text file of the kind of text the model will see');
+  const text = readFileSync(file, 'utf8');
+  if (text.trim() === '') fail('BAD_ARGUMENT', `--calib: ${path ?? file} is empty`, 'pass a UTF-8 text file with at least a few hundred words');
+  return { text, label: path === undefined ? 'llmc\'s calibration text' : basename(path) };
 }
 
 /** Folds a pre-quantized checkpoint's packed tensors into virtual `<module>.weight` tensors (quant/packed.ts). */

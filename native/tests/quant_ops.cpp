@@ -1,0 +1,219 @@
+// quant_ops: the quantized linear (cpu::linear_q, op linear_q) at every SIMD level this CPU has against the scalar
+// reference, and the scalar reference against a double-precision sum over the dequantized weights, for every code
+// dtype (i8, u4, f8e4m3), on decode (rows 1..8) and prefill shapes, odd shapes, with and without offsets, bias and
+// an act-order permutation. Levels the CPU lacks are reported as skipped by name. Exits non-zero on a failure.
+//
+//   native/build/quant_ops            # correctness
+//   native/build/quant_ops u4         # only cases whose name contains "u4"
+//   native/build/quant_ops --perf     # decode GEMV GB/s of the quantized bytes next to a plain read of them
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dtype.h"
+#include "kernels.h"
+
+#include "kernel_test_support.h"
+
+using namespace llmc;
+using namespace llmc::cpu;
+using namespace llmc::test;
+
+namespace {
+
+// A random quantized weight [out, in] with its dequantized values (what the kernels must multiply by).
+struct QWeight {
+  DType qt;
+  int64_t out, in, group;
+  std::vector<uint8_t> q;
+  std::vector<float> scales, offsets;
+  std::vector<int32_t> perm;
+  std::vector<float> deq;  // [out, in] dequantized, in qweight's column order
+  QuantWeight view() const {
+    QuantWeight w;
+    w.q = q.data();
+    w.qt = qt;
+    w.scales = scales.data();
+    w.offsets = offsets.empty() ? nullptr : offsets.data();
+    w.perm = perm.empty() ? nullptr : perm.data();
+    w.group_size = group;
+    return w;
+  }
+};
+
+QWeight make_qweight(DType qt, int64_t out, int64_t in, int64_t group, bool offsets, bool perm) {
+  QWeight w{qt, out, in, group, {}, {}, {}, {}, {}};
+  const int64_t ng = in / group;
+  const int64_t rb = qt == DType::u4 ? in / 2 : in;
+  w.q.assign(size_t(out * rb), 0);
+  std::uniform_int_distribution<int> byte(0, 255), nib(0, 15);
+  w.scales = random_vec(size_t(out * ng), 0.001f, 0.02f);
+  if (offsets) w.offsets = random_vec(size_t(out * ng), -0.1f, 0.1f);
+  w.deq.resize(size_t(out * in));
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t i = 0; i < in; ++i) {
+      float code;
+      if (qt == DType::u4) {
+        const int v = nib(g_rng);
+        w.q[size_t(o * rb + i / 2)] |= uint8_t(i & 1 ? v << 4 : v);
+        code = float(v);
+      } else if (qt == DType::i8) {
+        const int v = byte(g_rng) - 128;
+        w.q[size_t(o * in + i)] = uint8_t(int8_t(v));
+        code = float(v);
+      } else {
+        int b;
+        do b = byte(g_rng);
+        while ((b & 0x7f) == 0x7f);  // no NaN codes
+        w.q[size_t(o * in + i)] = uint8_t(b);
+        code = fp8e4m3_to_f32(uint8_t(b));
+      }
+      const int64_t g = i / group;
+      w.deq[size_t(o * in + i)] = w.scales[size_t(o * ng + g)] * code + (offsets ? w.offsets[size_t(o * ng + g)] : 0.0f);
+    }
+  if (perm) {
+    w.perm.resize(size_t(in));
+    std::iota(w.perm.begin(), w.perm.end(), 0);
+    std::shuffle(w.perm.begin(), w.perm.end(), g_rng);
+  }
+  return w;
+}
+
+const char* qt_name(DType t) { return dtype_name(t); }
+
+void test_linear_q(ThreadPool& pool, const std::vector<Simd>& levels) {
+  struct Case {
+    int64_t out, in, group;
+    std::vector<int64_t> rows;
+    bool offsets, bias, perm;
+  };
+  const Case cases[] = {
+      {256, 256, 32, {1, 3, 8, 33, 100}, true, false, false},   // group 32 (GPTQ/AWQ style), decode and prefill
+      {768, 768, 128, {1, 7, 64}, true, true, false},           // int4 g128 with bias
+      {384, 128, 128, {1, 2, 9}, false, false, false},          // per channel, no offsets
+      {64, 4096, 64, {1, 4, 8}, true, false, false},            // long rows
+      {2048, 512, 512, {1, 5, 50}, false, true, false},         // per channel, wide output
+      {96, 256, 32, {1, 8, 20}, true, false, true},             // act-order permutation
+      {37, 80, 20, {1, 6, 11}, true, true, false},              // odd shapes: group not a multiple of 8
+      {13, 34, 34, {1, 3, 10}, false, false, false},            // in not a multiple of the vector width
+  };
+  for (DType qt : {DType::i8, DType::u4, DType::f8e4m3}) {
+    for (const Case& c : cases) {
+      if (qt == DType::u4 && c.group % 2 != 0) continue;
+      const QWeight w = make_qweight(qt, c.out, c.in, c.group, c.offsets, c.perm);
+      const Weights b = make_weights(size_t(c.out), DType::f32);
+      for (int64_t rows : c.rows) {
+        char name[160];
+        std::snprintf(name, sizeof name, "linear_q %s rows=%lld %lldx%lld g%lld%s%s%s", qt_name(qt), (long long)rows,
+                      (long long)c.out, (long long)c.in, (long long)c.group, c.offsets ? " +offsets" : "",
+                      c.bias ? " +bias" : "", c.perm ? " +perm" : "");
+        if (!selected(name)) continue;
+        const std::vector<float> x = random_vec(size_t(rows * c.in));
+        const QuantWeight qw = w.view();
+        std::vector<float> ref(size_t(rows * c.out));
+        set_simd_level(Simd::scalar);
+        linear_q(pool, x.data(), rows, c.in, qw, c.out, c.bias ? b.data() : nullptr, DType::f32, ref.data());
+        // The scalar kernel against a double sum over the dequantized weights (perm gathers x).
+        std::vector<float> want(ref.size());
+        for (int64_t t = 0; t < rows; ++t)
+          for (int64_t o = 0; o < c.out; ++o) {
+            double s = c.bias ? b.values[size_t(o)] : 0.0;
+            for (int64_t i = 0; i < c.in; ++i) {
+              const int64_t src = c.perm ? w.perm[size_t(i)] : i;
+              s += double(x[size_t(t * c.in + src)]) * w.deq[size_t(o * c.in + i)];
+            }
+            want[size_t(t * c.out + o)] = float(s);
+          }
+        check(std::string(name) + " scalar vs f64", ref.data(), want.data(), ref.size(), Mode::rel, 1e-5);
+        for (Simd level : levels) {
+          if (level == Simd::scalar) continue;
+          std::vector<float> y(ref.size(), NAN);
+          set_simd_level(level);
+          linear_q(pool, x.data(), rows, c.in, qw, c.out, c.bias ? b.data() : nullptr, DType::f32, y.data());
+          check(std::string(name) + " " + simd_name(level) + " vs scalar", y.data(), ref.data(), ref.size(), Mode::rel, 1e-5);
+        }
+      }
+    }
+  }
+}
+
+void test_fp8_decode() {
+  // Every fp8 code against its definition (sign, 4-bit exponent with bias 7, 3-bit mantissa, subnormals).
+  bool ok = true;
+  for (int b = 0; b < 256; ++b) {
+    const int e = (b >> 3) & 15, m = b & 7;
+    const float v = fp8e4m3_to_f32(uint8_t(b));
+    if (e == 15 && m == 7) {
+      ok = ok && std::isnan(v);
+      continue;
+    }
+    const double mag = e == 0 ? std::ldexp(m / 8.0, -6) : std::ldexp(1.0 + m / 8.0, e - 7);
+    ok = ok && double(v) == ((b & 0x80) ? -mag : mag);
+  }
+  expect("fp8 e4m3 decode: all 256 codes", ok);
+  expect("fp8 e4m3 max finite is 448", fp8e4m3_to_f32(0x7e) == 448.0f && fp8e4m3_to_f32(0xfe) == -448.0f);
+}
+
+// Decode-step GEMV throughput on a 4096 x 4096 weight: GB/s of the quantized bytes next to a plain read of them.
+void perf(ThreadPool& pool) {
+  const double bw = measure_read_bandwidth(pool, 0.5);
+  std::printf("read bandwidth (all threads): %.1f GB/s; %d threads, SIMD %s\n", bw, pool.size(), simd_name(simd_level()));
+  std::printf("%-10s %5s %10s %10s %8s\n", "codes", "rows", "us/call", "GB/s", "% read");
+  for (DType qt : {DType::i8, DType::u4, DType::f8e4m3}) {
+    const int64_t out = 4096, in = 4096, group = qt == DType::u4 ? 128 : in;
+    const QWeight w = make_qweight(qt, out, in, group, qt == DType::u4, false);
+    const double bytes = double(w.q.size()) + 4.0 * (w.scales.size() + w.offsets.size());
+    for (int64_t rows : {1, 4, 8}) {
+      const std::vector<float> x = random_vec(size_t(rows * in));
+      std::vector<float> y(size_t(rows * out));
+      const QuantWeight qw = w.view();
+      for (int i = 0; i < 3; ++i) linear_q(pool, x.data(), rows, in, qw, out, nullptr, DType::f32, y.data());
+      int iters = 0;
+      const auto t0 = std::chrono::steady_clock::now();
+      double secs = 0;
+      do {
+        linear_q(pool, x.data(), rows, in, qw, out, nullptr, DType::f32, y.data());
+        ++iters;
+        secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      } while (secs < 0.4);
+      const double gbs = bytes * iters / secs / 1e9;
+      std::printf("%-10s %5lld %10.1f %10.1f %7.0f%%\n", qt_name(qt), (long long)rows, secs / iters * 1e6, gbs, 100.0 * gbs / bw);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool do_perf = false;
+  int threads = 0;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--perf") == 0) do_perf = true;
+    else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else g_filter = argv[i];
+  }
+  ThreadPool pool(threads);
+  const Simd best = simd_level();
+  if (do_perf) {
+    perf(pool);
+    return 0;
+  }
+  std::vector<Simd> levels;
+  for (Simd s : {Simd::scalar, Simd::avx2, Simd::avx512}) {
+    set_simd_level(s);
+    if (simd_level() == s) levels.push_back(s);
+    else std::printf("skipped: SIMD level %s (this CPU or build does not have it)\n", simd_name(s));
+  }
+  std::printf("quant_ops: linear_q at %zu SIMD level(s) vs scalar, %d threads\n", levels.size(), pool.size());
+  test_fp8_decode();
+  test_linear_q(pool, levels);
+  set_simd_level(best);
+  std::printf("\n%d cases, %d failed\n", g_cases, g_failures);
+  return g_failures == 0 ? 0 : 1;
+}
