@@ -25,7 +25,7 @@ import type { WeightTable } from './models/weight-map.js';
 import { memoryPlanLines } from './engine/memory-plan.js';
 import { checkOutDir, commitTempDir, makeTempDir } from './engine/out-dir.js';
 import { MANIFEST_FILE } from './engine/format.js';
-import { accuracyLines, DEFAULT_BUDGETS, gateFailure, parseBudget, runAccuracyGate } from './quant/accuracy-gate.js';
+import { accuracyLines, type Budget, DEFAULT_BUDGETS, gateFailure, parseBudget, runAccuracyGate } from './quant/accuracy-gate.js';
 import type { QuantizationSummary } from './quant/options.js';
 import { TextTokenizer } from '../runtime/tokenizer.js';
 import type { Limits } from './engine/plan.js';
@@ -71,6 +71,8 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   // ---- import: a checkpoint, or (--dummy-weights) a config alone
   const dummySrc = opts.dummyWeights ? resolveDummyConfig(opts.config ?? modelDir) : null;
   const quant = checkQuantOptions(opts);
+  const gated = quant.scheme !== undefined && opts.accuracyGate !== false;
+  const gateSetup = gated ? { budget: parseBudget(opts.accuracyBudget, DEFAULT_BUDGETS[quant.scheme!]), text: readCalibration(opts.calib) } : null;
   const ckpt = dummySrc ? null : openCheckpoint(modelDir!);
   const packedFormat = ckpt ? readPackedFormat(ckpt.config) : null;
   if (packedFormat && opts.quantize) {
@@ -104,7 +106,6 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   // ---- target (cuda: the kernels' fatbin) and engine
   const { manifest: targetManifest, files } = buildTarget(target, { headDim: cfg.head_dim, hiddenSize: cfg.hidden_size, weightDType: DTYPES[dtype] }, env, log);
   // A gated quantized build is written to a staging directory and moved into place only once it passed.
-  const gated = quant.scheme !== undefined && opts.accuracyGate !== false;
   const writeDir = gated ? makeTempDir(outDir) : outDir;
   if (gated) rmSync(writeDir, { recursive: true });
   const { manifest, memory } = writeEngine({
@@ -116,7 +117,7 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   for (const line of memoryPlanLines(memory, limits, dtype)) log(line);
   if (gated) {
     try {
-      const report = await accuracyGate(opts, writeDir, target.backend, cfg.vocab_size, limits, log);
+      const report = await accuracyGate(opts, gateSetup!, writeDir, target.backend, cfg.vocab_size, limits, log);
       (manifest.quantization as QuantizationSummary).accuracy = report as unknown as Record<string, unknown>;
       writeFileSync(join(writeDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
       if (!report.passed) gateFailure(report, quantization!.scheme);
@@ -136,10 +137,8 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
  * Builds the same model without quantization (and, for a cuda target, the quantized one for the CPU) in temp
  * directories and measures the quantized engine against it (quant/accuracy-gate.ts).
  */
-async function accuracyGate(opts: BuildOptions, quantDir: string, backend: string, vocab: number, limits: Limits, log: (line: string) => void) {
-  const scheme = opts.quantize!;
-  const budget = parseBudget(opts.accuracyBudget, DEFAULT_BUDGETS[scheme]);
-  const text = readCalibration(opts.calib);
+async function accuracyGate(opts: BuildOptions, { budget, text }: { budget: Budget; text: { text: string; label: string } },
+  quantDir: string, backend: string, vocab: number, limits: Limits, log: (line: string) => void) {
   const scratch = mkdtempSync(join(tmpdir(), 'llmc-gate-build-'));
   try {
     const base: BuildOptions = { ...opts, target: 'cpu', accuracyGate: false, dumpIrDir: undefined, force: true, log: () => {} };

@@ -3,6 +3,7 @@
 import { cpSync, readFileSync, writeFileSync, rmSync, truncateSync, statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expectCleanError, goldenDir, llmc, tempDir } from '../helpers/cli.js';
+import { FORMAT_VERSION } from '../../src/compiler/engine/format.js';
 
 const work = tempDir('llmc-bad-');
 const src = join(goldenDir, 'llama', 'model');
@@ -95,7 +96,7 @@ describe('llmc run on a bad engine or request', () => {
     m.format_version = 0;
     writeFileSync(join(old, 'config.json'), JSON.stringify(m));
     const r = llmc(['run', old, '--token-ids', '1,2,3']);
-    expectCleanError(r, /engine format 0.*reads format 1.*llmc build .*-o .*old-format/);
+    expectCleanError(r, new RegExp(`engine format 0.*reads format ${FORMAT_VERSION}.*llmc build .*-o .*old-format`));
   });
 
   test('an engine built against another op schema is refused', () => {

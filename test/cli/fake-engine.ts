@@ -3,6 +3,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SCHEMA_HASH } from '../../src/compiler/ir/ops.generated.js';
+import { FORMAT_VERSION } from '../../src/compiler/engine/format.js';
 import { repoRoot, tempDir } from '../helpers/cli.js';
 
 export const llama3TokenizerDir = join(repoRoot, 'node_modules', '@lenml', 'tokenizer-llama3', 'models');
@@ -18,7 +19,7 @@ export function fakeEngine(opts: FakeEngineOptions = {}): string {
   const dir = join(tempDir('llmc-fake-engine-'), 'engine');
   mkdirSync(dir);
   const manifest = {
-    format_version: 1,
+    format_version: FORMAT_VERSION,
     schema_hash: SCHEMA_HASH,
     llmc_version: '0.1.0',
     model: { vocab_size: opts.vocabSize ?? 512, hidden_size: 64, num_layers: 2 },

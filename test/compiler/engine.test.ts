@@ -70,7 +70,7 @@ describe('engine for the llama fixture', () => {
   test('plan: ids index values, op ids and attrs follow the schema, absent inputs are -1', () => {
     const { plan } = readPlan(dir);
     expect(plan).toMatchObject({
-      format_version: 1, schema_hash: SCHEMA_HASH,
+      format_version: FORMAT_VERSION, schema_hash: SCHEMA_HASH,
       model: { vocab_size: 512, hidden_size: 64, num_layers: 2, num_heads: 4, num_kv_heads: 2, head_dim: 16 },
       limits: { max_batch_size: 8, max_seq_len: 128, max_num_tokens: 128 },
       kv_cache: { num_layers: 2, num_kv_heads: 2, head_dim: 16, dtype: 'f32', block_size: 16 },
@@ -100,7 +100,7 @@ describe('engine for the llama fixture', () => {
     const m = readManifest(dir) as any;
     const { plan } = readPlan(dir);
     expect(m).toMatchObject({
-      format_version: 1, schema_hash: SCHEMA_HASH,
+      format_version: FORMAT_VERSION, schema_hash: SCHEMA_HASH,
       build: { dtype: 'float32', max_batch_size: 8, max_seq_len: 128, max_num_tokens: 128,
         passes: ['canonicalize', 'fuse_gated_activation', 'fuse_sibling_linears', 'canonicalize', 'plan_memory'] },
       target: { backend: 'cpu' }, mapping: { world_size: 1, tp: 1, pp: 1 },
@@ -332,11 +332,11 @@ describe('reader errors', () => {
     const f = readFileSync(join(dir, ENGINE_FILE));
     f.writeUInt32LE(FORMAT_VERSION + 1, 8);
     writeFileSync(join(dir, ENGINE_FILE), f);
-    expectOneLine(await llmcError(() => readPlan(dir)), 'VERSION', /has format version 2; this llmc reads version 1; rebuild it/);
+    expectOneLine(await llmcError(() => readPlan(dir)), 'VERSION', new RegExp(`has format version ${FORMAT_VERSION + 1}; this llmc reads version ${FORMAT_VERSION}; rebuild it`));
     const m = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...m, format_version: 7 }));
     expectOneLine(await llmcError(() => readManifest(dir)), 'VERSION',
-      new RegExp(`format version 7; this llmc reads version 1; rebuild it: llmc build ${fixtureModel('llama').replace(/[/.]/g, '\\$&')} -o`));
+      new RegExp(`format version 7; this llmc reads version ${FORMAT_VERSION}; rebuild it: llmc build ${fixtureModel('llama').replace(/[/.]/g, '\\$&')} -o`));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...m, schema_hash: 'deadbeefdeadbeef' }));
     expectOneLine(await llmcError(() => readManifest(dir)), 'VERSION', /built for op schema deadbeefdeadbeef/);
   });
@@ -356,6 +356,6 @@ describe('reader errors', () => {
     const text = f.subarray(40, 40 + planLen).toString('utf8').replace('"shape":[64],"offset"', '"shape":[65],"offset"');
     f.write(text, 40);
     writeFileSync(join(dir, ENGINE_FILE), f);
-    expectOneLine(await llmcError(() => readPlan(dir)), 'BAD_ENGINE', /weight l0\.attn_norm\.weight: nbytes 256 != product\(shape \[65\]\) \* 4/);
+    expectOneLine(await llmcError(() => readPlan(dir)), 'BAD_ENGINE', /weight l0\.attn_norm\.weight: nbytes 256 != 260, the f32 size of shape \[65\]/);
   });
 });

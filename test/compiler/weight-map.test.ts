@@ -8,6 +8,7 @@ import { resolveWeightMap } from '../../src/compiler/models/weight-map.js';
 import { addTensor, cleanupTemps, copyFixture, dropTensor, editConfig, expectOneLine, fixtureModel, llmcError, readSt, tempDir, writeSt } from './helpers.js';
 import { readPlan } from '../../src/compiler/engine/reader.js';
 import { configOf } from './graph-of.js';
+import { FORMAT_VERSION } from '../../src/compiler/engine/format.js';
 
 afterAll(cleanupTemps);
 const st = (dir: string) => join(dir, 'model.safetensors');
@@ -52,7 +53,7 @@ describe('weight map', () => {
     const dir = copyFixture('llama');
     addTensor(st(dir), 'model.layers.0.self_attn.rotary_emb.inv_freq', 'F32', [8], Buffer.alloc(32));
     const r = await build(dir);
-    expect(r.manifest.format_version).toBe(1);
+    expect(r.manifest.format_version).toBe(FORMAT_VERSION);
   });
 
   test('a base-model checkpoint (no `model.` prefix) builds the same engine', async () => {

@@ -23,6 +23,8 @@ export function checkQuantOptions(opts: BuildOptions): CheckedQuant {
   if (opts.quantizeLmHead) needs('--quantize-lm-head', scheme !== undefined, '--quantize');
   if (opts.keepFloat?.length) needs('--keep-float', scheme !== undefined, '--quantize');
   if (opts.calib !== undefined) needs('--calib', scheme !== undefined, '--quantize');
+  if (opts.accuracyBudget !== undefined) needs('--accuracy-budget', scheme !== undefined, '--quantize');
+  if (opts.accuracyGate === false && opts.accuracyBudget !== undefined) fail('BAD_ARGUMENT', '--accuracy-budget and --no-accuracy-gate contradict each other', 'pass one of them');
   if (opts.dummyWeights && scheme) fail('BAD_ARGUMENT', '--quantize with --dummy-weights is not supported', 'quantize a real checkpoint (dummy engines measure float layouts)');
   const keepFloat = (opts.keepFloat ?? []).map((p) => {
     try {
