@@ -18,14 +18,17 @@ export interface GoldenFixture {
   };
 }
 
-export function loadFixture(name: string): GoldenFixture {
-  const dir = join(goldenDir, name);
+/** test/fixtures/golden-quant: the pre-quantized checkpoints (a verbatim copy of ../shared/golden-quant). */
+export const goldenQuantDir = join(goldenDir, '..', 'golden-quant');
+
+export function loadFixture(name: string, base = goldenDir): GoldenFixture {
+  const dir = join(base, name);
   const json = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8'));
   return { name, dir, modelDir: join(dir, 'model'), json };
 }
 
-export function fixtureNames(): string[] {
-  const index = JSON.parse(readFileSync(join(goldenDir, 'index.json'), 'utf8'));
+export function fixtureNames(base = goldenDir): string[] {
+  const index = JSON.parse(readFileSync(join(base, 'index.json'), 'utf8'));
   return index.fixtures.map((f: { name: string }) => f.name);
 }
 
