@@ -9,6 +9,7 @@ import { ENGINE_FORMAT_VERSION, rebuildCommand, type EngineManifest, type Memory
 import { exportOnnx, readEngineFatbin, readPlan, type EngineFatbin, type Plan } from './compiler.js';
 import { formatBytes, table } from './format.js';
 import { nonEmpty } from './parse.js';
+import { linearRows, quantizationRows } from './inspect-quant.js';
 
 export interface PlanSummary {
   nodes: number;
@@ -127,7 +128,7 @@ function fatbinRows(fb: EngineFatbin, m: EngineManifest): [string, string][] {
   return rows;
 }
 
-function printText(dir: string, m: EngineManifest, s: PlanSummary, fb: EngineFatbin | null): void {
+function printText(dir: string, m: EngineManifest, plan: Plan, s: PlanSummary, fb: EngineFatbin | null): void {
   const model = m.model ?? {};
   const pick = (k: string) => (model[k] === undefined ? undefined : String(model[k]));
   const out: string[] = [];
@@ -164,6 +165,11 @@ function printText(dir: string, m: EngineManifest, s: PlanSummary, fb: EngineFat
     out.push(`layers: ${s.layers}${s.layers_identical ? ', each' : '; layer 0'}: ${s.layer_nodes.join(' -> ')}`);
   }
   if (s.other_nodes.length) out.push(`outside layers: ${s.other_nodes.join(', ')}`);
+  const quant = quantizationRows(m.quantization, plan);
+  if (quant.length) {
+    out.push('quantization');
+    out.push(table(quant));
+  }
   out.push('memory plan');
   out.push(table(memoryRows(m.memory_plan, m.build?.max_seq_len)));
   process.stdout.write(`${out.join('\n')}\n`);
@@ -179,14 +185,16 @@ export function registerInspect(program: Command): void {
     .option('--onnx <file>', 'also export the plan as ONNX (custom-domain ops) for viewing in Netron', nonEmpty('--onnx'))
     .action(async (dir: string, flags: { json?: boolean; onnx?: string }) => {
       const manifest = readRawManifest(dir);
-      const summary = summarizePlan(await readPlan(dir));
+      const plan = await readPlan(dir);
+      const summary = summarizePlan(plan);
       const fatbin = await readEngineFatbin(dir, manifest.target);
       if (flags.onnx) await exportOnnx(dir, flags.onnx);
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ manifest, plan: summary, memory_plan: manifest.memory_plan ?? null, ...(fatbin ? { fatbin } : {}), ...(flags.onnx ? { onnx: flags.onnx } : {}) })}\n`);
+        const linears = manifest.quantization ? { linears: linearRows(plan) } : {};
+        process.stdout.write(`${JSON.stringify({ manifest, plan: summary, memory_plan: manifest.memory_plan ?? null, ...linears, ...(fatbin ? { fatbin } : {}), ...(flags.onnx ? { onnx: flags.onnx } : {}) })}\n`);
         return;
       }
-      printText(dir, manifest, summary, fatbin);
+      printText(dir, manifest, plan, summary, fatbin);
       if (flags.onnx) process.stdout.write(`wrote ${flags.onnx}\n`);
     });
 }

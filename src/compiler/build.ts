@@ -114,7 +114,7 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
     dummy: dummySrc ? { config: dummySrc.label, seed: opts.dummySeed ?? 0, dir: dummySrc.dir, generation: dummySrc.generation } : undefined,
     target: targetManifest, files, quantization,
   });
-  for (const line of memoryPlanLines(memory, limits, dtype)) log(line);
+  for (const line of memoryPlanLines(memory, limits, quantization ? `${dtype}; quantized linears ${quantization.scheme}` : dtype)) log(line);
   if (gated) {
     try {
       const report = await accuracyGate(opts, gateSetup!, writeDir, target.backend, cfg.vocab_size, limits, log);
@@ -141,9 +141,9 @@ async function accuracyGate(opts: BuildOptions, { budget, text }: { budget: Budg
   quantDir: string, backend: string, vocab: number, limits: Limits, log: (line: string) => void) {
   const scratch = mkdtempSync(join(tmpdir(), 'llmc-gate-build-'));
   try {
-    const base: BuildOptions = { ...opts, target: 'cpu', accuracyGate: false, dumpIrDir: undefined, force: true, log: () => {} };
+    const base: BuildOptions = { ...opts, target: 'cpu', accuracyGate: false, accuracyBudget: undefined, calib: undefined, dumpIrDir: undefined, force: true, log: () => {} };
     const floatDir = join(scratch, 'float');
-    await buildEngine({ ...base, outDir: floatDir, quantize: undefined, groupSize: undefined, symmetric: undefined, keepFloat: undefined, quantizeLmHead: undefined, calib: undefined });
+    await buildEngine({ ...base, outDir: floatDir, quantize: undefined, groupSize: undefined, symmetric: undefined, keepFloat: undefined, quantizeLmHead: undefined });
     let cpuQuantDir = quantDir;
     if (backend !== 'cpu') {
       cpuQuantDir = join(scratch, 'quant');

@@ -90,7 +90,9 @@ export function schemeLabel(s: QuantScheme): string {
 }
 
 function floatReason(n: Node, wt: Weight, opts: QuantizeOptions): string | null {
-  const names = [n.name, wt.name, ...sourceTensors(wt.source)];
+  // The node (l0.attn_out), its weight (l0.o.weight, l0.o) and the checkpoint tensors (..o_proj.weight, ..o_proj).
+  const strip = (x: string) => (x.endsWith('.weight') ? [x, x.slice(0, -'.weight'.length)] : [x]);
+  const names = [n.name, ...strip(wt.name), ...sourceTensors(wt.source).flatMap(strip)];
   const kept = opts.keepFloat?.find((re) => names.some((x) => re.test(x)));
   if (kept) return `--keep-float ${kept.source}`;
   if (n.name === 'logits') return opts.quantizeLmHead ? null : 'the LM head stays float (--quantize-lm-head quantizes it)';

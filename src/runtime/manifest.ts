@@ -36,6 +36,8 @@ export interface EngineManifest {
   source?: { dir?: string; checkpoint_sha256?: string; files?: string[]; dummy_weights?: boolean; config?: string; seed?: number };
   generation?: { bos_token_id?: number | null; eos_token_ids?: number[]; pad_token_id?: number | null };
   tokenizer?: { present?: boolean };
+  /** Quantized engines (llmc build --quantize, or a pre-quantized checkpoint): docs/quantization.md. */
+  quantization?: { source?: string; scheme?: string; flags?: string[]; layers?: { node: string; scheme: string; reason?: string }[]; accuracy?: any };
 }
 
 /** The `llmc build` command that recreates this engine with the current llmc (for VERSION errors). */
@@ -45,6 +47,7 @@ export function rebuildCommand(dir: string, m: Partial<EngineManifest>): string 
     : ['llmc build', m.source?.dir ?? 'HF_DIR', '-o', dir];
   if (m.build?.dtype) parts.push('--dtype', m.build.dtype);
   if (m.target?.backend === 'cuda') parts.push('--target', 'cuda', ...(m.target.archs?.length ? ['--cuda-arch', m.target.archs.join(',')] : []));
+  if (m.quantization?.flags?.length) parts.push(...m.quantization.flags);
   if (m.build?.max_batch_size) parts.push('--max-batch-size', String(m.build.max_batch_size));
   if (m.build?.max_seq_len) parts.push('--max-seq-len', String(m.build.max_seq_len));
   if (m.build?.max_num_tokens) parts.push('--max-num-tokens', String(m.build.max_num_tokens));

@@ -7,7 +7,8 @@ import { LlmcError, type ErrorCode } from '../../src/errors.js';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const goldenDir = join(repoRoot, 'test', 'fixtures', 'golden');
-export const fixtureModel = (name: string) => join(goldenDir, name, 'model');
+export const goldenQuantDir = join(repoRoot, 'test', 'fixtures', 'golden-quant');
+export const fixtureModel = (name: string, base = goldenDir) => join(base, name, 'model');
 export const LLAMA_FAMILY_FIXTURES = ['llama', 'llama_rope_linear', 'llama3_rope', 'llama_sharded', 'llama_fp16', 'llama_bf16', 'mistral', 'qwen2'];
 
 const temps: string[] = [];
@@ -21,9 +22,9 @@ export function cleanupTemps(): void {
 }
 
 /** A writable copy of a fixture's checkpoint directory. */
-export function copyFixture(name: string): string {
+export function copyFixture(name: string, base = goldenDir): string {
   const dst = join(tempDir(), name);
-  cpSync(fixtureModel(name), dst, { recursive: true });
+  cpSync(fixtureModel(name, base), dst, { recursive: true });
   const fix = (p: string) => {
     chmodSync(p, statSync(p).isDirectory() ? 0o755 : 0o644);
     if (statSync(p).isDirectory()) for (const f of readdirSync(p)) fix(join(p, f));

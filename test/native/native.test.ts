@@ -33,6 +33,13 @@ test('backend ops: every SIMD kernel matches the scalar reference', () => {
   expect(r.out).not.toMatch(/FAIL/);
 });
 
+test('quantized linear: every SIMD level matches the scalar reference, which matches an f64 sum', () => {
+  const r = sh(join(buildDir, 'quant_ops'), []);
+  if (r.code !== 0) throw new Error(r.out.slice(-4000));
+  expect(r.out).toMatch(/\d+ cases, 0 failed/);
+  expect(r.out).not.toMatch(/FAIL/);
+});
+
 test('targets and dummy weights: GPU code rules, cuda engines refused by the CPU backend, the dummy generator', () => {
   const r = sh(join(buildDir, 'target_dummy_test'), []);
   if (r.code !== 0) throw new Error(r.out.slice(-4000));

@@ -39,15 +39,21 @@ export function checkQuantOptions(opts: BuildOptions): CheckedQuant {
 export interface QuantizationSummary {
   source: 'rtn' | 'checkpoint';
   scheme: string;                  // the requested scheme, or the checkpoint's format
+  flags: string[];                 // the llmc build flags that make this quantization (the rebuild command has them)
   layers: QuantDecision[];
   accuracy?: Record<string, unknown>;   // the accuracy gate's figures (accuracy-gate.ts)
 }
 
 export function quantizationSummary(q: CheckedQuant, packed: PackedFormat | null, decisions: QuantDecision[]): QuantizationSummary | undefined {
-  if (packed) return { source: 'checkpoint', scheme: packed.label, layers: decisions };
+  if (packed) return { source: 'checkpoint', scheme: packed.label, flags: [], layers: decisions };
   if (!q.scheme) return undefined;
+  const flags = ['--quantize', q.scheme];
+  if (q.groupSize !== undefined) flags.push('--group-size', String(q.groupSize));
+  if (q.symmetric) flags.push('--symmetric');
+  for (const re of q.keepFloat ?? []) flags.push('--keep-float', re.source);
+  if (q.quantizeLmHead) flags.push('--quantize-lm-head');
   const label = q.scheme === 'int4' ? schemeLabel({ kind: 'int4', groupSize: q.groupSize ?? 128, symmetric: q.symmetric ?? false }) : schemeLabel({ kind: q.scheme, groupSize: 0, symmetric: true });
-  return { source: 'rtn', scheme: label, layers: decisions };
+  return { source: 'rtn', scheme: label, flags, layers: decisions };
 }
 
 /** The build's per-layer lines: a count per scheme, and every linear that differs from the requested scheme. */

@@ -1,0 +1,129 @@
+// llmc build --quantize as a user runs it: the example model quantized (the accuracy gate passes and its figures
+// land in the manifest and `inspect`), a deliberately tight budget that fails the build with one line and leaves
+// the previous engine as it was, and every bad quantization input with its one-line error. Pre-quantized
+// checkpoints with broken packing are made from copies of the golden-quant fixtures.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { expectCleanError, llmc, repoRoot, tempDir } from '../helpers/cli.js';
+import { addTensor, copyFixture, dropTensor, editConfig, goldenQuantDir, readSt } from '../compiler/helpers.js';
+
+const kjv = join(repoRoot, 'examples', 'kjv-tiny');
+const calib = join(kjv, 'heldout-excerpt.txt');
+const work = tempDir('llmc-quant-cli-');
+
+describe('llmc build --quantize on the example model', () => {
+  const engine = join(work, 'kjv-int8');
+
+  test('int8: the gate measures it, the manifest and inspect show the scheme and the figures, it generates', () => {
+    const b = llmc(['build', kjv, '-o', engine, '--quantize', 'int8', '--calib', calib]);
+    expect(b.code).toBe(0);
+    expect(b.stdout).toMatch(/quantization: 28 linears int8 per-channel, 1 linear float/);
+    expect(b.stdout).toMatch(/accuracy gate \(\d+ tokens of heldout-excerpt.txt, [\d.]+ s\): perplexity [\d.]+ -> [\d.]+ \([+-][\d.]+%, budget \+1%\), top-1 agreement [\d.]+%/);
+    const m = JSON.parse(readFileSync(join(engine, 'config.json'), 'utf8'));
+    expect(m.quantization.scheme).toBe('int8 per-channel');
+    expect(m.quantization.accuracy.passed).toBe(true);
+    expect(m.quantization.accuracy.top1_agreement_pct).toBeGreaterThanOrEqual(99);
+    expect(m.quantization.layers).toHaveLength(29);
+    const i = llmc(['inspect', engine]);
+    expect(i.code).toBe(0);
+    expect(i.stdout).toMatch(/int8 per-channel/);
+    expect(i.stdout).toMatch(/perplexity/);
+    const r = llmc(['run', engine, '--prompt', 'And God said', '--max-new-tokens', '8', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).output_ids).toHaveLength(8);
+  });
+
+  test('a budget it cannot meet fails the build in one line naming the figure, the budget and the worst layer; the old engine stays', () => {
+    const before = readFileSync(join(engine, 'config.json'), 'utf8');
+    const r = llmc(['build', kjv, '-o', engine, '--quantize', 'int4', '--group-size', '32', '--calib', calib, '--accuracy-budget', 'ppl=+0.0001%,top1=99.99%']);
+    expectCleanError(r, /accuracy gate: int4 g32 asym: (perplexity \+[\d.]+% is past the budget \+0\.0001%|top-1 agreement [\d.]+% is below the budget 99\.99%); the linear that moved most is l\d+\.\w+ .*--keep-float/);
+    expect(readFileSync(join(engine, 'config.json'), 'utf8')).toBe(before);
+    expect(readdirSync(dirname(engine)).filter((f) => f.includes('llmc-tmp'))).toEqual([]);
+  });
+
+  test('--no-accuracy-gate builds without measuring and says so', () => {
+    const r = llmc(['build', kjv, '-o', join(work, 'kjv-fp8'), '--quantize', 'fp8', '--no-accuracy-gate']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/accuracy gate skipped/);
+    expect(JSON.parse(readFileSync(join(work, 'kjv-fp8', 'config.json'), 'utf8')).quantization.accuracy).toBeUndefined();
+  });
+});
+
+describe('bad quantization flags', () => {
+  const out = join(work, 'never');
+  test.each([
+    [['--quantize', 'int3'], /argument 'int3' is invalid/],
+    [['--quantize', 'int8', '--group-size', '64'], /--group-size needs --quantize int4/],
+    [['--quantize', 'int4', '--group-size', '48'], /--group-size 48 is not supported; use 128, 64, 32/],
+    [['--symmetric'], /--symmetric needs --quantize int4/],
+    [['--keep-float', 'l0'], /--keep-float needs --quantize/],
+    [['--quantize', 'int8', '--keep-float', '('], /--keep-float "\(" is not a valid regular expression/],
+    [['--quantize', 'int8', '--calib', join(work, 'missing.txt')], /--calib: .*missing\.txt is not a file/],
+    [['--quantize', 'int8', '--accuracy-budget', 'ppl=1'], /--accuracy-budget: "ppl=1" is not ppl=\+N% or top1=N%/],
+    [['--quantize', 'int8', '--accuracy-budget', 'top1=99%', '--no-accuracy-gate'], /contradict/],
+  ])('%j', (flags, pattern) => {
+    const r = llmc(['build', kjv, '-o', out, ...(flags as string[])]);
+    expectCleanError(r, pattern as RegExp);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  test('an empty calibration file', () => {
+    const empty = join(work, 'empty.txt');
+    writeFileSync(empty, ' \n');
+    expectCleanError(llmc(['build', kjv, '-o', out, '--quantize', 'int8', '--calib', empty]), /--calib: .*empty\.txt is empty/);
+  });
+});
+
+describe('pre-quantized checkpoints with problems', () => {
+  const out = join(work, 'never-pq');
+  const gptq = () => copyFixture('gptq_int4_g32_sym', goldenQuantDir);
+  const st = (dir: string) => join(dir, 'model.safetensors');
+  const build = (dir: string, ...flags: string[]) => llmc(['build', dir, '-o', out, ...flags]);
+
+  test('--quantize on an already-quantized checkpoint', () => {
+    expectCleanError(build(gptq(), '--quantize', 'int8'), /--quantize int8 on a checkpoint that is already quantized \(gptq int4 g32 sym\)/);
+  });
+  test('bits other than 4 and 8', () => {
+    const d = gptq();
+    editConfig(d, (c) => { c.quantization_config.bits = 3; });
+    expectCleanError(build(d), /quantization_config\.bits = 3 is not supported; llmc reads 4-bit and 8-bit/);
+  });
+  test('an unknown quant_method', () => {
+    const d = gptq();
+    editConfig(d, (c) => { c.quantization_config.quant_method = 'bitsandbytes'; });
+    expectCleanError(build(d), /quantization_config\.quant_method = "bitsandbytes" is not supported/);
+  });
+  test('GPTQ v2 checkpoints', () => {
+    const d = gptq();
+    editConfig(d, (c) => { c.quantization_config.checkpoint_format = 'gptq_v2'; });
+    expectCleanError(build(d), /checkpoint_format = "gptq_v2" is not supported/);
+  });
+  test('a GPTQ module without qzeros', () => {
+    const d = gptq();
+    dropTensor(st(d), 'model.layers.0.self_attn.q_proj.qzeros');
+    expectCleanError(build(d), /quantized module model\.layers\.0\.self_attn\.q_proj has no model\.layers\.0\.self_attn\.q_proj\.qzeros/);
+  });
+  test('a g_idx of the wrong length', () => {
+    const d = gptq();
+    const name = 'model.layers.1.mlp.down_proj.g_idx';
+    dropTensor(st(d), name);
+    addTensor(st(d), name, 'I32', [100], Buffer.alloc(400));
+    expectCleanError(build(d), /down_proj\.g_idx has shape \[100\], expected \[384\]/);
+  });
+  test('a group size that does not divide in_features', () => {
+    const d = gptq();
+    editConfig(d, (c) => { c.quantization_config.group_size = 256; });
+    expectCleanError(build(d), /group_size 256 does not divide in_features (128|384); llmc needs whole groups/);
+  });
+  test('packed shapes that do not match config.json', () => {
+    const d = gptq();
+    editConfig(d, (c) => { c.intermediate_size = 512; });
+    expectCleanError(build(d), /has shape \[384,128\] but config\.json implies \[512,128\]/);
+  });
+  test('integer tensors in a checkpoint without quantization_config', () => {
+    const d = gptq();
+    editConfig(d, (c) => { delete c.quantization_config; });
+    expect(readSt(st(d)).header['model.layers.0.self_attn.q_proj.qweight'].dtype).toBe('I32');
+    expectCleanError(build(d), /tensor model\.layers\.\d+\.\S+ has dtype I32; llmc reads F32, F16 and BF16 checkpoints/);
+  });
+});
