@@ -38,6 +38,7 @@ struct QuantWeight {
   const float* scales = nullptr;    // [out, in / group_size]
   const float* offsets = nullptr;   // [out, in / group_size], or null (all zero)
   const int32_t* perm = nullptr;    // [in]: column i multiplies x[perm[i]]; null = identity
+  const float* input_scale = nullptr;  // [in]: column i multiplies x[perm[i]] * input_scale[i] (AWQ); null = 1
   int64_t group_size = 0;           // divides in; even for u4
 };
 

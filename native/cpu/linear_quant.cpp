@@ -8,7 +8,7 @@
 // Prefill (more rows) is bound by arithmetic: a block of kMB weight rows is dequantized into a small f32 buffer
 // (W = s*q + m, exact for checkpoints' scales) that stays in L1/L2 while every token of a kTB block passes
 // over it, so dequantization costs 1/kTB of the multiply-adds and no float copy of the whole weight exists.
-// perm (GPTQ act-order) is applied by gathering x once per call into a scratch buffer.
+// perm (GPTQ act-order) and input_scale (AWQ) are applied by gathering x once per call into a scratch buffer.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -257,12 +257,13 @@ LLMC_AVX2 void linear_q_avx2_range(const float* x, int64_t rows, int64_t in, con
 void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
               const void* bias, DType bt, float* y) {
   if (rows <= 0 || out <= 0) return;
-  // perm: gather x into qweight's column order once (xp[t, i] = x[t, perm[i]]).
+  // perm and input_scale: x in qweight's column order, scaled, once per call (xp[t, i] = x[t, perm[i]] * s[i]).
   std::vector<float> xp;
-  if (w.perm) {
+  if (w.perm || w.input_scale) {
     xp.resize(size_t(rows * in));
     for (int64_t t = 0; t < rows; ++t)
-      for (int64_t i = 0; i < in; ++i) xp[size_t(t * in + i)] = x[t * in + w.perm[i]];
+      for (int64_t i = 0; i < in; ++i)
+        xp[size_t(t * in + i)] = x[t * in + (w.perm ? w.perm[i] : i)] * (w.input_scale ? w.input_scale[i] : 1.0f);
     x = xp.data();
   }
   const bool simd = simd_level() >= Simd::avx2;

@@ -113,6 +113,7 @@ void CpuBackend::run_node(const BoundNode& b, const StepBatch& step) {
       w.scales = static_cast<const float*>(in[2].w);
       w.offsets = static_cast<const float*>(in[3].w);
       w.perm = static_cast<const int32_t*>(in[5].w);
+      w.input_scale = static_cast<const float*>(in[6].w);
       w.group_size = std::get<LinearQAttrs>(n.attrs).group_size;
       cpu::linear_q(pool_, in[0].act, rows, in[0].width, w, out.width, in[4].w, in[4].wt, out.act);
       break;

@@ -183,6 +183,11 @@ class PlanChecker {
           vector_weight(p, in_f, "perm");
           expect(p.dtype == DType::i32 && !p.is_dummy(), "perm must be a stored i32 weight");
         }
+        if (in[6] >= 0) {
+          const WeightInfo& s = in_weight(in[6]);
+          vector_weight(s, in_f, "input_scale");
+          expect(s.dtype == DType::f32, "input_scale must be f32");
+        }
         const ActivationInfo& out = out_act(n.outputs[0]);
         expect(out.rows == x.rows && out.width == out_f, "out must be [x rows, qweight rows]");
         break;

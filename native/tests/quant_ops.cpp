@@ -34,6 +34,7 @@ struct QWeight {
   std::vector<uint8_t> q;
   std::vector<float> scales, offsets;
   std::vector<int32_t> perm;
+  std::vector<float> in_scale;
   std::vector<float> deq;  // [out, in] dequantized, in qweight's column order
   QuantWeight view() const {
     QuantWeight w;
@@ -42,13 +43,15 @@ struct QWeight {
     w.scales = scales.data();
     w.offsets = offsets.empty() ? nullptr : offsets.data();
     w.perm = perm.empty() ? nullptr : perm.data();
+    w.input_scale = in_scale.empty() ? nullptr : in_scale.data();
     w.group_size = group;
     return w;
   }
 };
 
-QWeight make_qweight(DType qt, int64_t out, int64_t in, int64_t group, bool offsets, bool perm) {
-  QWeight w{qt, out, in, group, {}, {}, {}, {}, {}};
+QWeight make_qweight(DType qt, int64_t out, int64_t in, int64_t group, bool offsets, bool perm, bool in_scale = false) {
+  QWeight w{qt, out, in, group, {}, {}, {}, {}, {}, {}};
+  if (in_scale) w.in_scale = random_vec(size_t(in), 0.25f, 4.0f);
   const int64_t ng = in / group;
   const int64_t rb = qt == DType::u4 ? in / 2 : in;
   w.q.assign(size_t(out * rb), 0);
@@ -91,28 +94,30 @@ void test_linear_q(ThreadPool& pool, const std::vector<Simd>& levels) {
   struct Case {
     int64_t out, in, group;
     std::vector<int64_t> rows;
-    bool offsets, bias, perm;
+    bool offsets, bias, perm, in_scale;
   };
   const Case cases[] = {
-      {256, 256, 32, {1, 3, 8, 33, 100}, true, false, false},   // group 32 (GPTQ/AWQ style), decode and prefill
-      {768, 768, 128, {1, 7, 64}, true, true, false},           // int4 g128 with bias
-      {384, 128, 128, {1, 2, 9}, false, false, false},          // per channel, no offsets
-      {64, 4096, 64, {1, 4, 8}, true, false, false},            // long rows
-      {2048, 512, 512, {1, 5, 50}, false, true, false},         // per channel, wide output
-      {96, 256, 32, {1, 8, 20}, true, false, true},             // act-order permutation
-      {37, 80, 20, {1, 6, 11}, true, true, false},              // odd shapes: group not a multiple of 8
-      {13, 34, 34, {1, 3, 10}, false, false, false},            // in not a multiple of the vector width
+      {256, 256, 32, {1, 3, 8, 33, 100}, true, false, false, false},  // group 32 (GPTQ/AWQ style), decode and prefill
+      {768, 768, 128, {1, 7, 64}, true, true, false, false},          // int4 g128 with bias
+      {384, 128, 128, {1, 2, 9}, false, false, false, false},         // per channel, no offsets
+      {64, 4096, 64, {1, 4, 8}, true, false, false, false},           // long rows
+      {2048, 512, 512, {1, 5, 50}, false, true, false, false},        // per channel, wide output
+      {96, 256, 32, {1, 8, 20}, true, false, true, false},            // act-order permutation
+      {128, 256, 64, {1, 8, 20}, true, false, false, true},           // AWQ input scale
+      {64, 128, 32, {1, 9}, true, true, true, true},                  // both
+      {37, 80, 20, {1, 6, 11}, true, true, false, false},             // odd shapes: group not a multiple of 8
+      {13, 34, 34, {1, 3, 10}, false, false, false, false},           // in not a multiple of the vector width
   };
   for (DType qt : {DType::i8, DType::u4, DType::f8e4m3}) {
     for (const Case& c : cases) {
       if (qt == DType::u4 && c.group % 2 != 0) continue;
-      const QWeight w = make_qweight(qt, c.out, c.in, c.group, c.offsets, c.perm);
+      const QWeight w = make_qweight(qt, c.out, c.in, c.group, c.offsets, c.perm, c.in_scale);
       const Weights b = make_weights(size_t(c.out), DType::f32);
       for (int64_t rows : c.rows) {
         char name[160];
-        std::snprintf(name, sizeof name, "linear_q %s rows=%lld %lldx%lld g%lld%s%s%s", qt_name(qt), (long long)rows,
+        std::snprintf(name, sizeof name, "linear_q %s rows=%lld %lldx%lld g%lld%s%s%s%s", qt_name(qt), (long long)rows,
                       (long long)c.out, (long long)c.in, (long long)c.group, c.offsets ? " +offsets" : "",
-                      c.bias ? " +bias" : "", c.perm ? " +perm" : "");
+                      c.bias ? " +bias" : "", c.perm ? " +perm" : "", c.in_scale ? " +input_scale" : "");
         if (!selected(name)) continue;
         const std::vector<float> x = random_vec(size_t(rows * c.in));
         const QuantWeight qw = w.view();
@@ -126,7 +131,8 @@ void test_linear_q(ThreadPool& pool, const std::vector<Simd>& levels) {
             double s = c.bias ? b.values[size_t(o)] : 0.0;
             for (int64_t i = 0; i < c.in; ++i) {
               const int64_t src = c.perm ? w.perm[size_t(i)] : i;
-              s += double(x[size_t(t * c.in + src)]) * w.deq[size_t(o * c.in + i)];
+              const double sc = c.in_scale ? w.in_scale[size_t(i)] : 1.0;
+              s += double(x[size_t(t * c.in + src)]) * sc * w.deq[size_t(o * c.in + i)];
             }
             want[size_t(t * c.out + o)] = float(s);
           }

@@ -7,10 +7,8 @@
 //                   (rope/alibi extrapolate), except with learned positions (the table ends there: an error)
 //   max_num_tokens  tokens in one packed step; default max_seq_len, so one whole prompt fits one step. It must be
 //                   >= max_batch_size: a decode step carries one token of every running sequence.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
 import { fail } from '../errors.js';
 import type { BuildDType, BuildOptions, BuildReport } from './api.js';
 import { openCheckpoint } from './hf/checkpoint.js';
@@ -25,9 +23,9 @@ import type { WeightTable } from './models/weight-map.js';
 import { memoryPlanLines } from './engine/memory-plan.js';
 import { checkOutDir, commitTempDir, makeTempDir } from './engine/out-dir.js';
 import { MANIFEST_FILE } from './engine/format.js';
-import { accuracyLines, type Budget, DEFAULT_BUDGETS, gateFailure, parseBudget, runAccuracyGate } from './quant/accuracy-gate.js';
+import { gateFailure } from './quant/accuracy-gate.js';
 import type { QuantizationSummary } from './quant/options.js';
-import { TextTokenizer } from '../runtime/tokenizer.js';
+import { QuantizedBuild } from './quant/quantized-build.js';
 import type { Limits } from './engine/plan.js';
 import { writeEngine } from './engine/writer.js';
 import { buildPipeline, runPipeline } from '../passes/pipeline.js';
@@ -71,8 +69,7 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   // ---- import: a checkpoint, or (--dummy-weights) a config alone
   const dummySrc = opts.dummyWeights ? resolveDummyConfig(opts.config ?? modelDir) : null;
   const quant = checkQuantOptions(opts);
-  const gated = quant.scheme !== undefined && opts.accuracyGate !== false;
-  const gateSetup = gated ? { budget: parseBudget(opts.accuracyBudget, DEFAULT_BUDGETS[quant.scheme!]), text: readCalibration(opts.calib) } : null;
+  const qb = new QuantizedBuild(opts, quant, buildEngine);   // flags checked here; float twin, AWQ, accuracy gate
   const ckpt = dummySrc ? null : openCheckpoint(modelDir!);
   const packedFormat = ckpt ? readPackedFormat(ckpt.config) : null;
   if (packedFormat && opts.quantize) {
@@ -95,7 +92,8 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   checkEveryTargetUsed(weights, graph, architecture);
   const decisions: QuantDecision[] = [];
   const packedTable = new Map([...model.tensors].filter(([, t]) => t.packed).map(([n, t]) => [n, t.packed!] as const));
-  const passes = buildPipeline({ quantize: { ...quant, packed: packedTable, decisions } });
+  const inputScales = await qb.awqScales(graph, model.tensors, cfg.vocab_size, limits, log);
+  const passes = buildPipeline({ quantize: { ...quant, packed: packedTable, decisions, inputScales } });
   const dump = opts.dumpIrDir ? irDumper(opts.dumpIrDir) : undefined;
   dump?.(0, 'input', graph);
   graph = runPipeline(graph, passes, (i, p, g) => dump?.(i + 1, p.name, g));
@@ -106,8 +104,8 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   // ---- target (cuda: the kernels' fatbin) and engine
   const { manifest: targetManifest, files } = buildTarget(target, { headDim: cfg.head_dim, hiddenSize: cfg.hidden_size, weightDType: DTYPES[dtype] }, env, log);
   // A gated quantized build is written to a staging directory and moved into place only once it passed.
-  const writeDir = gated ? makeTempDir(outDir) : outDir;
-  if (gated) rmSync(writeDir, { recursive: true });
+  const writeDir = qb.gated ? makeTempDir(outDir) : outDir;
+  if (qb.gated) rmSync(writeDir, { recursive: true });
   const { manifest, memory } = writeEngine({
     outDir: writeDir, graph, cfg, limits, dtype, passes: passes.map((p) => p.name),
     checkpoint: ckpt ? { ...ckpt, tensors: model.tensors } : null,
@@ -115,73 +113,25 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
     target: targetManifest, files, quantization,
   });
   for (const line of memoryPlanLines(memory, limits, quantization ? `${dtype}; quantized linears ${quantization.scheme}` : dtype)) log(line);
-  if (gated) {
-    try {
-      const report = await accuracyGate(opts, gateSetup!, writeDir, target.backend, cfg.vocab_size, limits, log);
-      (manifest.quantization as QuantizationSummary).accuracy = report as unknown as Record<string, unknown>;
-      writeFileSync(join(writeDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
-      if (!report.passed) gateFailure(report, quantization!.scheme);
-      commitTempDir(writeDir, outDir);
-    } finally {
-      rmSync(writeDir, { recursive: true, force: true });
+  {
+    if (qb.gated) {
+      try {
+        const report = await qb.gate(writeDir, target.backend, cfg.vocab_size, limits, log);
+        (manifest.quantization as QuantizationSummary).accuracy = report as unknown as Record<string, unknown>;
+        writeFileSync(join(writeDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+        if (!report.passed) gateFailure(report, quantization!.scheme);
+        commitTempDir(writeDir, outDir);
+      } finally {
+        rmSync(writeDir, { recursive: true, force: true });
+      }
+    } else if (quant.scheme !== undefined) {
+      log('accuracy gate skipped (--no-accuracy-gate): the quantized engine was not measured against the float one');
     }
-  } else if (quant.scheme !== undefined) {
-    log('accuracy gate skipped (--no-accuracy-gate): the quantized engine was not measured against the float one');
   }
   const seconds = (performance.now() - started) / 1000;
   log(`wrote ${outDir} in ${seconds.toFixed(2)} s`);
+  qb.close();   // the float twin (also removed at exit if the build fails before this)
   return { engineDir: outDir, manifest, seconds };
-}
-
-/**
- * Builds the same model without quantization (and, for a cuda target, the quantized one for the CPU) in temp
- * directories and measures the quantized engine against it (quant/accuracy-gate.ts).
- */
-async function accuracyGate(opts: BuildOptions, { budget, text }: { budget: Budget; text: { text: string; label: string } },
-  quantDir: string, backend: string, vocab: number, limits: Limits, log: (line: string) => void) {
-  const scratch = mkdtempSync(join(tmpdir(), 'llmc-gate-build-'));
-  try {
-    const base: BuildOptions = { ...opts, target: 'cpu', accuracyGate: false, accuracyBudget: undefined, calib: undefined, dumpIrDir: undefined, force: true, log: () => {} };
-    const floatDir = join(scratch, 'float');
-    await buildEngine({ ...base, outDir: floatDir, quantize: undefined, groupSize: undefined, symmetric: undefined, keepFloat: undefined, quantizeLmHead: undefined });
-    let cpuQuantDir = quantDir;
-    if (backend !== 'cpu') {
-      cpuQuantDir = join(scratch, 'quant');
-      await buildEngine({ ...base, outDir: cpuQuantDir });
-    }
-    const tok = TextTokenizer.load(quantDir);
-    let tokens: number[];
-    let label: string;
-    if (tok) {
-      tokens = tok.encode(text.text, false);
-      label = text.label;
-    } else {
-      // No tokenizer: seeded uniform token ids, so the figures are relative (quantized vs float) only.
-      let s = 12345;
-      tokens = Array.from({ length: 512 }, () => ((s = (s * 1103515245 + 12345) >>> 0) >>> 8) % vocab);
-      label = 'seeded random token ids (the checkpoint has no tokenizer)';
-    }
-    const report = await runAccuracyGate({
-      quantDir: cpuQuantDir, floatDir, calibTokens: tokens.slice(0, GATE_MAX_TOKENS), textLabel: label,
-      ctx: Math.min(GATE_CTX, limits.max_seq_len), budget,
-    });
-    for (const line of accuracyLines(report)) log(line);
-    return report;
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
-}
-
-const GATE_MAX_TOKENS = 1024;
-const GATE_CTX = 128;
-
-/** --calib FILE, or the English text that ships with llmc (data/calibration.txt). */
-function readCalibration(path: string | undefined): { text: string; label: string } {
-  const file = path ?? fileURLToPath(new URL('../../data/calibration.txt', import.meta.url));
-  if (path !== undefined && (!existsSync(path) || !statSync(path).isFile())) fail('NOT_FOUND', `--calib: ${path} is not a file`, 'pass a UTF-8 text file of the kind of text the model will see');
-  const text = readFileSync(file, 'utf8');
-  if (text.trim() === '') fail('BAD_ARGUMENT', `--calib: ${path ?? file} is empty`, 'pass a UTF-8 text file with at least a few hundred words');
-  return { text, label: path === undefined ? 'llmc\'s calibration text' : basename(path) };
 }
 
 /** Folds a pre-quantized checkpoint's packed tensors into virtual `<module>.weight` tensors (quant/packed.ts). */

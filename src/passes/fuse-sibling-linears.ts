@@ -31,7 +31,8 @@ function run(input: Graph): Graph {
     if (n.op === 'linear_q' && n.inputs[5]) continue;
     const ws = slots.map((i) => n.inputs[i] ?? null);
     if (ws.some((w) => w !== null && (w.kind !== 'weight' || weightReaders.get(w.name) !== 1))) continue;
-    const key = `${n.op}|${x.id}|${g.weights.get((n.inputs[1] as { name: string }).name)!.dtype}|${ws.map((w) => (w ? 1 : 0)).join('')}|${JSON.stringify(n.attrs)}`;
+    const shared = n.op === 'linear_q' ? (n.inputs[6] as { name: string } | null | undefined)?.name ?? '' : '';   // AWQ input_scale: one weight for all
+    const key = `${n.op}|${x.id}|${g.weights.get((n.inputs[1] as { name: string }).name)!.dtype}|${ws.map((w) => (w ? 1 : 0)).join('')}|${JSON.stringify(n.attrs)}|${shared}`;
     groups.set(key, [...(groups.get(key) ?? []), n]);
   }
 

@@ -11,7 +11,7 @@
 // pre-quantized checkpoint's modules each keep their own metadata (GPTQ act-order permutations differ).
 import { fail } from '../errors.js';
 import { cloneGraph, removeUnusedValues, type Graph, type Node, type Weight } from '../compiler/ir/graph.js';
-import { packed, quantize, sourceTensors, type QuantScheme, type WeightSource } from '../compiler/ir/weight-source.js';
+import { constant, packed, quantize, scaleCols, sourceTensors, type QuantScheme, type WeightSource } from '../compiler/ir/weight-source.js';
 import type { PackedModule } from '../compiler/quant/packed.js';
 import { packedLayout } from '../compiler/quant/packed.js';
 import { codeDType, schemeHasOffsets } from '../compiler/quant/rtn.js';
@@ -27,6 +27,8 @@ export interface QuantizeOptions {
   quantizeLmHead?: boolean;
   /** Virtual `<module>.weight` tensors of a pre-quantized checkpoint. */
   packed?: ReadonlyMap<string, PackedModule>;
+  /** AWQ (llmc build --calib, quant/awq.ts): per input activation name, the column scales s of its linears. */
+  inputScales?: ReadonlyMap<string, Float32Array>;
   /** Filled with one entry per linear considered. */
   decisions?: QuantDecision[];
 }
@@ -43,6 +45,25 @@ export function quantizePass(opts: QuantizeOptions): Pass {
   return { name: 'quantize', run: (g) => run(g, opts) };
 }
 
+/** The scheme a linear gets under opts, or why it stays float (shared by the pass and the AWQ search). */
+export function linearScheme(n: Node, wt: Weight, opts: QuantizeOptions): { scheme: QuantScheme; note?: string } | { float: string } {
+  const why = floatReason(n, wt, opts);
+  if (why) return { float: why };
+  const inF = wt.shape[1];
+  let group = inF;
+  let note: string | undefined;
+  if (opts.scheme === 'int4') {
+    const want = opts.groupSize ?? 128;
+    const tries = [...new Set([want, ...INT4_GROUP_SIZES.filter((x) => x < want)])];
+    const fits = tries.find((x) => inF % x === 0);
+    if (fits === undefined) return { float: `in_features ${inF} is not a multiple of ${tries.join(', ')}` };
+    if (fits !== want) note = `group ${want} does not divide in_features ${inF}: group ${fits}`;
+    group = fits;
+  }
+  const scheme: QuantScheme = { kind: opts.scheme!, groupSize: group, symmetric: opts.scheme === 'int4' ? opts.symmetric ?? false : true };
+  return note ? { scheme, note } : { scheme };
+}
+
 function run(input: Graph, opts: QuantizeOptions): Graph {
   const g = cloneGraph(input);
   const decisions = opts.decisions;
@@ -52,34 +73,33 @@ function run(input: Graph, opts: QuantizeOptions): Graph {
     const mods = packedModules(wt.source, opts.packed);
     if (mods.length > 0) return repack(g, n, wt, mods, decisions);
     if (!opts.scheme) return n;
-    const why = floatReason(n, wt, opts);
-    if (why) {
-      decisions?.push({ node: n.name, scheme: 'float', reason: why });
+    const plan = linearScheme(n, wt, opts);
+    if ('float' in plan) {
+      decisions?.push({ node: n.name, scheme: 'float', reason: plan.float });
       return n;
     }
+    const { scheme } = plan;
+    const group = scheme.groupSize;
     const inF = wt.shape[1];
-    let group = inF;
-    let note: string | undefined;
-    if (opts.scheme === 'int4') {
-      const want = opts.groupSize ?? 128;
-      const fits = [want, ...INT4_GROUP_SIZES.filter((x) => x < want)].find((x) => inF % x === 0);
-      if (fits === undefined) {
-        decisions?.push({ node: n.name, scheme: 'float', reason: `in_features ${inF} is not a multiple of ${[...new Set([want, ...INT4_GROUP_SIZES.filter((x) => x < want)])].join(', ')}` });
-        return n;
-      }
-      if (fits !== want) note = `group ${want} does not divide in_features ${inF}: group ${fits}`;
-      group = fits;
+    // AWQ (--calib): the weight's columns are scaled by s before quantization and the input by 1/s, one shared
+    // [in] weight per input activation so fused siblings keep one.
+    const input = g.acts.get((n.inputs[0] as { id: number }).id)!;
+    const s = opts.inputScales?.get(input.name);
+    let invScale: Weight | null = null;
+    if (s) {
+      const name = `${input.name}.awq_inv_scale`;
+      invScale = g.weights.get(name) ?? { name, dtype: 'f32', shape: [inF], source: constant(Array.from(s, (v) => 1 / v)) };
     }
-    const scheme: QuantScheme = { kind: opts.scheme, groupSize: group, symmetric: opts.scheme === 'int4' ? opts.symmetric ?? false : true };
-    decisions?.push({ node: n.name, scheme: schemeLabel(scheme), ...(note ? { reason: note } : {}) });
+    decisions?.push({ node: n.name, scheme: schemeLabel(scheme) + (s ? ' awq' : ''), ...(plan.note ? { reason: plan.note } : {}) });
+    const src = s ? scaleCols(wt.source, s) : wt.source;
     const base = baseName(wt);
     const part = (p: 'codes' | 'scales' | 'offsets', dtype: Weight['dtype'], shape: number[]): Weight =>
-      ({ name: `${base}.${p === 'codes' ? 'qweight' : p}`, dtype, shape, source: quantize(scheme, p, wt.source) });
+      ({ name: `${base}.${p === 'codes' ? 'qweight' : p}`, dtype, shape, source: quantize(scheme, p, src) });
     const [outF] = wt.shape;
     const q = part('codes', codeDType(scheme), [outF, inF]);
-    const s = part('scales', 'f32', [outF, inF / group]);
+    const sc = part('scales', 'f32', [outF, inF / group]);
     const o = schemeHasOffsets(scheme) ? part('offsets', 'f32', [outF, inF / group]) : null;
-    return linearQ(g, n, [q, s, o, null], group);
+    return linearQ(g, n, [q, sc, o, null, invScale], group);
   });
   removeUnusedValues(g);
   return g;
@@ -145,15 +165,16 @@ function repack(g: Graph, n: Node, wt: Weight, mods: PackedModule[], decisions?:
   ], group);
 }
 
-/** Replaces linear(x, w, bias) by linear_q(x, qweight, scales, offsets?, bias?, perm?). */
-function linearQ(g: Graph, n: Node, [q, s, o, perm]: (Weight | null)[], group: number): Node {
+/** Replaces linear(x, w, bias) by linear_q(x, qweight, scales, offsets?, bias?, perm?, input_scale?). */
+function linearQ(g: Graph, n: Node, [q, s, o, perm, inScale]: (Weight | null)[], group: number): Node {
   for (const w of [q, s, o, perm]) {
     if (!w) continue;
     if (g.weights.has(w.name)) throw new Error(`quantize: weight @${w.name} already exists`);
     g.weights.set(w.name, w);
   }
-  const ref = (w: Weight | null) => (w ? { kind: 'weight' as const, name: w.name } : null);
-  const inputs = [n.inputs[0], ref(q), ref(s), ref(o), n.inputs[2] ?? null, ref(perm)];
+  if (inScale) g.weights.set(inScale.name, inScale);     // shared by the linears that read the same input
+  const ref = (w: Weight | null | undefined) => (w ? { kind: 'weight' as const, name: w.name } : null);
+  const inputs = [n.inputs[0], ref(q), ref(s), ref(o), n.inputs[2] ?? null, ref(perm), ref(inScale)];
   while (inputs.length > 0 && inputs[inputs.length - 1] === null) inputs.pop();
   return { op: 'linear_q', name: n.name, inputs, outputs: n.outputs, attrs: { group_size: group } };
 }

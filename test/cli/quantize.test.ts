@@ -41,6 +41,19 @@ describe('llmc build --quantize on the example model', () => {
     expect(readdirSync(dirname(engine)).filter((f) => f.includes('llmc-tmp'))).toEqual([]);
   });
 
+  test('int4 with --calib: AWQ scales searched on the calibration activations, never worse than round-to-nearest there', () => {
+    const dir = join(work, 'kjv-awq');
+    const r = llmc(['build', kjv, '-o', dir, '--quantize', 'int4', '--calib', calib]);
+    expect(r.code).toBe(0);
+    const m = /awq: scales searched on \d+ tokens of heldout-excerpt.txt in [\d.]+ s; (\d+) of (\d+) inputs scaled: (.*)/.exec(r.stdout);
+    expect(m).not.toBeNull();
+    expect(Number(m![2])).toBe(12);                          // attn_norm, attn, mlp_norm in each of 4 layers (mlp_act feeds float down_proj)
+    for (const c of m![3].split(', ')) expect(c).toMatch(/^l\d\.\w+ a=(0|0\.\d|1)( \(-\d+%\))?$/);
+    const q = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).quantization;
+    expect(q.layers.some((l: { scheme: string }) => l.scheme === 'int4 g128 asym awq')).toBe(true);
+    expect(q.flags).toEqual(['--quantize', 'int4', '--calib', calib]);
+  });
+
   test('--no-accuracy-gate builds without measuring and says so', () => {
     const r = llmc(['build', kjv, '-o', join(work, 'kjv-fp8'), '--quantize', 'fp8', '--no-accuracy-gate']);
     expect(r.code).toBe(0);

@@ -5,7 +5,7 @@
 
 namespace llmc {
 
-constexpr const char* kSchemaHash = "a2daddf245a102c7";
+constexpr const char* kSchemaHash = "7cd592084a4a8cdf";
 constexpr int kSchemaVersion = 1;
 
 // Weight dtypes of the engine. bits < 8: packed along the last dimension, element 2j in the low nibble of byte j, each row starting at a byte boundary (row bytes = ceil(cols * bits / 8)). Integer and fp8 codes are only read by the quantized ops.
@@ -111,7 +111,7 @@ inline OpArity op_arity(OpId id) {
     case OpId::gated_activation: return {2, 2, 1};
     case OpId::split: return {1, 1, -1};
     case OpId::select_rows: return {1, 1, 1};
-    case OpId::linear_q: return {6, 3, 1};
+    case OpId::linear_q: return {7, 3, 1};
     default: return {0, 0, 0};
   }
 }

@@ -54,7 +54,7 @@ function dummyBase(src: WeightSource): { init: DummyInit; seed: number } | null 
       return parts[0];
     }
     case 'tensor': case 'const': return null;
-    case 'quantize': case 'packed':
+    case 'quantize': case 'packed': case 'scale_cols':
       if (dummyBase(src.src)) fail('UNSUPPORTED', '--quantize with --dummy-weights is not supported', 'quantize a real checkpoint, or build the dummy engine in float16/bfloat16');
       return null;
   }

@@ -111,6 +111,12 @@ export class WeightData {
       }
       case 'packed':
         return this.packedRows(s.part, s.src, r0, r1);
+      case 'scale_cols': {
+        const out = this.rows(s.src, r0, r1);                  // [r1 - r0, cols]
+        const cols = s.values.length;
+        for (let i = 0; i < out.length; i++) out[i] = Math.fround(out[i] * s.values[i % cols]);
+        return out;
+      }
       case 'concat': {
         const rowElems = numel(this.shape(s).slice(1));
         const out = new Float32Array((r1 - r0) * rowElems);

@@ -102,6 +102,7 @@ export function inferOutputs(node: Pick<Node, 'op' | 'inputs' | 'attrs'>, ctx: R
         if (!FLOATS.has(W.bias.dtype)) bad(`bias @${W.bias.name} must be a float weight`);
       }
       if (W.perm) vec(W.perm, inF, 'perm');
+      if (W.input_scale) vec(W.input_scale, inF, 'input_scale');
       return [{ rows: A.x.rows, width: outF }];
     }
     case 'rope': {

@@ -155,6 +155,11 @@ function parseSource(c: Cursor): WeightSource {
       c.expect(')');
       return { op, scheme: { kind, groupSize, symmetric: sym === 'sym' }, part, src };
     }
+    case 'scale_cols': {
+      const src = parseSource(c);
+      c.expect(',');
+      return { op, src, values: c.list(')', () => c.number()) };
+    }
     case 'packed': {
       const part = partArg(c, true);
       c.expect(',');

@@ -11,6 +11,7 @@
 //                             src/compiler/dummy/); S is the build's seed, mixed with the weight name in the plan
 //   quantize(scheme, gG, sym|asym, part, src)   round-to-nearest quantization of a float [out, in] source
 //                             (src/compiler/quant/rtn.ts); part codes [out, in] | scales | offsets [out, in/G]
+//   scale_cols(src, v0, ...)  column i multiplied by v_i (AWQ activation-aware scaling before quantization)
 //   packed(part, gG, src)     a pre-quantized checkpoint's linear (src/compiler/quant/packed*.ts) in llmc's
 //                             layout; src reads virtual `<module>.weight` tensors (tensor, rows, concat);
 //                             part codes | scales | offsets, or perm [in] (GPTQ act-order)
@@ -25,6 +26,7 @@ export type WeightSource =
   | { op: 'const'; values: number[] }
   | { op: 'dummy'; shape: number[]; init: DummyInit; seed: number }
   | { op: 'quantize'; scheme: QuantScheme; part: QuantPart; src: WeightSource }
+  | { op: 'scale_cols'; src: WeightSource; values: number[] }
   | { op: 'packed'; part: QuantPart | 'perm'; groupSize: number; src: WeightSource };
 
 /** A round-to-nearest scheme (llmc build --quantize). */
@@ -44,13 +46,14 @@ export const rows = (src: WeightSource, start: number, count: number): WeightSou
 export const constant = (values: number[]): WeightSource => ({ op: 'const', values: values.map(Math.fround) });
 export const dummy = (shape: number[], init: DummyInit, seed: number): WeightSource => ({ op: 'dummy', shape: [...shape], init, seed });
 export const quantize = (scheme: QuantScheme, part: QuantPart, src: WeightSource): WeightSource => ({ op: 'quantize', scheme: { ...scheme }, part, src });
+export const scaleCols = (src: WeightSource, values: ArrayLike<number>): WeightSource => ({ op: 'scale_cols', src, values: Array.from(values, Math.fround) });
 export const packed = (part: QuantPart | 'perm', groupSize: number, src: WeightSource): WeightSource => ({ op: 'packed', part, groupSize, src });
 
 /** Names of the checkpoint tensors an expression reads. */
 export function sourceTensors(s: WeightSource, out: string[] = []): string[] {
   switch (s.op) {
     case 'tensor': out.push(s.name); break;
-    case 'transpose': case 'rows': case 'quantize': case 'packed': sourceTensors(s.src, out); break;
+    case 'transpose': case 'rows': case 'quantize': case 'packed': case 'scale_cols': sourceTensors(s.src, out); break;
     case 'concat': for (const x of s.srcs) sourceTensors(x, out); break;
     case 'const': case 'dummy': break;
   }
@@ -77,6 +80,11 @@ export function sourceShape(s: WeightSource, shapeOf: (name: string) => readonly
         fail('BAD_CHECKPOINT', `rows ${s.start}..${s.start + s.count} are outside ${formatSource(s.src)} of shape [${sh}]`);
       }
       return [s.count, ...sh.slice(1)];
+    }
+    case 'scale_cols': {
+      const sh = sourceShape(s.src, shapeOf);
+      if (sh.length !== 2 || sh[1] !== s.values.length) fail('BAD_CHECKPOINT', `scale_cols: [${sh}] does not have ${s.values.length} columns`);
+      return sh;
     }
     case 'quantize': case 'packed': {
       const sh = sourceShape(s.src, shapeOf);
@@ -114,5 +122,7 @@ export function formatSource(s: WeightSource): string {
       return `quantize(${s.scheme.kind}, g${s.scheme.groupSize}, ${s.scheme.symmetric ? 'sym' : 'asym'}, ${s.part}, ${formatSource(s.src)})`;
     case 'packed':
       return `packed(${s.part}, g${s.groupSize}, ${formatSource(s.src)})`;
+    case 'scale_cols':
+      return `scale_cols(${formatSource(s.src)}, ${s.values.map(formatNumber).join(', ')})`;
   }
 }

@@ -1,5 +1,6 @@
 // The build's quantization flags, checked together, and what the build prints and the manifest records about
 // each linear's scheme (manifest "quantization", shown by llmc inspect).
+import { resolve } from 'node:path';
 import { fail } from '../../errors.js';
 import { INT4_GROUP_SIZES, schemeLabel, type QuantDecision, type QuantizeOptions } from '../../passes/quantize.js';
 import type { BuildOptions } from '../api.js';
@@ -7,7 +8,7 @@ import type { PackedFormat } from './checkpoint-config.js';
 
 export const SCHEMES = ['int8', 'int4', 'fp8'] as const;
 
-export type CheckedQuant = Omit<QuantizeOptions, 'packed' | 'decisions'>;
+export type CheckedQuant = Omit<QuantizeOptions, 'packed' | 'decisions' | 'inputScales'> & { calib?: string };
 
 export function checkQuantOptions(opts: BuildOptions): CheckedQuant {
   const scheme = opts.quantize;
@@ -33,7 +34,7 @@ export function checkQuantOptions(opts: BuildOptions): CheckedQuant {
       return fail('BAD_ARGUMENT', `--keep-float ${JSON.stringify(p)} is not a valid regular expression (${(e as Error).message})`);
     }
   });
-  return { scheme, groupSize: opts.groupSize, symmetric: opts.symmetric, keepFloat, quantizeLmHead: opts.quantizeLmHead };
+  return { scheme, groupSize: opts.groupSize, symmetric: opts.symmetric, keepFloat, quantizeLmHead: opts.quantizeLmHead, calib: opts.calib };
 }
 
 export interface QuantizationSummary {
@@ -52,6 +53,7 @@ export function quantizationSummary(q: CheckedQuant, packed: PackedFormat | null
   if (q.symmetric) flags.push('--symmetric');
   for (const re of q.keepFloat ?? []) flags.push('--keep-float', re.source);
   if (q.quantizeLmHead) flags.push('--quantize-lm-head');
+  if (q.calib !== undefined && q.scheme === 'int4') flags.push('--calib', resolve(q.calib));   // AWQ depends on it
   const label = q.scheme === 'int4' ? schemeLabel({ kind: 'int4', groupSize: q.groupSize ?? 128, symmetric: q.symmetric ?? false }) : schemeLabel({ kind: q.scheme, groupSize: 0, symmetric: true });
   return { source: 'rtn', scheme: label, flags, layers: decisions };
 }
