@@ -16,27 +16,22 @@
 #include "avx2.h"
 #include "dtype.h"
 #include "kernels.h"
+#include "linear_quant.h"
 
 namespace llmc::cpu {
 namespace {
 
-constexpr int64_t kGemvMaxRows = 8;
+using quant::kGemvMaxRows;
+using quant::kMB;
+using quant::kTB;
+using quant::row_bytes;
 constexpr int64_t kTokTile = 4;               // decode: tokens sharing one decoded weight vector
-constexpr int64_t kMB = 8;                    // prefill: weight rows dequantized per block
-constexpr int64_t kTB = 48;                   // prefill: tokens per block
 constexpr int64_t kMinMacsPerChunk = 1 << 15;
-
-int64_t row_bytes(DType qt, int64_t in) { return qt == DType::u4 ? in / 2 : in; }
 
 // ------------------------------------------------------------------------------------------------ scalar
 
-inline float code_at(const uint8_t* row, DType qt, int64_t i) {
-  switch (qt) {
-    case DType::i8: return float(int8_t(row[i]));
-    case DType::u4: return float((i & 1) ? row[i >> 1] >> 4 : row[i >> 1] & 15);
-    default: return fp8e4m3_to_f32(row[i]);
-  }
-}
+using quant::code_at;
+using quant::code_unit;
 
 // The definition: every weight dequantized, then a plain dot product in input order.
 void linear_q_scalar_range(const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
@@ -108,8 +103,6 @@ LLMC_AVX2 inline __m256 codes8(DType qt, const uint8_t* row, int64_t k) {
   }
 }
 
-// What codes8 returns is the code times this (fp8 lands 2^-8 low).
-inline float code_unit(DType qt) { return qt == DType::f8e4m3 ? 256.0f : 1.0f; }
 
 // Decode: one output row o against NT tokens (NT <= kTokTile). xsum: [rows, ng] group sums of x (offsets only).
 template <int NT>
@@ -243,16 +236,18 @@ LLMC_AVX2 void gemm_range(const float* x, int64_t rows, int64_t in, const QuantW
   }
 }
 
-LLMC_AVX2 void linear_q_avx2_range(const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
-                                   const void* bias, DType bt, const float* xsum, int64_t j0, int64_t j1, float* y) {
+}  // namespace
+
+namespace quant {
+LLMC_AVX2 void range_avx2(const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out, const void* bias,
+                          DType bt, const float* xsum, int64_t j0, int64_t j1, float* y) {
   if (rows <= kGemvMaxRows) gemv_range(x, rows, in, w, out, xsum, j0, j1, y);
   else gemm_range(x, rows, in, w, out, j0, j1, y);
   if (!bias) return;
   for (int64_t t = 0; t < rows; ++t)
     for (int64_t j = j0; j < j1; ++j) y[t * out + j] += load_weight(bias, bt, j);
 }
-
-}  // namespace
+}  // namespace quant
 
 void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
               const void* bias, DType bt, float* y) {
@@ -266,7 +261,8 @@ void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const 
         xp[size_t(t * in + i)] = x[t * in + (w.perm ? w.perm[i] : i)] * (w.input_scale ? w.input_scale[i] : 1.0f);
     x = xp.data();
   }
-  const bool simd = simd_level() >= Simd::avx2;
+  const Simd level = simd_level();
+  const bool simd = level >= Simd::avx2;
   const int64_t ng = in / w.group_size;
   std::vector<float> xsum;  // [rows, ng]: sum of x over each group, for the offsets term of the decode path
   if (simd && w.offsets && rows <= kGemvMaxRows) {
@@ -282,7 +278,9 @@ void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const 
   int64_t grain = (kMinMacsPerChunk + macs_per_row - 1) / macs_per_row;
   grain = std::max<int64_t>(kMB, (grain + kMB - 1) / kMB * kMB);
   pool.parallel_for(out, grain, [&](int64_t j0, int64_t j1, int) {
-    if (simd) linear_q_avx2_range(x, rows, in, w, out, bias, bt, xsum.empty() ? nullptr : xsum.data(), j0, j1, y);
+    const float* xs = xsum.empty() ? nullptr : xsum.data();
+    if (level >= Simd::avx512) quant::range_avx512(x, rows, in, w, out, bias, bt, xs, j0, j1, y);
+    else if (simd) quant::range_avx2(x, rows, in, w, out, bias, bt, xs, j0, j1, y);
     else linear_q_scalar_range(x, rows, in, w, out, bias, bt, j0, j1, y);
   });
 }

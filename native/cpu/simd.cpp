@@ -1,8 +1,8 @@
 // SIMD level detection and dtype helpers. The level is chosen once (CPU features, lowered by LLMC_SIMD) and read
 // by every kernel's dispatch; tests may override it with set_simd_level.
 //
-// There is no AVX-512 code yet: on an AVX-512 machine the kernels run their AVX2 versions, so simd_level()
-// reports avx2 there too (it names the code that runs, not the CPU's best instruction set).
+// AVX-512 code exists for the quantized linear (linear_quant_avx512.cpp) only so far: at the avx512 level the other
+// kernels run their AVX2 versions.
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -27,8 +27,12 @@ namespace {
 Simd supported_level() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq"))
+      return Simd::avx512;
     return Simd::avx2;
+  }
 #endif
   return Simd::scalar;
 }

@@ -1,0 +1,37 @@
+// Internal to the quantized linear (linear_quant*.cpp): the per-thread range functions of each SIMD level, which
+// cpu::linear_q (linear_quant.cpp) dispatches to. x is already in qweight's column order and scaled (perm and
+// input_scale applied); xsum [rows, groups] holds the group sums of x when the weight has offsets (decode only).
+#pragma once
+#include <cstdint>
+
+#include "dtype.h"
+#include "kernels.h"
+
+namespace llmc::cpu::quant {
+
+constexpr int64_t kGemvMaxRows = 8;   // up to here the weight stream dominates: the decode path
+constexpr int64_t kMB = 8;            // prefill: weight rows dequantized per block
+constexpr int64_t kTB = 48;           // prefill: tokens per block
+
+inline int64_t row_bytes(DType qt, int64_t in) { return qt == DType::u4 ? in / 2 : in; }
+
+// The value of code i of a row (scalar reference and tails).
+inline float code_at(const uint8_t* row, DType qt, int64_t i) {
+  switch (qt) {
+    case DType::i8: return float(int8_t(row[i]));
+    case DType::u4: return float((i & 1) ? row[i >> 1] >> 4 : row[i >> 1] & 15);
+    default: return fp8e4m3_to_f32(row[i]);
+  }
+}
+
+// The SIMD decoders turn fp8 codes into f16 bit patterns by moving their fields, which gives the number times 2^-8;
+// the callers fold this factor into the scale.
+inline float code_unit(DType qt) { return qt == DType::f8e4m3 ? 256.0f : 1.0f; }
+
+// y[t, j] for t < rows, j in [j0, j1), bias added. Each is compiled for its own instruction set.
+void range_avx2(const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out, const void* bias, DType bt,
+                const float* xsum, int64_t j0, int64_t j1, float* y);
+void range_avx512(const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out, const void* bias,
+                  DType bt, const float* xsum, int64_t j0, int64_t j1, float* y);
+
+}  // namespace llmc::cpu::quant
