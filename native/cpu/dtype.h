@@ -70,6 +70,25 @@ inline float fp8e4m3_to_f32(uint8_t b) {
   return sign * std::ldexp(1.0f + float(mant) / 8.0f, exp - 7);
 }
 
+// The E4M3 code nearest to f (ties to the even code), saturating at +-448; NaN -> 0x7f.
+inline uint8_t f32_to_fp8e4m3(float f) {
+  if (std::isnan(f)) return 0x7f;
+  const uint8_t sign = std::signbit(f) ? 0x80 : 0;
+  const float a = std::fmin(std::fabs(f), 448.0f);
+  // Positive codes 0x00..0x7e increase with their value: find the last one <= a, then round to the nearer.
+  int lo = 0, hi = 0x7e;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (fp8e4m3_to_f32(uint8_t(mid)) <= a) lo = mid;
+    else hi = mid - 1;
+  }
+  if (lo < 0x7e) {
+    const float below = fp8e4m3_to_f32(uint8_t(lo)), above = fp8e4m3_to_f32(uint8_t(lo + 1));
+    if (a - below > above - a || (a - below == above - a && (lo & 1))) ++lo;
+  }
+  return uint8_t(sign | lo);
+}
+
 // Element i of a weight vector of dtype t, widened to f32.
 inline float load_weight(const void* p, DType t, int64_t i) {
   switch (t) {

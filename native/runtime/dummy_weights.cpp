@@ -1,6 +1,7 @@
 #include "dummy_weights.h"
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <thread>
 #include <vector>
@@ -62,7 +63,28 @@ void generate_dummy(const WeightInfo& w, int64_t begin, int64_t end, void* out) 
       generate(w.dummy, begin, end, [o](int64_t j, float x) { o[j] = cpu::f32_to_bf16(x); });
       break;
     }
-    default:  // codes and indices: the compiler never writes dummy settings for them (quantize takes real weights)
+    // Quantized codes (llmc build --dummy-weights --quantize): the generated value rounded (half away from zero)
+    // and clamped into the code: i8 [-127, 127], u4 8 + value in [0, 15] (two per byte), fp8 the nearest E4M3.
+    case DType::i8: {
+      int8_t* o = static_cast<int8_t*>(out);
+      generate(w.dummy, begin, end, [o](int64_t j, float x) { o[j] = int8_t(std::clamp(std::round(x), -127.0f, 127.0f)); });
+      break;
+    }
+    case DType::u4: {
+      // begin is even (chunks are whole bytes), so element j of the chunk is nibble j & 1 of byte j / 2.
+      uint8_t* o = static_cast<uint8_t*>(out);
+      generate(w.dummy, begin, end, [o](int64_t j, float x) {
+        const uint8_t v = uint8_t(std::clamp(8.0f + std::round(x), 0.0f, 15.0f));
+        o[j / 2] = (j & 1) ? uint8_t((o[j / 2] & 0x0f) | (v << 4)) : uint8_t((o[j / 2] & 0xf0) | v);
+      });
+      break;
+    }
+    case DType::f8e4m3: {
+      uint8_t* o = static_cast<uint8_t*>(out);
+      generate(w.dummy, begin, end, [o](int64_t j, float x) { o[j] = cpu::f32_to_fp8e4m3(x); });
+      break;
+    }
+    default:  // indices: the compiler never writes dummy settings for them
       fail(LLMC_ERR_BAD_ENGINE, std::string("a dummy weight of dtype ") + dtype_name(w.dtype) + " cannot be generated; rebuild the engine");
   }
 }
@@ -94,7 +116,8 @@ void fill_dummy_weights(LoadedEngine& e, int num_threads) {
   auto work = [&]() {
     for (size_t i = next++; i < items.size(); i = next++) {
       const Item& it = items[i];
-      generate_dummy(*it.w, it.begin, it.end, it.base + uint64_t(it.begin) * cpu::dtype_size(it.w->dtype));
+      const uint64_t byte0 = it.w->dtype == DType::u4 ? uint64_t(it.begin) / 2 : uint64_t(it.begin) * cpu::dtype_size(it.w->dtype);
+      generate_dummy(*it.w, it.begin, it.end, it.base + byte0);
     }
   };
   std::vector<std::thread> pool;

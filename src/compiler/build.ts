@@ -125,7 +125,8 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
         rmSync(writeDir, { recursive: true, force: true });
       }
     } else if (quant.scheme !== undefined) {
-      log('accuracy gate skipped (--no-accuracy-gate): the quantized engine was not measured against the float one');
+      log(opts.dummyWeights ? 'accuracy gate skipped: dummy weights have no accuracy to measure'
+        : 'accuracy gate skipped (--no-accuracy-gate): the quantized engine was not measured against the float one');
     }
   }
   const seconds = (performance.now() - started) / 1000;

@@ -8,7 +8,7 @@
 // Each weight's values come from its own seed: the build's --dummy-seed mixed with the weight's name.
 import { fail } from '../../errors.js';
 import type { Weight } from '../ir/graph.js';
-import type { DummyInit, WeightSource } from '../ir/weight-source.js';
+import type { DummyInit, QuantPart, QuantScheme, WeightSource } from '../ir/weight-source.js';
 import type { ModelConfig } from '../models/config.js';
 
 export const INIT_STD = 0.02;
@@ -54,10 +54,29 @@ function dummyBase(src: WeightSource): { init: DummyInit; seed: number } | null 
       return parts[0];
     }
     case 'tensor': case 'const': return null;
-    case 'quantize': case 'packed': case 'scale_cols':
-      if (dummyBase(src.src)) fail('UNSUPPORTED', '--quantize with --dummy-weights is not supported', 'quantize a real checkpoint, or build the dummy engine in float16/bfloat16');
+    case 'quantize': {
+      const base = dummyBase(src.src);
+      return base ? { init: quantizedDummy(src.scheme, src.part, base.init), seed: base.seed } : null;
+    }
+    case 'packed': case 'scale_cols':
+      if (dummyBase(src.src)) fail('UNSUPPORTED', 'pre-quantized or AWQ-scaled dummy weights are not supported', 'build the dummy engine without --calib');
       return null;
   }
+}
+
+/**
+ * Dummy settings of a quantized part whose float weight would be N(0, std): codes N(0, CODE_STD) around the code
+ * zero (the runtime rounds and clamps them into the code dtype), scales std / CODE_STD, u4 offsets -8 * scale, so
+ * the dequantized weight has the float dummy's spread (docs/engine-format.md "Dummy weights").
+ */
+export const DUMMY_CODE_STD: Record<QuantScheme['kind'], number> = { int8: 32, int4: 3, fp8: 64 };
+
+function quantizedDummy(scheme: QuantScheme, part: QuantPart, init: DummyInit): DummyInit {
+  const std = init.kind === 'const' ? Math.abs(init.value) : init.std;
+  const scale = Math.fround(std / DUMMY_CODE_STD[scheme.kind]);
+  if (part === 'codes') return { kind: 'normal', std: DUMMY_CODE_STD[scheme.kind] };
+  if (part === 'scales') return { kind: 'const', value: scale };
+  return { kind: 'const', value: Math.fround(-8 * scale) };
 }
 
 export function isDummyWeight(w: Weight): boolean {

@@ -26,7 +26,7 @@ export function checkQuantOptions(opts: BuildOptions): CheckedQuant {
   if (opts.calib !== undefined) needs('--calib', scheme !== undefined, '--quantize');
   if (opts.accuracyBudget !== undefined) needs('--accuracy-budget', scheme !== undefined, '--quantize');
   if (opts.accuracyGate === false && opts.accuracyBudget !== undefined) fail('BAD_ARGUMENT', '--accuracy-budget and --no-accuracy-gate contradict each other', 'pass one of them');
-  if (opts.dummyWeights && scheme) fail('BAD_ARGUMENT', '--quantize with --dummy-weights is not supported', 'quantize a real checkpoint (dummy engines measure float layouts)');
+  if (opts.dummyWeights && scheme && opts.calib !== undefined) fail('BAD_ARGUMENT', '--calib does not apply to --dummy-weights', 'a dummy engine has no real weights to calibrate or measure');
   const keepFloat = (opts.keepFloat ?? []).map((p) => {
     try {
       return new RegExp(p);

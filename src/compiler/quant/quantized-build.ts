@@ -32,7 +32,8 @@ export class QuantizedBuild {
 
   constructor(private readonly opts: BuildOptions, private readonly quant: CheckedQuant,
     private readonly build: (o: BuildOptions) => Promise<BuildReport>) {
-    this.gated = quant.scheme !== undefined && opts.accuracyGate !== false;
+    // A dummy-weight engine has nothing to measure: its weights are noise.
+    this.gated = quant.scheme !== undefined && opts.accuracyGate !== false && !opts.dummyWeights;
     this.awq = quant.scheme === 'int4' && opts.calib !== undefined;
     this.budget = this.gated ? parseBudget(opts.accuracyBudget, DEFAULT_BUDGETS[quant.scheme!]) : null;
     this.text = this.gated || this.awq ? readCalibration(opts.calib) : null;
