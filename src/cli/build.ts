@@ -30,6 +30,7 @@ interface BuildFlags {
   calib?: string;
   accuracyBudget?: string;
   accuracyGate?: boolean;
+  awq?: boolean;
 }
 
 export function registerBuild(program: Command): void {
@@ -57,6 +58,7 @@ export function registerBuild(program: Command): void {
     .option('--calib <file>', 'calibration text for the accuracy gate (default: a text that ships with llmc)', nonEmpty('--calib'))
     .option('--accuracy-budget <list>', 'fail the build past these: ppl=+N%,top1=N% (defaults: int8/fp8 ppl=+1%,top1=99%; int4 ppl=+5%,top1=95%)', nonEmpty('--accuracy-budget'))
     .option('--no-accuracy-gate', 'skip measuring the quantized engine against the float one')
+    .option('--no-awq', 'with --quantize int4 --calib: keep round-to-nearest (the file is only the accuracy gate\'s text)')
     .option('--dump-ir <dir>', 'write the IR after each pass into this directory')
     .option('--force', 'overwrite a non-empty directory that is not an engine (an existing engine is always replaced)')
     .action(async (hfDir: string | undefined, flags: BuildFlags) => {
@@ -87,6 +89,7 @@ export function registerBuild(program: Command): void {
         calib: flags.calib,
         accuracyBudget: flags.accuracyBudget,
         accuracyGate: flags.accuracyGate,
+        awq: flags.awq,
         log: (line) => process.stdout.write(`${line}\n`),
       });
       process.stdout.write(`next: llmc run ${report.engineDir} --prompt "..."   (or --token-ids 1,2,3)\n`);

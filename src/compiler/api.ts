@@ -27,6 +27,7 @@ export interface BuildOptions {
   calib?: string;            // calibration text for the accuracy gate (default: the text that ships with llmc)
   accuracyBudget?: string;   // e.g. "ppl=+1%,top1=99%" (default per scheme)
   accuracyGate?: boolean;    // default true for quantized engines; false skips the measurement
+  awq?: boolean;             // default true: int4 with calib searches AWQ scales; false keeps round-to-nearest
 }
 
 export interface BuildReport {

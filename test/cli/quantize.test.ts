@@ -87,6 +87,7 @@ describe('bad quantization flags', () => {
     [['--quantize', 'int8', '--calib', join(work, 'missing.txt')], /--calib: .*missing\.txt is not a file/],
     [['--quantize', 'int8', '--accuracy-budget', 'ppl=1'], /--accuracy-budget: "ppl=1" is not ppl=\+N% or top1=N%/],
     [['--quantize', 'int8', '--accuracy-budget', 'top1=99%', '--no-accuracy-gate'], /contradict/],
+    [['--quantize', 'int8', '--no-awq'], /--no-awq only applies to --quantize int4 with --calib/],
   ])('%j', (flags, pattern) => {
     const r = llmc(['build', kjv, '-o', out, ...(flags as string[])]);
     expectCleanError(r, pattern as RegExp);

@@ -8,7 +8,7 @@ import type { PackedFormat } from './checkpoint-config.js';
 
 export const SCHEMES = ['int8', 'int4', 'fp8'] as const;
 
-export type CheckedQuant = Omit<QuantizeOptions, 'packed' | 'decisions' | 'inputScales'> & { calib?: string };
+export type CheckedQuant = Omit<QuantizeOptions, 'packed' | 'decisions' | 'inputScales'> & { calib?: string; awq?: boolean };
 
 export function checkQuantOptions(opts: BuildOptions): CheckedQuant {
   const scheme = opts.quantize;
@@ -34,7 +34,8 @@ export function checkQuantOptions(opts: BuildOptions): CheckedQuant {
       return fail('BAD_ARGUMENT', `--keep-float ${JSON.stringify(p)} is not a valid regular expression (${(e as Error).message})`);
     }
   });
-  return { scheme, groupSize: opts.groupSize, symmetric: opts.symmetric, keepFloat, quantizeLmHead: opts.quantizeLmHead, calib: opts.calib };
+  if (opts.awq === false && !(scheme === 'int4' && opts.calib !== undefined)) fail('BAD_ARGUMENT', '--no-awq only applies to --quantize int4 with --calib');
+  return { scheme, groupSize: opts.groupSize, symmetric: opts.symmetric, keepFloat, quantizeLmHead: opts.quantizeLmHead, calib: opts.calib, awq: opts.awq };
 }
 
 export interface QuantizationSummary {
@@ -53,7 +54,7 @@ export function quantizationSummary(q: CheckedQuant, packed: PackedFormat | null
   if (q.symmetric) flags.push('--symmetric');
   for (const re of q.keepFloat ?? []) flags.push('--keep-float', re.source);
   if (q.quantizeLmHead) flags.push('--quantize-lm-head');
-  if (q.calib !== undefined && q.scheme === 'int4') flags.push('--calib', resolve(q.calib));   // AWQ depends on it
+  if (q.calib !== undefined && q.scheme === 'int4' && q.awq !== false) flags.push('--calib', resolve(q.calib));   // AWQ depends on it
   const label = q.scheme === 'int4' ? schemeLabel({ kind: 'int4', groupSize: q.groupSize ?? 128, symmetric: q.symmetric ?? false }) : schemeLabel({ kind: q.scheme, groupSize: 0, symmetric: true });
   return { source: 'rtn', scheme: label, flags, layers: decisions };
 }

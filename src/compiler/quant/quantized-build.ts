@@ -34,7 +34,7 @@ export class QuantizedBuild {
     private readonly build: (o: BuildOptions) => Promise<BuildReport>) {
     // A dummy-weight engine has nothing to measure: its weights are noise.
     this.gated = quant.scheme !== undefined && opts.accuracyGate !== false && !opts.dummyWeights;
-    this.awq = quant.scheme === 'int4' && opts.calib !== undefined;
+    this.awq = quant.scheme === 'int4' && opts.calib !== undefined && opts.awq !== false;
     this.budget = this.gated ? parseBudget(opts.accuracyBudget, DEFAULT_BUDGETS[quant.scheme!]) : null;
     this.text = this.gated || this.awq ? readCalibration(opts.calib) : null;
   }
