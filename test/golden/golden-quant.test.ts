@@ -11,7 +11,7 @@ import type { PlanWeightValue } from '../../src/compiler/engine/format.js';
 import { readPlan, readWeightBytes, type EnginePlan } from '../../src/compiler/engine/reader.js';
 import { fp8e4m3ToF32 } from '../../src/compiler/quant/fp8.js';
 import { llmc, tempDir } from '../helpers/cli.js';
-import { fixtureNames, goldenQuantDir, loadFixture, maxAbsDiffRows, readF32 } from '../helpers/golden.js';
+import { expectMatchesReference, fixtureNames, goldenQuantDir, loadFixture } from '../helpers/golden.js';
 
 const TOL = 1e-4;
 const work = tempDir('llmc-golden-quant-');
@@ -76,7 +76,6 @@ function dequantFromEngine(dir: string, ep: EnginePlan, base: string, row0: numb
 describe.each(FIXTURES)('golden-quant %s', (name) => {
   const fx = loadFixture(name, goldenQuantDir);
   const engine = join(work, name);
-  const vocab = fx.json.vocab_size;
 
   beforeAll(() => {
     const r = llmc(['build', fx.modelDir, '-o', engine, '--dtype', 'float32'], { timeoutMs: 900_000 });
@@ -98,22 +97,6 @@ describe.each(FIXTURES)('golden-quant %s', (name) => {
 
   test.each([0, 1])('prompt %i: prefill + decode logits within 1e-4, greedy tokens identical', (p) => {
     expect(existsSync(join(engine, 'rank0.engine'))).toBe(true);
-    const prompt = fx.json.prompts[p];
-    const want = fx.json.greedy[p].new_tokens;
-    const logitsFile = join(work, `${name}-${p}.f32`);
-    const r = llmc(['run', engine, '--token-ids', prompt.join(','), '--max-new-tokens', String(want.length),
-      '--temperature', '0', '--ignore-eos', '--json', '--logits-out', logitsFile]);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout);
-    const got = readF32(logitsFile);
-    expect(got.length).toBe((prompt.length + want.length - 1) * vocab);
-    const prefill = readF32(join(fx.dir, fx.json.prefill[p].file));
-    expect(maxAbsDiffRows(got, 0, prefill, 0, prompt.length, vocab)).toBeLessThanOrEqual(TOL);
-    if (p === 0) {
-      const decode = readF32(join(fx.dir, fx.json.decode.file));
-      expect(maxAbsDiffRows(got, prompt.length - 1, decode, 0, fx.json.decode.shape[0], vocab)).toBeLessThanOrEqual(TOL);
-    }
-    expect(out.output_ids).toEqual(want);
+    expectMatchesReference(fx, engine, p, join(work, `${name}-${p}.f32`), TOL, (args) => llmc(args));
   });
 });

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { llmc, tempDir } from '../helpers/cli.js';
-import { loadFixture, readF32, maxAbsDiffRows, fixtureNames } from '../helpers/golden.js';
+import { expectMatchesReference, loadFixture, fixtureNames } from '../helpers/golden.js';
 import { GOLDEN_FIXTURES } from './fixtures.js';
 
 const TOL = 1e-4;
@@ -22,7 +22,6 @@ test('every fixture in the golden index is covered by the suite', () => {
 describe.each(GOLDEN_FIXTURES)('golden %s', (name) => {
   const fx = loadFixture(name);
   const engine = join(work, name);
-  const vocab = fx.json.vocab_size;
 
   beforeAll(() => {
     const r = llmc(['build', fx.modelDir, '-o', engine, '--dtype', 'float32', '--target', target], { timeoutMs: 900_000 });
@@ -31,26 +30,6 @@ describe.each(GOLDEN_FIXTURES)('golden %s', (name) => {
 
   test.each([0, 1])('prompt %i: prefill + decode logits within 1e-4, greedy tokens identical', (p) => {
     expect(existsSync(join(engine, 'rank0.engine'))).toBe(true);
-    const prompt = fx.json.prompts[p];
-    const want = fx.json.greedy[p].new_tokens;
-    const logitsFile = join(work, `${name}-${p}.f32`);
-    const r = llmc(['run', engine, '--token-ids', prompt.join(','), '--max-new-tokens', String(want.length),
-      '--temperature', '0', '--ignore-eos', '--json', '--logits-out', logitsFile], { env: runEnv });
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout);
-    const rows = prompt.length + want.length - 1;
-    expect(out.logits_shape).toEqual([rows, vocab]);
-    const got = readF32(logitsFile);
-    expect(got.length).toBe(rows * vocab);
-
-    const prefill = readF32(join(fx.dir, fx.json.prefill[p].file));
-    expect(maxAbsDiffRows(got, 0, prefill, 0, prompt.length, vocab)).toBeLessThanOrEqual(TOL);
-    if (p === 0) {
-      // decode_0 row k = what greedy token k was drawn from: our row prompt_len - 1 + k.
-      const decode = readF32(join(fx.dir, fx.json.decode.file));
-      expect(maxAbsDiffRows(got, prompt.length - 1, decode, 0, fx.json.decode.shape[0], vocab)).toBeLessThanOrEqual(TOL);
-    }
-    expect(out.output_ids).toEqual(want);
+    expectMatchesReference(fx, engine, p, join(work, `${name}-${p}.f32`), TOL, (args) => llmc(args, { env: runEnv }));
   });
 });

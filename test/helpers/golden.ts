@@ -48,3 +48,32 @@ export function maxAbsDiffRows(a: Float32Array, rowA0: number, b: Float32Array, 
   }
   return m;
 }
+
+/**
+ * Runs prompt p of a fixture through `llmc run` (the verification interface: greedy, EOS ignored, logits out) and
+ * checks it against the reference: prefill rows and (prompt 0) the KV-cache decode rows within tol, greedy tokens
+ * identical. `run` is the CLI runner (test/helpers/cli.ts llmc), passed in to keep this file free of process code.
+ */
+export function expectMatchesReference(fx: GoldenFixture, engine: string, p: number, logitsFile: string, tol: number,
+  run: (args: string[]) => { code: number; stdout: string; stderr: string }): void {
+  const vocab = fx.json.vocab_size;
+  const prompt = fx.json.prompts[p];
+  const want = fx.json.greedy[p].new_tokens;
+  const r = run(['run', engine, '--token-ids', prompt.join(','), '--max-new-tokens', String(want.length),
+    '--temperature', '0', '--ignore-eos', '--json', '--logits-out', logitsFile]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  const out = JSON.parse(r.stdout);
+  const rows = prompt.length + want.length - 1;
+  expect(out.logits_shape).toEqual([rows, vocab]);
+  const got = readF32(logitsFile);
+  expect(got.length).toBe(rows * vocab);
+  const prefill = readF32(join(fx.dir, fx.json.prefill[p].file));
+  expect(maxAbsDiffRows(got, 0, prefill, 0, prompt.length, vocab)).toBeLessThanOrEqual(tol);
+  if (p === 0) {
+    // decode_0 row k = what greedy token k was drawn from: our row prompt_len - 1 + k.
+    const decode = readF32(join(fx.dir, fx.json.decode.file));
+    expect(maxAbsDiffRows(got, prompt.length - 1, decode, 0, fx.json.decode.shape[0], vocab)).toBeLessThanOrEqual(tol);
+  }
+  expect(out.output_ids).toEqual(want);
+}
