@@ -28,6 +28,7 @@
 
 #include "../cpu/dtype.h"
 #include "../cpu/kernels.h"
+#include "cuda_ops_support.h"
 #include "kernel_test_support.h"
 #include "../cpu/thread_pool.h"
 #include "../cuda/cuda_driver.h"
@@ -45,48 +46,6 @@ using llmc::cuda::DeviceBuffer;
 using namespace llmc::test;
 
 namespace {
-
-bool g_emulated = false;
-Device* g_dev = nullptr;
-cpu::ThreadPool* g_pool = nullptr;
-
-// Device copies that live until the end of a case.
-class Scratch {
- public:
-  template <class T>
-  T* put(const std::vector<T>& v) {
-    return static_cast<T*>(put_bytes(v.data(), v.size() * sizeof(T)));
-  }
-  void* put_bytes(const void* p, size_t n) {
-    void* d = alloc(n);
-    g_dev->copy_to_device(d, p, n);
-    return d;
-  }
-  void* alloc(size_t n) {
-    bufs_.push_back(std::make_unique<DeviceBuffer>());
-    bufs_.back()->allocate(*g_dev, std::max<size_t>(n, 16), "test buffer");
-    return bufs_.back()->get();
-  }
-  float* floats(size_t n) { return static_cast<float*>(alloc(n * 4)); }
-
- private:
-  std::vector<std::unique_ptr<DeviceBuffer>> bufs_;
-};
-
-template <class T>
-std::vector<T> fetch(const T* d, size_t n) {
-  std::vector<T> h(n);
-  g_dev->copy_to_host_async(h.data(), d, n * sizeof(T));
-  g_dev->synchronize("a test case");
-  return h;
-}
-
-// The CPU reference runs with the scalar kernels (the textbook formulas).
-struct ScalarReference {
-  cpu::Simd saved = cpu::simd_level();
-  ScalarReference() { cpu::set_simd_level(cpu::Simd::scalar); }
-  ~ScalarReference() { cpu::set_simd_level(saved); }
-};
 
 // ------------------------------------------------------------------------------------------------ gathers
 
@@ -642,35 +601,6 @@ void test_sampling() {
 
 // ------------------------------------------------------------------------------------------------ --perf
 
-struct Timer {
-  CUevent_st* e0 = nullptr;
-  CUevent_st* e1 = nullptr;
-  Timer() {
-    g_dev->check(g_dev->api().cuEventCreate(&e0, cuda::CU_EVENT_DEFAULT), "cuEventCreate");
-    g_dev->check(g_dev->api().cuEventCreate(&e1, cuda::CU_EVENT_DEFAULT), "cuEventCreate");
-  }
-  ~Timer() {
-    g_dev->api().cuEventDestroy(e0);
-    g_dev->api().cuEventDestroy(e1);
-  }
-  // Median milliseconds of `reps` calls of f(i), each timed alone.
-  template <class F>
-  double median_ms(int reps, F&& f) {
-    std::vector<double> t;
-    for (int i = 0; i < reps; ++i) {
-      g_dev->api().cuEventRecord(e0, g_dev->stream());
-      f(i);
-      g_dev->api().cuEventRecord(e1, g_dev->stream());
-      g_dev->synchronize("--perf");
-      float ms = 0;
-      g_dev->api().cuEventElapsedTime(&ms, e0, e1);
-      t.push_back(ms);
-    }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-  }
-};
-
 void run_perf(cuda::CublasLt* lt, float* ws, int64_t ws_floats) {
   const cuda::DeviceInfo& di = g_dev->info();
   std::printf("\nperf on %s (%s, %d SMs)\n", di.name.c_str(), di.arch().c_str(), di.sms);
@@ -720,6 +650,7 @@ void run_perf(cuda::CublasLt* lt, float* ws, int64_t ws_floats) {
       }
     }
   }
+  perf_linear_q(ws, ws_floats, copy_gbs);
   // Decode attention: KV bytes read per call.
   std::printf("\ndecode attention, llama-2-7b heads (32 x 128, f32 KV): GB/s of K+V read\n");
   for (int batch : {1, 8, 32}) {
@@ -877,6 +808,7 @@ int main(int argc, char** argv) {
     test_rope();
     test_elementwise();
     test_linear(lt.get(), ws.get<float>(), ws_floats);
+    test_linear_q(ws.get<float>(), ws_floats);
     test_attention();
     test_sampling();
     std::printf("\n%d cases, %d failed\n", g_cases, g_failures);
