@@ -148,43 +148,40 @@ LLMC_DEVICE void gemv(const LinearQParams& p) {
       for (int i = 0; i < NO; ++i) part[i][r] = 0.0f;
     }
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
+    for (int j = 0; j < 4; ++j) {  // word j of each row: PW codes, decoded once for the R tokens
       const int k = k0 + j * PW;
-      float xv[R][PW];
+      float q[NO][PW];
+#pragma unroll
+      for (int i = 0; i < NO; ++i) C::word(word_of(wv[i], j), q[i]);
+      int idx[PW];
       if (p.perm != nullptr) {
-        int idx[PW];
 #pragma unroll
         for (int e = 0; e < PW; ++e) idx[e] = p.perm[k + e];
+      }
 #pragma unroll
-        for (int r = 0; r < R; ++r)
+      for (int r = 0; r < R; ++r) {
+        float xv[PW];
+        if (p.perm != nullptr) {
 #pragma unroll
-          for (int e = 0; e < PW; ++e) xv[r][e] = p.x[r * in + idx[e]];
-      } else {
-#pragma unroll
-        for (int r = 0; r < R; ++r)
+          for (int e = 0; e < PW; ++e) xv[e] = p.x[r * in + idx[e]];
+        } else {
 #pragma unroll
           for (int e = 0; e < PW; e += 4) {
             const float4 t = load_f4(p.x + r * in + k + e);
-            xv[r][e] = t.x;
-            xv[r][e + 1] = t.y;
-            xv[r][e + 2] = t.z;
-            xv[r][e + 3] = t.w;
+            xv[e] = t.x;
+            xv[e + 1] = t.y;
+            xv[e + 2] = t.z;
+            xv[e + 3] = t.w;
           }
-      }
-      if (p.offsets != nullptr) {
+        }
+        if (p.offsets != nullptr) {
 #pragma unroll
-        for (int r = 0; r < R; ++r)
+          for (int e = 0; e < PW; ++e) xs[r] += xv[e];
+        }
 #pragma unroll
-          for (int e = 0; e < PW; ++e) xs[r] += xv[r][e];
-      }
+        for (int i = 0; i < NO; ++i)
 #pragma unroll
-      for (int i = 0; i < NO; ++i) {
-        float q[PW];
-        C::word(word_of(wv[i], j), q);
-#pragma unroll
-        for (int r = 0; r < R; ++r)
-#pragma unroll
-          for (int e = 0; e < PW; ++e) part[i][r] += q[e] * xv[r][e];
+          for (int e = 0; e < PW; ++e) part[i][r] += q[i][e] * xv[e];
       }
     }
 #pragma unroll
