@@ -1,15 +1,17 @@
 // cuda_backend_ops: every CUDA kernel against the CPU backend's kernel (native/cpu, the reference) on realistic
 // shapes with random non-zero data (fixed seed): embedding, norms, rope, element-wise, split/select_rows, linear
-// (GEMV rows 1..8, tiled GEMM with split-K, cuBLASLt), KV write + prefill/decode attention (head dims 64/128 and
+// (GEMV rows 1..8, tiled GEMM with split-K, cuBLASLt), linear_q (quantized i8/u4/f8e4m3 GEMV and GEMM:
+// cuda_backend_ops_quant.cpp), KV write + prefill/decode attention (head dims 64/128 and
 // others, GQA/MQA, ALiBi, sliding window, paged blocks scattered over the cache, prompts of 1..4096 tokens,
 // split-K decode), argmax and top-k/top-p sampling (exact against a host replay of the same Philox draw).
 //
 //   cuda_backend_ops                   on the GPU (fatbin: --fatbin FILE, $LLMC_CUDA_FATBIN, or llmc.fatbin beside
 //                                      this binary, which cmake -DLLMC_BUILD_FATBIN=ON builds)
 //   cuda_backend_ops --perf            + GEMV GB/s per 7B shape vs the measured copy bandwidth (target >= 85 %),
-//                                      decode-attention GB/s, prefill attention and GEMM TFLOP/s
+//                                      the quantized GEMV's GB/s (i8 / u4 g128 / f8) and GEMM, decode-attention
+//                                      GB/s, prefill attention and GEMM TFLOP/s
 //   cuda_backend_ops --emulate         the same checks on smaller shapes, kernels run by the CPU emulator
-//   cuda_backend_ops attention         only cases whose name contains "attention"
+//   cuda_backend_ops attention         only cases whose name contains "attention" (linear_q: the quantized ones)
 // Without an NVIDIA driver (and without --emulate) it prints "no CUDA driver: skipped" and exits 77.
 // Exit status: 0 all passed, 1 a case failed, 2 setup error, 77 skipped.
 #include <algorithm>

@@ -9,8 +9,8 @@
 //   - LLMC_CUDA_KERNELS lists every kernel. The host looks each name up in the loaded fatbin at engine load and
 //     names the first missing one; llmc_abi_v<N> carries LLMC_CUDA_ABI_VERSION, so a fatbin compiled from other
 //     kernel sources is refused with the rebuild command instead of being launched with the wrong structs.
-//   - Activations are f32 row-major [rows, width]. Weights are f32/f16/bf16 (dtype codes as llmc::cpu::DType),
-//     accumulation is always f32, and the f32 path never uses TF32.
+//   - Activations are f32 row-major [rows, width]. Weights are f32/f16/bf16, or i8/u4/f8e4m3 codes for linear_q
+//     (dtype codes as llmc::DType), accumulation is always f32, and the f32 path never uses TF32.
 #pragma once
 #include <stdint.h>
 

@@ -1,12 +1,10 @@
 // Tiled SIMT GEMM for prefill (rows > 8) when cuBLASLt is absent (always for f16/bf16 weights: activations are f32):
 //   y[M, N] = x[M, K] . w[N, K]^T + bias,   f32 accumulation, no TF32.
 //
-// Block tile BM x BN (128x128 for large M, 64x64 for 9..127 rows), K in steps of 16. Each of the 256 threads loads
-// BM*16/256 consecutive k of one x row and of one w row (16-byte vector loads when K % 8 == 0 and the bases are
-// aligned, else bounds-checked scalars), widens w to f32, and stores both transposed into shared memory
-// ([16][BM + 4]). The next k-tile is fetched into registers while the current one is multiplied (register
-// prefetch). Threads form a 16x16 grid; each owns TM x TN = (BM/16) x (BN/16) outputs: rows ty*TM.., columns
-// tx*4 + 64*c.. (c < TN/4, the split keeps the shared-memory reads of a quarter-warp on distinct banks).
+// The tile loop is gemm_tile.cuh's (shared with the quantized GEMM of linear_quant.cu): block tile BM x BN (128x128
+// for large M, 64x64 for 9..127 rows), K in steps of 16, x and w rows loaded with 16-byte vector loads when K % 8 == 0
+// and the bases are aligned (else bounds-checked scalars), w widened to f32, both stored transposed in shared memory,
+// register prefetch of the next k-tile, TM x TN outputs per thread.
 //
 // Split-K (few output tiles: decode batches of 9..64, small prefills): grid.z = splits; split z sums k in
 // [z * k_per_split, ...) into workspace[z] and llmc_gemm_splitk_reduce adds the splits and the bias.
