@@ -87,6 +87,8 @@ CudaBackend::CudaBackend(const runtime::LoadedEngine& engine, const DriverApi& a
     } else if (n.op == OpId::linear) {
       max_linear_out = std::max<int64_t>(max_linear_out, plan_.values[n.outputs[0]].act.width);
       f32_linear = f32_linear || plan_.values[n.inputs[1]].weight.dtype == runtime::DType::f32;
+    } else if (n.op == OpId::linear_q) {  // the quantized GEMM shares the split-K workspace
+      max_linear_out = std::max<int64_t>(max_linear_out, plan_.values[n.outputs[0]].act.width);
     }
   }
 
@@ -473,6 +475,18 @@ void CudaBackend::run_node(const BoundNode& b, const StepBatch& step) {
       // y[rows, out] = x[rows, in] . w[out, in]^T (+ bias[out])
       ops::linear(d, lin_, in[0].act, rows, int(in[0].width), in[1].w, in[1].dtype, int(out.width), in[2].w, out.act);
       break;
+    case OpId::linear_q: {
+      // y[rows, out] = x[rows, in] . dequant(qweight)^T (+ bias[out]); codes stay codes on the device
+      ops::QuantWeight w;
+      w.q = in[1].w;
+      w.qtype = in[1].dtype;
+      w.scales = static_cast<const float*>(in[2].w);
+      w.offsets = static_cast<const float*>(in[3].w);
+      w.perm = static_cast<const int32_t*>(in[5].w);
+      w.group_size = int(std::get<runtime::LinearQAttrs>(n.attrs).group_size);
+      ops::linear_q(d, lin_, in[0].act, rows, int(in[0].width), w, int(out.width), in[4].w, in[4].dtype, out.act);
+      break;
+    }
     case OpId::rope: {
       const auto& a = std::get<runtime::RopeAttrs>(n.attrs);
       ops::rope(d, in[0].act, rows, positions, a.num_heads, a.head_dim, a.rotary_dim, static_cast<const float*>(in[1].w),

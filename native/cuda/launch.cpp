@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "../runtime/errors.h"
+#include "llmc/ops.generated.h"
 
 namespace llmc::cuda::ops {
 
@@ -52,6 +53,43 @@ K decode_kernel(int hdv) {
 }
 
 int weight_elems_per_16b(int dtype) { return dtype == kF32 ? 4 : 8; }
+
+static_assert(kF32 == int(llmc::DType::f32) && kF16 == int(llmc::DType::f16) && kBF16 == int(llmc::DType::bf16) &&
+                  kI8 == int(llmc::DType::i8) && kU4 == int(llmc::DType::u4) && kF8E4M3 == int(llmc::DType::f8e4m3),
+              "kernel_abi.h dtype codes must be llmc::DType's");
+
+// Split-K for a GEMM of rows x out x in with BM x BM tiles: splits while the output has fewer tiles than the GPU has
+// multiprocessors (and the workspace holds the partials); k_per_split a multiple of kGemmBK.
+void gemm_splits(const Device& dev, const LinearContext& ctx, int rows, int in, int out, int tile, int* splits,
+                 int* k_per_split) {
+  const int64_t tiles = int64_t(ceil_div(out, tile)) * ceil_div(rows, tile);
+  const int sms = std::max(dev.info().sms, 1);
+  int n = 1;
+  if (tiles < sms && in >= 512 && ctx.workspace != nullptr) {
+    n = int(std::min<int64_t>({ceil_div<int64_t>(2 * sms, tiles), in / 256, 16}));
+    while (n > 1 && int64_t(n) * rows * out > ctx.workspace_floats) --n;
+  }
+  *k_per_split = ceil_div(ceil_div(in, n), int(kGemmBK)) * int(kGemmBK);
+  *splits = ceil_div(in, *k_per_split);
+}
+
+// Codes in one 16-byte vector of a quantized weight row.
+int codes_per_16b(int qtype) { return qtype == kU4 ? 32 : 16; }
+
+bool linear_q_fast_gemv(const float* x, int in, const QuantWeight& w) {
+  const int c = codes_per_16b(w.qtype);
+  return in % c == 0 && w.group_size % c == 0 && aligned16(w.q) && (w.perm != nullptr || aligned16(x));
+}
+
+int qtype_index(int qtype) {  // kernel families are listed i8, u4, f8
+  switch (qtype) {
+    case kI8: return 0;
+    case kU4: return 1;
+    case kF8E4M3: return 2;
+    default:
+      fail(LLMC_ERR_INTERNAL, "linear_q: weight dtype " + std::to_string(qtype) + " is not a quantized code (i8, u4, f8e4m3)");
+  }
+}
 
 }  // namespace
 
@@ -178,20 +216,46 @@ void linear(Device& dev, const LinearContext& ctx, const float* x, int rows, int
     }
   }
   const int tile = rows >= 128 ? 128 : 64;
-  const int64_t tiles = int64_t(ceil_div(out, tile)) * ceil_div(rows, tile);
-  const int sms = std::max(dev.info().sms, 1);
-  int splits = 1;
-  if (tiles < sms && in >= 512 && ctx.workspace != nullptr) {
-    splits = int(std::min<int64_t>({ceil_div<int64_t>(2 * sms, tiles), in / 256, 16}));
-    while (splits > 1 && int64_t(splits) * rows * out > ctx.workspace_floats) --splits;
-  }
-  int k_per_split = ceil_div(ceil_div(in, splits), int(kGemmBK)) * int(kGemmBK);
-  splits = ceil_div(in, k_per_split);
+  int splits = 1, k_per_split = 0;
+  gemm_splits(dev, ctx, rows, in, out, tile, &splits, &k_per_split);
   GemmParams p{x, w, bias, y, ctx.workspace, rows, out, in, splits, k_per_split, dtype};
   const K k = K(int(tile == 128 ? K::llmc_gemm_f32_128x128 : K::llmc_gemm_f32_64x64) + dtype);
   dev.launch_any(k, {unsigned(ceil_div(out, tile)), unsigned(ceil_div(rows, tile)), unsigned(splits)}, kGemmThreads, 0, p);
   if (splits > 1) {
     dev.launch<K::llmc_gemm_splitk_reduce>({elt_blocks(dev, int64_t(rows) * out, 1)}, kEltThreads, 0, p);
+  }
+}
+
+const char* linear_q_kernel(const float* x, int rows, int in, const QuantWeight& w) {
+  if (rows > kGemvMaxRows) return "tiled GEMM";
+  return linear_q_fast_gemv(x, in, w) ? "GEMV" : "generic GEMV";
+}
+
+void linear_q(Device& dev, const LinearContext& ctx, const float* x, int rows, int in, const QuantWeight& w, int out,
+              const void* bias, int bias_dtype, float* y) {
+  if (rows <= 0 || out <= 0) return;
+  const int qi = qtype_index(w.qtype);
+  if (w.group_size <= 0 || in % w.group_size != 0) {
+    fail(LLMC_ERR_INTERNAL, "linear_q: group_size " + std::to_string(w.group_size) + " does not divide in " + std::to_string(in));
+  }
+  LinearQParams p{x, w.q, w.scales, w.offsets, w.perm, bias, y, ctx.workspace, rows, in, out, w.group_size, w.qtype,
+                  bias_dtype, 1, in};
+  if (rows <= kGemvMaxRows) {
+    if (linear_q_fast_gemv(x, in, w)) {
+      const K k = K(int(K::llmc_gemv_q_i8_r1) + qi * kGemvMaxRows + (rows - 1));
+      dev.launch_any(k, {unsigned(ceil_div(out, kGemvOutPerWarp * (kGemvThreads / 32)))}, kGemvThreads, 0, p);
+    } else {
+      dev.launch<K::llmc_gemv_q_generic>({unsigned(ceil_div(out, 4))}, 128, 0, p);
+    }
+    return;
+  }
+  const int tile = rows >= 128 ? 128 : 64;
+  gemm_splits(dev, ctx, rows, in, out, tile, &p.splits, &p.k_per_split);
+  const K k = K(int(tile == 128 ? K::llmc_gemm_q_i8_128x128 : K::llmc_gemm_q_i8_64x64) + qi);
+  dev.launch_any(k, {unsigned(ceil_div(out, tile)), unsigned(ceil_div(rows, tile)), unsigned(p.splits)}, kGemmThreads, 0, p);
+  if (p.splits > 1) {
+    const GemmParams r{nullptr, nullptr, bias, y, ctx.workspace, rows, out, in, p.splits, p.k_per_split, bias_dtype};
+    dev.launch<K::llmc_gemm_splitk_reduce>({elt_blocks(dev, int64_t(rows) * out, 1)}, kEltThreads, 0, r);
   }
 }
 

@@ -1,15 +1,17 @@
 // cuda_backend_ops: every CUDA kernel against the CPU backend's kernel (native/cpu, the reference) on realistic
 // shapes with random non-zero data (fixed seed): embedding, norms, rope, element-wise, split/select_rows, linear
-// (GEMV rows 1..8, tiled GEMM with split-K, cuBLASLt), KV write + prefill/decode attention (head dims 64/128 and
+// (GEMV rows 1..8, tiled GEMM with split-K, cuBLASLt), linear_q (quantized i8/u4/f8e4m3 GEMV and GEMM:
+// cuda_backend_ops_quant.cpp), KV write + prefill/decode attention (head dims 64/128 and
 // others, GQA/MQA, ALiBi, sliding window, paged blocks scattered over the cache, prompts of 1..4096 tokens,
 // split-K decode), argmax and top-k/top-p sampling (exact against a host replay of the same Philox draw).
 //
 //   cuda_backend_ops                   on the GPU (fatbin: --fatbin FILE, $LLMC_CUDA_FATBIN, or llmc.fatbin beside
 //                                      this binary, which cmake -DLLMC_BUILD_FATBIN=ON builds)
 //   cuda_backend_ops --perf            + GEMV GB/s per 7B shape vs the measured copy bandwidth (target >= 85 %),
-//                                      decode-attention GB/s, prefill attention and GEMM TFLOP/s
+//                                      the quantized GEMV's GB/s (i8 / u4 g128 / f8) and GEMM, decode-attention
+//                                      GB/s, prefill attention and GEMM TFLOP/s
 //   cuda_backend_ops --emulate         the same checks on smaller shapes, kernels run by the CPU emulator
-//   cuda_backend_ops attention         only cases whose name contains "attention"
+//   cuda_backend_ops attention         only cases whose name contains "attention" (linear_q: the quantized ones)
 // Without an NVIDIA driver (and without --emulate) it prints "no CUDA driver: skipped" and exits 77.
 // Exit status: 0 all passed, 1 a case failed, 2 setup error, 77 skipped.
 #include <algorithm>
@@ -28,6 +30,7 @@
 
 #include "../cpu/dtype.h"
 #include "../cpu/kernels.h"
+#include "cuda_ops_support.h"
 #include "kernel_test_support.h"
 #include "../cpu/thread_pool.h"
 #include "../cuda/cuda_driver.h"
@@ -45,48 +48,6 @@ using llmc::cuda::DeviceBuffer;
 using namespace llmc::test;
 
 namespace {
-
-bool g_emulated = false;
-Device* g_dev = nullptr;
-cpu::ThreadPool* g_pool = nullptr;
-
-// Device copies that live until the end of a case.
-class Scratch {
- public:
-  template <class T>
-  T* put(const std::vector<T>& v) {
-    return static_cast<T*>(put_bytes(v.data(), v.size() * sizeof(T)));
-  }
-  void* put_bytes(const void* p, size_t n) {
-    void* d = alloc(n);
-    g_dev->copy_to_device(d, p, n);
-    return d;
-  }
-  void* alloc(size_t n) {
-    bufs_.push_back(std::make_unique<DeviceBuffer>());
-    bufs_.back()->allocate(*g_dev, std::max<size_t>(n, 16), "test buffer");
-    return bufs_.back()->get();
-  }
-  float* floats(size_t n) { return static_cast<float*>(alloc(n * 4)); }
-
- private:
-  std::vector<std::unique_ptr<DeviceBuffer>> bufs_;
-};
-
-template <class T>
-std::vector<T> fetch(const T* d, size_t n) {
-  std::vector<T> h(n);
-  g_dev->copy_to_host_async(h.data(), d, n * sizeof(T));
-  g_dev->synchronize("a test case");
-  return h;
-}
-
-// The CPU reference runs with the scalar kernels (the textbook formulas).
-struct ScalarReference {
-  cpu::Simd saved = cpu::simd_level();
-  ScalarReference() { cpu::set_simd_level(cpu::Simd::scalar); }
-  ~ScalarReference() { cpu::set_simd_level(saved); }
-};
 
 // ------------------------------------------------------------------------------------------------ gathers
 
@@ -642,35 +603,6 @@ void test_sampling() {
 
 // ------------------------------------------------------------------------------------------------ --perf
 
-struct Timer {
-  CUevent_st* e0 = nullptr;
-  CUevent_st* e1 = nullptr;
-  Timer() {
-    g_dev->check(g_dev->api().cuEventCreate(&e0, cuda::CU_EVENT_DEFAULT), "cuEventCreate");
-    g_dev->check(g_dev->api().cuEventCreate(&e1, cuda::CU_EVENT_DEFAULT), "cuEventCreate");
-  }
-  ~Timer() {
-    g_dev->api().cuEventDestroy(e0);
-    g_dev->api().cuEventDestroy(e1);
-  }
-  // Median milliseconds of `reps` calls of f(i), each timed alone.
-  template <class F>
-  double median_ms(int reps, F&& f) {
-    std::vector<double> t;
-    for (int i = 0; i < reps; ++i) {
-      g_dev->api().cuEventRecord(e0, g_dev->stream());
-      f(i);
-      g_dev->api().cuEventRecord(e1, g_dev->stream());
-      g_dev->synchronize("--perf");
-      float ms = 0;
-      g_dev->api().cuEventElapsedTime(&ms, e0, e1);
-      t.push_back(ms);
-    }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-  }
-};
-
 void run_perf(cuda::CublasLt* lt, float* ws, int64_t ws_floats) {
   const cuda::DeviceInfo& di = g_dev->info();
   std::printf("\nperf on %s (%s, %d SMs)\n", di.name.c_str(), di.arch().c_str(), di.sms);
@@ -720,6 +652,7 @@ void run_perf(cuda::CublasLt* lt, float* ws, int64_t ws_floats) {
       }
     }
   }
+  perf_linear_q(ws, ws_floats, copy_gbs);
   // Decode attention: KV bytes read per call.
   std::printf("\ndecode attention, llama-2-7b heads (32 x 128, f32 KV): GB/s of K+V read\n");
   for (int batch : {1, 8, 32}) {
@@ -877,6 +810,7 @@ int main(int argc, char** argv) {
     test_rope();
     test_elementwise();
     test_linear(lt.get(), ws.get<float>(), ws_floats);
+    test_linear_q(ws.get<float>(), ws_floats);
     test_attention();
     test_sampling();
     std::printf("\n%d cases, %d failed\n", g_cases, g_failures);

@@ -6,6 +6,8 @@
 //   cuda_emu_backend_test                       a synthetic llama-like engine written here
 //   cuda_emu_backend_test ENGINE_DIR [--token-ids 1,2,3] [--max-new-tokens N]
 //                                               any engine (the jest suite runs golden-fixture engines)
+//   cuda_emu_backend_test --gpu ENGINE_DIR ...  the same comparison with the real driver and GPU (a cpu-target
+//                                               engine needs LLMC_CUDA_FATBIN=native/build/llmc.fatbin)
 // Exit status 0 when every check passes.
 #include <sys/stat.h>
 #include <unistd.h>
@@ -235,17 +237,19 @@ std::vector<int32_t> parse_ids(const std::string& s) {
 int main(int argc, char** argv) {
   std::string engine_dir, ids_arg;
   int max_new = 8;
+  bool gpu_device = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--token-ids") == 0 && i + 1 < argc) ids_arg = argv[++i];
     else if (std::strcmp(argv[i], "--max-new-tokens") == 0 && i + 1 < argc) max_new = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--gpu") == 0) gpu_device = true;
     else engine_dir = argv[i];
   }
   setenv("LLMC_CUDA_QUIET", "1", 1);
-  llmc::cuda::install_driver(llmc_emu::driver());
+  if (!gpu_device) llmc::cuda::install_driver(llmc_emu::driver());
   char tmpl[] = "/tmp/llmc-cuda-emu-XXXXXX";
   const std::string tmp = ::mkdtemp(tmpl);
 
-  std::printf("cuda_emu_backend_test: the CUDA backend on the CPU emulator vs the CPU backend\n");
+  std::printf("cuda_emu_backend_test: the CUDA backend on %s vs the CPU backend\n", gpu_device ? "the GPU" : "the CPU emulator");
   if (engine_dir.empty()) {
     // Synthetic engine (llama-like, GQA, bf16 LM head); small decode split so split-K runs.
     setenv("LLMC_CUDA_DECODE_SPLIT", "32", 1);
@@ -261,7 +265,7 @@ int main(int argc, char** argv) {
     }
     llmc_engine* cpu = load(engine_dir, "cpu");
     llmc_engine* gpu = load(engine_dir, "cuda");
-    check_info(gpu);
+    if (!gpu_device) check_info(gpu);  // the emulator's info fields
     std::vector<int32_t> prompt(40);
     uint64_t s = 5;
     for (auto& t : prompt) t = int32_t(synth::next_random(s) % uint64_t(dims.vocab));

@@ -8,7 +8,7 @@
 //   - the driver declarations match cuda.h (when the toolkit is installed) and the host pieces pass their self test.
 // The native test programs are built with CMake into their own tree (native/build/cuda-tests), incrementally.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expectCleanError, llmc, repoRoot, tempDir } from '../helpers/cli.js';
 import { loadFixture } from '../helpers/golden.js';
@@ -64,6 +64,9 @@ test('cuda_backend_ops --emulate: every CUDA kernel matches the CPU kernel', () 
   expect(r.out).toMatch(/\d+ cases, 0 failed/);
   expect(r.out).toMatch(/PASS {2}attention/);
   expect(r.out).toMatch(/PASS {2}linear/);
+  expect(r.out).toMatch(/PASS {2}linear_q i8 .*\(GEMV\)/);
+  expect(r.out).toMatch(/PASS {2}linear_q u4 .*\(tiled GEMM\)/);
+  expect(r.out).toMatch(/PASS {2}linear_q f8e4m3 .*\(generic GEMV\)/);
   expect(r.out).toMatch(/PASS {2}sampling/);
 }, 300_000);
 
@@ -90,6 +93,59 @@ describe('golden fixtures on the emulated CUDA backend', () => {
       const greedy = /greedy tokens +cpu [\d,]+ \| cuda ([\d,]+)/.exec(r.out);
       expect(greedy).not.toBeNull();
       expect(greedy![1].split(',').map(Number)).toEqual(want);
+    }, 300_000);
+  }
+});
+
+// Quantized engines (op linear_q: the CUDA linear_quant.cu kernels) on the emulated backend against the CPU backend:
+// the pre-quantized checkpoints of test/fixtures/golden-quant (GPTQ with act-order perm, AWQ, compressed-tensors
+// int4/int8/fp8), whose greedy tokens must also be HF's, and the quantize pass's int8 / int4 / fp8 engines.
+describe('quantized engines on the emulated CUDA backend', () => {
+  const quantDir = join(repoRoot, 'test', 'fixtures', 'golden-quant');
+  const names: string[] = existsSync(join(quantDir, 'index.json'))
+    ? JSON.parse(readFileSync(join(quantDir, 'index.json'), 'utf8')).fixtures.map((f: { name: string }) => f.name)
+    : [];
+  const dir = tempDir('llmc-cuda-quant-');
+  // The engine's plan must run the quantized op with the expected code dtype (else the test would prove nothing).
+  const expectQuantized = (engine: string, dtype: string) => {
+    const r = llmc(['inspect', engine, '--json']);
+    if (r.code !== 0) throw new Error(r.stderr);
+    const plan = JSON.parse(r.stdout).plan;
+    expect(plan.nodes_per_op.linear_q).toBeGreaterThan(0);
+    expect(plan.weight_bytes_by_dtype[dtype]).toBeGreaterThan(0);
+  };
+  const runEngine = (engine: string, prompt: number[], n: number) => {
+    const r = sh(bin('cuda_emu_backend_test'), [engine, '--token-ids', prompt.join(','), '--max-new-tokens', String(n)]);
+    if (r.code !== 0) throw new Error(r.out);
+    const greedy = /greedy tokens +cpu ([\d,]+) \| cuda ([\d,]+)/.exec(r.out);
+    expect(greedy).not.toBeNull();
+    expect(greedy![2]).toBe(greedy![1]);
+    return greedy![2].split(',').map(Number);
+  };
+  test('the golden-quant fixtures are present', () => {
+    expect(names.length).toBeGreaterThanOrEqual(9);
+  });
+  for (const name of names) {
+    test(`${name}: CUDA (emulated) = CPU logits and tokens, and HF's greedy tokens`, () => {
+      const fx = JSON.parse(readFileSync(join(quantDir, name, 'golden.json'), 'utf8'));
+      const engine = join(dir, name);
+      const b = llmc(['build', join(quantDir, name, 'model'), '-o', engine, '--dtype', 'float32']);
+      if (b.code !== 0) throw new Error(b.stderr);
+      const bits = fx.quantization.scheme.bits;
+      expectQuantized(engine, /fp8/.test(fx.quantization.scheme.fmt) ? 'f8e4m3' : bits === 4 ? 'u4' : 'i8');
+      const g = fx.greedy.find((x: { prompt_index: number }) => x.prompt_index === 1) ?? fx.greedy[1];
+      const want = g.new_tokens.slice(0, 12);
+      expect(runEngine(engine, fx.prompts[g.prompt_index ?? 1], want.length)).toEqual(want);
+    }, 300_000);
+  }
+  for (const [scheme, extra, dtype] of [['int8', [], 'i8'], ['int4', ['--group-size', '32'], 'u4'], ['fp8', [], 'f8e4m3']] as const) {
+    test(`--quantize ${[scheme, ...extra].join(' ')}: CUDA (emulated) = CPU logits and greedy tokens`, () => {
+      const fx = loadFixture('llama');
+      const engine = join(dir, `llama-${scheme}`);
+      const b = llmc(['build', fx.modelDir, '-o', engine, '--quantize', scheme, ...extra, '--no-accuracy-gate']);
+      if (b.code !== 0) throw new Error(b.stderr);
+      expectQuantized(engine, dtype);
+      expect(runEngine(engine, fx.json.prompts[1], 12)).toHaveLength(12);
     }, 300_000);
   }
 });

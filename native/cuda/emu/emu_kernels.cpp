@@ -12,6 +12,7 @@
 #include "../kernels/kv_cache.cu"
 #include "../kernels/linear_gemm.cu"
 #include "../kernels/linear_gemv.cu"
+#include "../kernels/linear_quant.cu"
 #include "../kernels/norm.cu"
 #include "../kernels/rope.cu"
 #include "../kernels/rows.cu"

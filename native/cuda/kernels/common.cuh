@@ -65,6 +65,46 @@ LLMC_DEVICE float warp_max(float v) { return WarpMax{}(v); }
 LLMC_DEVICE double warp_sum_d(double v) { return WarpSum{}(v); }
 LLMC_DEVICE int warp_sum_i(int v) { return WarpSum{}(v); }
 
+// Warp-wide sums of NV (<= 32) per-lane values vals[0..NV): afterwards lane k holds the sum of vals[k] over the
+// warp's lanes (k < NV; other lanes get 0). Few values: one butterfly each. More: a butterfly that halves the live
+// values per level (lanes with bit H set keep the upper half), 31 shuffles for 32 values instead of 5 per value.
+template <int N>
+LLMC_DEVICE void butterfly_halve(float* v, int lane) {
+  constexpr int H = N / 2;
+  const bool upper = (lane & H) != 0;
+#pragma unroll
+  for (int k = 0; k < H; ++k) {
+    const float send = upper ? v[k] : v[k + H];
+    const float keep = upper ? v[k + H] : v[k];
+    v[k] = keep + __shfl_xor_sync(kFullMask, send, H);
+  }
+}
+
+template <int NV>
+LLMC_DEVICE float warp_sums_to_lanes(const float* vals) {
+  static_assert(NV >= 1 && NV <= 32, "one value per lane at most");
+  const int lane = threadIdx.x & 31;
+  float mine = 0.0f;
+  if (NV <= 6) {
+#pragma unroll
+    for (int k = 0; k < NV; ++k) {
+      const float s = warp_sum(vals[k]);
+      if (lane == k) mine = s;
+    }
+  } else {
+    float v[32];
+#pragma unroll
+    for (int k = 0; k < 32; ++k) v[k] = k < NV ? vals[k] : 0.0f;
+    butterfly_halve<32>(v, lane);
+    butterfly_halve<16>(v, lane);
+    butterfly_halve<8>(v, lane);
+    butterfly_halve<4>(v, lane);
+    butterfly_halve<2>(v, lane);
+    mine = lane < NV ? v[0] : 0.0f;
+  }
+  return mine;
+}
+
 // Reduction over the whole block (blockDim.x a multiple of 32) with the warp reduction `warp` and its identity.
 // `scratch`: >= 32 elements of shared memory. Every thread gets the same value (each warp reduces the same partials
 // in the same order). Contains __syncthreads: call it from every thread.

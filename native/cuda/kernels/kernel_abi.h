@@ -9,8 +9,8 @@
 //   - LLMC_CUDA_KERNELS lists every kernel. The host looks each name up in the loaded fatbin at engine load and
 //     names the first missing one; llmc_abi_v<N> carries LLMC_CUDA_ABI_VERSION, so a fatbin compiled from other
 //     kernel sources is refused with the rebuild command instead of being launched with the wrong structs.
-//   - Activations are f32 row-major [rows, width]. Weights are f32/f16/bf16 (dtype codes as llmc::cpu::DType),
-//     accumulation is always f32, and the f32 path never uses TF32.
+//   - Activations are f32 row-major [rows, width]. Weights are f32/f16/bf16, or i8/u4/f8e4m3 codes for linear_q
+//     (dtype codes as llmc::DType), accumulation is always f32, and the f32 path never uses TF32.
 #pragma once
 #include <stdint.h>
 
@@ -25,8 +25,9 @@
 namespace llmc {
 namespace kabi {
 
-// Weight dtype codes (== llmc::cpu::DType).
-enum : int32_t { kF32 = 0, kF16 = 1, kBF16 = 2 };
+// Weight dtype codes (== llmc::DType, schema/ops.json; launch.cpp static_asserts the match). i8, u4 and f8e4m3 are
+// the codes of the quantized linear (linear_quant.cu).
+enum : int32_t { kF32 = 0, kF16 = 1, kBF16 = 2, kI8 = 3, kU4 = 4, kF8E4M3 = 5 };
 // Activation kinds (== llmc::ActivationKind).
 enum : int32_t { kSilu = 0, kGeluErf = 1, kGeluTanh = 2, kRelu = 3, kGeluBloom = 4, kIdentity = 5 };
 // Rope styles (== llmc::RopeStyle).
@@ -285,6 +286,35 @@ struct GemmParams {
 };
 LLMC_ABI_SIZE(GemmParams, 64);
 
+// ---- linear_quant.cu (op linear_q) -----------------------------------------------------------------------------
+// y[rows, out] = x[rows, in] . W^T + bias,  W[o, i] = scales[o, i / group_size] * q[o, i] + offsets[o, i / group_size]
+// q: [out, row bytes] codes of qtype (i8: in bytes, f8e4m3: in bytes, u4: ceil(in / 2) bytes, element 2j in the low
+// nibble of byte j). perm: column i multiplies x[perm[i]].
+// llmc_gemv_q_<i8|u4|f8>_r<R>: R = rows 1..8; in and group_size multiples of the codes in 16 bytes (16 i8/f8, 32 u4),
+//   q 16-byte aligned, x too unless perm is set. grid: ceil(out / (4 * kGemvOutPerWarp)), block kGemvThreads.
+// llmc_gemv_q_generic: any shape and qtype, rows 1..8 (or more), one warp per output, grid: ceil(out / 4), block 128.
+// llmc_gemm_q_<i8|u4|f8>_<BM>x<BM>: rows > 8, as llmc_gemm_* (splits, k_per_split, workspace; the splits are added
+//   by llmc_gemm_splitk_reduce). grid: (ceil(out / BM), ceil(rows / BM), splits), block kGemmThreads.
+struct LinearQParams {
+  const float* x;        // [rows, in]
+  const void* q;         // [out, row bytes] codes
+  const float* scales;   // [out, in / group_size]
+  const float* offsets;  // [out, in / group_size] or null (zero)
+  const int32_t* perm;   // [in] or null (identity)
+  const void* bias;      // [out] bias_dtype or null
+  float* y;              // [rows, out]
+  float* workspace;      // [splits, rows, out] when splits > 1 (GEMM)
+  int32_t rows;
+  int32_t in;
+  int32_t out;
+  int32_t group_size;    // divides in
+  int32_t qtype;         // kI8 | kU4 | kF8E4M3 (llmc_gemv_q_generic)
+  int32_t bias_dtype;    // kF32 | kF16 | kBF16
+  int32_t splits;        // GEMM only
+  int32_t k_per_split;   // GEMM only: multiple of kGemmBK
+};
+LLMC_ABI_SIZE(LinearQParams, 96);
+
 // ---- sampling.cu -----------------------------------------------------------------------------------------------
 // llmc_argmax: ids[r] = argmax(logits[r, :]), lowest id on ties, NaN never wins (all-NaN rows give 0): the CPU
 // sampler's greedy rule.   grid: rows   block kSampleThreads
@@ -379,5 +409,36 @@ LLMC_ABI_SIZE(SampleParams, 40);
   X(llmc_gemm_f16_64x64, GemmParams)                 \
   X(llmc_gemm_bf16_64x64, GemmParams)                \
   X(llmc_gemm_splitk_reduce, GemmParams)             \
+  X(llmc_gemv_q_i8_r1, LinearQParams)              \
+  X(llmc_gemv_q_i8_r2, LinearQParams)              \
+  X(llmc_gemv_q_i8_r3, LinearQParams)              \
+  X(llmc_gemv_q_i8_r4, LinearQParams)              \
+  X(llmc_gemv_q_i8_r5, LinearQParams)              \
+  X(llmc_gemv_q_i8_r6, LinearQParams)              \
+  X(llmc_gemv_q_i8_r7, LinearQParams)              \
+  X(llmc_gemv_q_i8_r8, LinearQParams)              \
+  X(llmc_gemv_q_u4_r1, LinearQParams)              \
+  X(llmc_gemv_q_u4_r2, LinearQParams)              \
+  X(llmc_gemv_q_u4_r3, LinearQParams)              \
+  X(llmc_gemv_q_u4_r4, LinearQParams)              \
+  X(llmc_gemv_q_u4_r5, LinearQParams)              \
+  X(llmc_gemv_q_u4_r6, LinearQParams)              \
+  X(llmc_gemv_q_u4_r7, LinearQParams)              \
+  X(llmc_gemv_q_u4_r8, LinearQParams)              \
+  X(llmc_gemv_q_f8_r1, LinearQParams)              \
+  X(llmc_gemv_q_f8_r2, LinearQParams)              \
+  X(llmc_gemv_q_f8_r3, LinearQParams)              \
+  X(llmc_gemv_q_f8_r4, LinearQParams)              \
+  X(llmc_gemv_q_f8_r5, LinearQParams)              \
+  X(llmc_gemv_q_f8_r6, LinearQParams)              \
+  X(llmc_gemv_q_f8_r7, LinearQParams)              \
+  X(llmc_gemv_q_f8_r8, LinearQParams)              \
+  X(llmc_gemv_q_generic, LinearQParams)            \
+  X(llmc_gemm_q_i8_128x128, LinearQParams)         \
+  X(llmc_gemm_q_u4_128x128, LinearQParams)         \
+  X(llmc_gemm_q_f8_128x128, LinearQParams)         \
+  X(llmc_gemm_q_i8_64x64, LinearQParams)           \
+  X(llmc_gemm_q_u4_64x64, LinearQParams)           \
+  X(llmc_gemm_q_f8_64x64, LinearQParams)           \
   X(llmc_argmax, ArgmaxParams)                       \
   X(llmc_sample, SampleParams)

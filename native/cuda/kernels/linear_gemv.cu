@@ -20,20 +20,6 @@ namespace llmc_gemv {
 
 using namespace llmc_dev;
 
-// One butterfly level over N live values: lanes with bit N/2 set keep the upper half. After levels 32..2 lane k
-// holds the warp-wide sum of value k.
-template <int N>
-LLMC_DEVICE void butterfly(float* v, int lane) {
-  constexpr int H = N / 2;
-  const bool upper = (lane & H) != 0;
-#pragma unroll
-  for (int k = 0; k < H; ++k) {
-    const float send = upper ? v[k] : v[k + H];
-    const float keep = upper ? v[k + H] : v[k];
-    v[k] = keep + __shfl_xor_sync(kFullMask, send, H);
-  }
-}
-
 template <int DT, int R>
 LLMC_DEVICE void run(const GemvParams& p) {
   using W = WeightType<DT>;
@@ -81,24 +67,7 @@ LLMC_DEVICE void run(const GemvParams& p) {
   }
 
   // Reduce: value k = acc[k / R][k % R] ends on lane k.
-  float mine = 0.0f;
-  if (NV <= 6) {
-#pragma unroll
-    for (int k = 0; k < NV; ++k) {
-      const float s = warp_sum(acc[k / R][k % R]);
-      if (lane == k) mine = s;
-    }
-  } else {
-    float v[32];
-#pragma unroll
-    for (int k = 0; k < 32; ++k) v[k] = k < NV ? acc[k / R][k % R] : 0.0f;
-    butterfly<32>(v, lane);
-    butterfly<16>(v, lane);
-    butterfly<8>(v, lane);
-    butterfly<4>(v, lane);
-    butterfly<2>(v, lane);
-    mine = v[0];
-  }
+  float mine = warp_sums_to_lanes<NV>(&acc[0][0]);
   if (lane < NV) {
     const int i = lane / R, r = lane % R, o = o0 + i;
     if (o < p.out) {
