@@ -89,6 +89,10 @@ CudaBackend::CudaBackend(const runtime::LoadedEngine& engine, const DriverApi& a
       f32_linear = f32_linear || plan_.values[n.inputs[1]].weight.dtype == runtime::DType::f32;
     } else if (n.op == OpId::linear_q) {  // the quantized GEMM shares the split-K workspace
       max_linear_out = std::max<int64_t>(max_linear_out, plan_.values[n.outputs[0]].act.width);
+      if (n.inputs.size() > 6 && n.inputs[6] >= 0) {
+        fail(LLMC_ERR_UNSUPPORTED, "node " + n.name + " has an AWQ input_scale, which the CUDA backend does not run yet; "
+             "rebuild without --calib (or with --no-awq), or run it with --backend cpu");
+      }
     }
   }
 
