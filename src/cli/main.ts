@@ -8,6 +8,7 @@ import { registerEval } from './eval.js';
 import { registerInspect } from './inspect.js';
 import { registerRun } from './run.js';
 import { reportError } from './report-error.js';
+import { registerServe } from './serve.js';
 
 function version(): string {
   try {
@@ -41,6 +42,7 @@ Set LLMC_DEBUG=1 to see stack traces.`);
   registerInspect(program);
   registerBench(program);
   registerEval(program);
+  registerServe(program);
   return program;
 }
 
