@@ -172,8 +172,14 @@ export function createLlmcServer(engine: Engine, opts: ServerOptions): LlmcServe
     for (const p of job.prompts) metrics.promptTokens.inc(p.length * job.n);
     inFlight++;
     // The client went away before the response was complete: stop its requests and free their KV blocks now.
-    reply.raw.on('close', () => {
+    // The HTTP request counts as in flight until its generation requests are done and its response is closed.
+    const responseClosed = new Promise<void>((res) => reply.raw.on('close', () => {
       if (!reply.raw.writableFinished) for (const r of reqs) r.cancel();
+      res();
+    }));
+    void Promise.all([Promise.allSettled(reqs.map((r) => r.result)), responseClosed]).then(() => {
+      inFlight--;
+      maybeFinishDrain();
     });
     const queue = new ChoiceQueue<ChoiceEvent>();
     const timing = reqs.map(() => ({ first: 0, last: 0, tokens: 0 }));
@@ -225,16 +231,14 @@ export function createLlmcServer(engine: Engine, opts: ServerOptions): LlmcServe
       }
       (req as { sseCounted?: boolean }).sseCounted = true;
       metrics.requests.inc({ endpoint: req.routeOptions.url ?? 'unknown', status: '200' });
-      return reply.sse(streamEvents(kind, job, id, created, queue, choices));
-    } finally {
-      if (!job.stream) {
-        inFlight--;
-        maybeFinishDrain();
-      }
+      return reply.sse(streamEvents(kind, job, id, created, queue, choices, reqs));
+    } catch (e) {
+      for (const r of reqs) r.cancel();
+      throw e;
     }
   }
 
-  async function* streamEvents(kind: Kind, job: Job, id: string, created: number, queue: ChoiceQueue<ChoiceEvent>, choices: number) {
+  async function* streamEvents(kind: Kind, job: Job, id: string, created: number, queue: ChoiceQueue<ChoiceEvent>, choices: number, reqs: GenerationRequest[]) {
     const object = kind === 'completion' ? 'text_completion' : 'chat.completion.chunk';
     const base = { id, object, created, model: opts.modelName };
     const usageField = job.includeUsage ? { usage: null } : {};
@@ -274,8 +278,7 @@ export function createLlmcServer(engine: Engine, opts: ServerOptions): LlmcServe
       if (job.includeUsage) yield { data: JSON.stringify({ ...base, choices: [], usage: usageOf(job.prompts, results) }) };
       yield { data: '[DONE]' };
     } finally {
-      inFlight--;
-      maybeFinishDrain();
+      for (const r of reqs) r.cancel();  // abandoned stream: nothing more is wanted
     }
   }
 
