@@ -9,6 +9,7 @@ import { registerInspect } from './inspect.js';
 import { registerRun } from './run.js';
 import { reportError } from './report-error.js';
 import { registerServe } from './serve.js';
+import { registerBenchServe } from './bench-serve.js';
 
 function version(): string {
   try {
@@ -43,6 +44,7 @@ Set LLMC_DEBUG=1 to see stack traces.`);
   registerBench(program);
   registerEval(program);
   registerServe(program);
+  registerBenchServe(program);
   return program;
 }
 

@@ -33,6 +33,7 @@ export interface EngineFlags {
   maxBatchSize?: number;
   maxNumTokens?: number;
   prefixCaching?: boolean;
+  staticBatchSize?: number;
 }
 
 export function addEngineFlags(cmd: Command): Command {
@@ -45,6 +46,7 @@ export function addEngineFlags(cmd: Command): Command {
       .choices(['inflight', 'dynamic', 'static']).default('inflight'))
     .option('--max-batch-size <n>', "sequences per step (default and at most: the engine's max_batch_size)", intArg(1, 1 << 20))
     .option('--max-num-tokens <n>', "tokens per step, the chunked-prefill budget (default and at most: the engine's max_num_tokens)", intArg(1, 1 << 24))
+    .option('--static-batch-size <n>', 'static batching: requests per batch (default --max-batch-size; a smaller batch starts after 1 s)', intArg(1, 1 << 20))
     .option('--no-prefix-caching', 'do not share KV blocks between requests with the same prompt prefix');
 }
 
@@ -63,6 +65,7 @@ export function engineLoadOptions(dir: string, f: EngineFlags): EngineLoadOption
   }
   const scheduler: SchedulerOptions = {
     batching: f.batching, maxBatchSize: f.maxBatchSize, maxNumTokens: f.maxNumTokens, prefixCaching: f.prefixCaching !== false,
+    staticBatchSize: f.staticBatchSize,
   };
   return { numThreads: f.threads, backend: f.backend, kvCacheBytes, scheduler };
 }
