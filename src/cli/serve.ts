@@ -15,6 +15,7 @@ interface ServeFlags extends EngineFlags {
   apiKey?: string;
   modelName?: string;
   bodyLimit: number;
+  headersTimeout: number;
 }
 
 export function registerServe(program: Command): void {
@@ -30,13 +31,15 @@ export function registerServe(program: Command): void {
     .option('--max-queue <n>', 'requests that may wait beyond the running batch; more get 429', intArg(0, 1 << 20), 256)
     .option('--api-key <key>', 'require `Authorization: Bearer KEY` on /v1/* (default: $LLMC_API_KEY, else open)', nonEmpty('--api-key'))
     .option('--model-name <name>', 'the model id clients send (default: the engine directory name)', nonEmpty('--model-name'))
-    .option('--body-limit <size>', 'largest request body', byteSizeArg, 1024 * 1024);
+    .option('--body-limit <size>', 'largest request body', byteSizeArg, 1024 * 1024)
+    .option('--headers-timeout <ms>', 'a client must send its request headers within this time (408 after)', intArg(100, 3_600_000), 10_000);
   addEngineFlags(cmd).action(async (dir: string, flags: ServeFlags) => {
     const engine = await Engine.load(dir, engineLoadOptions(dir, flags));
     const info = engine.info();
     const modelName = flags.modelName ?? basename(resolve(dir));
     const apiKey = flags.apiKey ?? (process.env.LLMC_API_KEY || undefined);
-    const srv = createLlmcServer(engine, { modelName, maxQueue: flags.maxQueue, apiKey, bodyLimit: flags.bodyLimit });
+    const srv = createLlmcServer(engine, { modelName, maxQueue: flags.maxQueue, apiKey, bodyLimit: flags.bodyLimit,
+      headersTimeoutMs: flags.headersTimeout });
     try {
       await srv.app.listen({ port: flags.port, host: flags.host });
     } catch (e) {

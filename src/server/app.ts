@@ -66,7 +66,9 @@ export function createLlmcServer(engine: Engine, opts: ServerOptions): LlmcServe
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
     // headersTimeout is checked every connectionsCheckingInterval: keep that short so a slow client is cut in time.
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
-      server = createServer({ headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout), keepAliveTimeout: 5000 }, handler);
+      // Node counts a kept-alive connection's idle time toward headersTimeout: close idle ones well before it.
+      server = createServer({ headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout),
+        keepAliveTimeout: Math.min(5000, Math.floor(headersTimeout / 2)) }, handler);
       return server;
     },
     return503OnClosing: true,
