@@ -43,9 +43,11 @@ export async function streamRequest(baseUrl: string, model: string, item: WorkIt
         if (!line) continue;
         const data = line.slice(6);
         if (data === '[DONE]') continue;
-        const j = JSON.parse(data) as { choices: { text: string }[]; usage?: { completion_tokens: number } | null };
+        const j = JSON.parse(data) as { choices: { text: string; finish_reason: string | null }[]; usage?: { completion_tokens: number } | null };
         if (j.usage) timing.outputTokens = j.usage.completion_tokens;
-        if (j.choices.length > 0 && j.choices[0].text) {
+        // Token chunks have no finish_reason (the server sends one per token that added text, or per token when
+        // the engine has no tokenizer).
+        if (j.choices.length > 0 && j.choices[0].finish_reason === null) {
           const now = performance.now();
           if (chunks === 0) timing.ttftMs = now - t0;
           else timing.itlMs.push(now - last);

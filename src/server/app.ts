@@ -256,10 +256,13 @@ export function createLlmcServer(engine: Engine, opts: ServerOptions): LlmcServe
         const ev = await queue.next();
         if ('chunk' in ev) {
           const c = ev.chunk;
-          if (!c.text && !c.logprob) continue;  // held back (incomplete character / possible stop string)
+          // Held back (an incomplete character, a possible stop string); an engine without a tokenizer has no text:
+          // each token still gets its chunk, with its id in the `token_ids` extension.
+          if (!c.text && !c.logprob && engine.tokenizer) continue;
           const lps = c.logprob && job.logprobs !== null ? [c.logprob] : null;
           const choice = kind === 'completion'
-            ? { index: ev.choice, text: c.text, logprobs: lps ? completionLogprobs(engine, lps, offsets[ev.choice]) : null, finish_reason: null }
+            ? { index: ev.choice, text: c.text, logprobs: lps ? completionLogprobs(engine, lps, offsets[ev.choice]) : null, finish_reason: null,
+              ...(engine.tokenizer ? {} : { token_ids: c.token === null ? [] : [c.token] }) }
             : { index: ev.choice, delta: { content: c.text }, logprobs: lps ? chatLogprobs(engine, lps) : null, finish_reason: null };
           offsets[ev.choice] += c.text.length;
           yield { data: JSON.stringify({ ...base, choices: [choice], ...usageField }) };
