@@ -341,6 +341,61 @@ void test_prefix_cache(const std::string& dir, const synth::Model& m) {
   llmc_engine_free(warm);
 }
 
+// Dynamic and static batching admit only into an empty batch: a request added while a batch runs waits for it.
+void test_admission_modes(const std::string& dir, const synth::Model& m) {
+  std::printf("dynamic and static admission\n");
+  llmc_engine* e = load(dir);
+  if (!e) {
+    CHECK(false, "load");
+    return;
+  }
+  for (int32_t mode : {LLMC_ADMIT_DYNAMIC, LLMC_ADMIT_STATIC}) {
+    llmc_executor_options o{};
+    o.admission = mode;
+    o.static_batch_size = 2;
+    o.static_max_wait_ms = 60000;
+    llmc_executor* ex = nullptr;
+    CHECK(llmc_executor_create_with_options(e, &o, &ex) == LLMC_OK, "executor mode %d", mode);
+    std::vector<int32_t> prompt = random_prompt(30 + mode, 6, m.d.vocab);
+    llmc_request_params p{};
+    p.prompt = prompt.data();
+    p.prompt_len = int32_t(prompt.size());
+    p.sampling = greedy();
+    p.ignore_eos = 1;
+    auto add = [&](int max_new) {
+      p.max_new_tokens = max_new;
+      CHECK(llmc_executor_add(ex, &p, nullptr) == LLMC_OK, "add: %s", llmc_last_error());
+    };
+    llmc_step_event ev[16];
+    int32_t n = 0, active = 0;
+    llmc_executor_stats st{};
+    add(8);
+    if (mode == LLMC_ADMIT_STATIC) {  // one request waits for its batch of 2
+      CHECK(llmc_executor_step(ex, ev, 16, &n, &active) == LLMC_OK && n == 0, "static: a lone request is not started");
+      llmc_executor_get_stats(ex, &st);
+      CHECK(st.num_running == 0 && st.num_waiting == 1 && st.num_steps == 0, "static: it waits (running %d, waiting %d)", st.num_running, st.num_waiting);
+    }
+    add(8);
+    CHECK(llmc_executor_step(ex, ev, 16, &n, &active) == LLMC_OK, "step");
+    add(3);  // arrive while the batch runs (static: two, to fill the next batch of 2)
+    if (mode == LLMC_ADMIT_STATIC) add(3);
+    const int total = mode == LLMC_ADMIT_STATIC ? 4 : 3;
+    int finished = 0, max_running = 0, third_started_at = -1;
+    for (int s = 0; s < 100 && active > 0; ++s) {
+      llmc_executor_get_stats(ex, &st);
+      max_running = std::max(max_running, st.num_running);
+      if (st.num_running > 0 && third_started_at < 0 && finished >= 2) third_started_at = s;
+      CHECK(llmc_executor_step(ex, ev, 16, &n, &active) == LLMC_OK, "step");
+      for (int k = 0; k < n; ++k) finished += ev[k].finished;
+    }
+    CHECK(finished == total, "mode %d: all %d finished (%d)", mode, total, finished);
+    CHECK(max_running == 2, "mode %d: late requests never joined the running batch (max running %d)", mode, max_running);
+    CHECK(third_started_at >= 0, "mode %d: it ran after the batch", mode);
+    llmc_executor_free(ex);
+  }
+  llmc_engine_free(e);
+}
+
 void test_batched(const std::string& dir, llmc_engine* e, const synth::Model& m) {
   std::printf("in-flight batching vs one request at a time\n");
   const int V = m.d.vocab;
@@ -544,6 +599,7 @@ int main(int argc, char** argv) {
     test_batched(dir, e, model);
     test_sampling_and_stops(e, model);
     test_prefix_cache(dir, model);
+    test_admission_modes(dir, model);
     llmc_engine_free(e);
   } else {
     CHECK(false, "the synthetic engine must load");
