@@ -19,7 +19,8 @@ const gen = flag('--gen', 64);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const engine = await Engine.load(dir);
-const prompt = [1, 450, 7483, 310, 3444, 338];
+const vocab = engine.vocabSize;
+const prompt = [1, 450, 7483, 310, 3444, 338].map((t) => t % vocab);
 const lib = [];
 for (let i = 0; i < runs + 5; i++) {
   const t0 = performance.now();
