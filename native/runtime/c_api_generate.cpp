@@ -108,8 +108,10 @@ int llmc_score(llmc_engine* engine, const int32_t* tokens, int32_t n, double* nl
     // Prefill tokens[0, n-1) in chunks of max_num_tokens; row t predicts tokens[t + 1].
     std::vector<int32_t> positions, seq, rows;
     double nll = 0;
-    for (int32_t start = 0; start < n - 1; start += plan.limits.max_num_tokens) {
-      const int32_t count = std::min(plan.limits.max_num_tokens, n - 1 - start);
+    // Every token's logits: chunks of at most max_logit_rows tokens.
+    const int32_t chunk = llmc::runtime::max_logit_rows(plan.limits);
+    for (int32_t start = 0; start < n - 1; start += chunk) {
+      const int32_t count = std::min(chunk, n - 1 - start);
       positions.resize(count);
       seq.assign(count, 0);
       rows.resize(count);

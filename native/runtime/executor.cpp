@@ -43,6 +43,7 @@ Executor::Executor(llmc_engine& engine, const llmc_executor_options& opts)
   if (opts_.static_batch_size == 0 || opts_.static_batch_size > opts_.max_batch_size) opts_.static_batch_size = opts_.max_batch_size;
   if (opts_.static_max_wait_ms == 0) opts_.static_max_wait_ms = 1000;
   max_blocks_per_seq_ = engine_.kv_pool->blocks_for_tokens(lim.max_seq_len);
+  logit_cap_ = max_logit_rows(lim);
 }
 
 Executor::~Executor() {
@@ -187,6 +188,17 @@ void Executor::add_slot(Request* r, int32_t count) {
   slots_.push_back(std::move(s));
 }
 
+// How many of r's next `count` tokens fit in this step's logit rows (max_logit_rows): a request writing a logits
+// file needs a row per token; another needs one row when the chunk reaches its last token, else none (then it
+// stops one token short and samples next step). 0 = not this step.
+int32_t Executor::fit_logit_rows(const Request* r, int32_t count) const {
+  const int32_t room = logit_cap_ - static_cast<int32_t>(logit_rows_.size());
+  if (r->wants_all_logits()) return std::min(count, room);
+  const bool reaches_end = r->num_computed + count == static_cast<int32_t>(r->tokens.size());
+  if (!reaches_end || room >= 1) return count;
+  return count - 1;
+}
+
 // The latest-admitted running request after `r` that is not in the step being built (the lowest priority).
 Request* Executor::preemption_victim(const Request* r) {
   for (auto it = running_.rbegin(); it != running_.rend(); ++it) {
@@ -272,6 +284,7 @@ void Executor::schedule() {
   for (size_t i = 0; i < running_.size(); ++i) {
     Request* r = running_[i].get();
     if (budget_ <= 0 || r->preempted_now || r->num_computed == 0 || r->pending() != 1) continue;
+    if (fit_logit_rows(r, 1) < 1) continue;
     if (!grow_blocks(r, r->num_computed + 1)) {
       preempt(r);
       continue;
@@ -282,7 +295,8 @@ void Executor::schedule() {
   for (size_t i = 0; i < running_.size(); ++i) {
     Request* r = running_[i].get();
     if (budget_ <= 0 || r->preempted_now || r->in_step || r->pending() <= 0) continue;
-    const int32_t count = std::min(r->pending(), budget_);
+    const int32_t count = fit_logit_rows(r, std::min(r->pending(), budget_));
+    if (count <= 0) continue;
     if (!grow_blocks(r, r->num_computed + count)) continue;  // waits for blocks; earlier requests go first
     add_slot(r, count);
   }
@@ -305,7 +319,8 @@ void Executor::schedule() {
     r->in_step = r->preempted_now = false;
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
-    if (budget_ > 0) add_slot(r, std::min(r->pending(), budget_));
+    const int32_t count = budget_ > 0 ? fit_logit_rows(r, std::min(r->pending(), budget_)) : 0;
+    if (count > 0) add_slot(r, count);
   }
 }
 

@@ -83,6 +83,7 @@ class Executor {
   void preempt(Request* r);
   void requeue_preempted();
   void add_slot(Request* r, int32_t count);
+  int32_t fit_logit_rows(const Request* r, int32_t count) const;
   void publish_full_blocks(Request* r);
   void finish(Request* r, int32_t reason, int32_t token, std::vector<llmc_step_event>& events);
   void finish_cancelled(std::vector<llmc_step_event>& events);
@@ -110,6 +111,7 @@ class Executor {
   int32_t budget_ = 0;
   std::vector<int32_t> token_ids_, positions_, seq_of_token_, block_tables_, logit_rows_;
   int32_t max_blocks_per_seq_ = 0;
+  int32_t logit_cap_ = 0;  // max_logit_rows: logit rows one step may ask for
   std::vector<float> lp_work_;  // [vocab] for logprobs
 };
 
