@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine_wrap.h"
+#include "executor_wrap.h"
 #include "js_args.h"
 #include "llmc/llmc.h"
 #include "llmc/ops.generated.h"
@@ -18,6 +19,7 @@ namespace {
 
 struct AddonData {
   Napi::FunctionReference engine_ctor;
+  Napi::FunctionReference executor_ctor;
 };
 
 class LoadWorker : public Napi::AsyncWorker {
@@ -131,6 +133,7 @@ Napi::Value MeasureMemoryBandwidth(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   data->engine_ctor = Napi::Persistent(EngineWrap::DefineClass(env));
+  data->executor_ctor = Napi::Persistent(ExecutorWrap::DefineClass(env));
   env.SetInstanceData<AddonData>(data);  // deleted by node-addon-api when the environment goes away
 
   exports.Set("loadEngine", Napi::Function::New<LoadEngine>(env, "loadEngine"));
@@ -142,6 +145,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }
 
 }  // namespace
+
+Napi::Function ExecutorCtor(Napi::Env env) { return env.GetInstanceData<AddonData>()->executor_ctor.Value(); }
+
 }  // namespace llmc_node
 
 // NODE_API_MODULE pastes its argument into a name, so it needs an unqualified one.

@@ -1,5 +1,6 @@
 #include "engine_wrap.h"
 
+#include "executor_wrap.h"
 #include "generate_worker.h"
 #include "js_args.h"
 #include "status.h"
@@ -68,6 +69,7 @@ Napi::Function EngineWrap::DefineClass(Napi::Env env) {
                                                  InstanceMethod<&EngineWrap::Info>("info"),
                                                  InstanceMethod<&EngineWrap::Generate>("generate"),
                                                  InstanceMethod<&EngineWrap::Score>("score"),
+                                                 InstanceMethod<&EngineWrap::CreateExecutor>("createExecutor"),
                                                  InstanceMethod<&EngineWrap::Cancel>("cancel"),
                                                  InstanceMethod<&EngineWrap::Close>("close"),
                                              });
@@ -117,6 +119,11 @@ Napi::Value EngineWrap::Score(const Napi::CallbackInfo& info) {
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
+}
+
+Napi::Value EngineWrap::CreateExecutor(const Napi::CallbackInfo& info) {
+  if (!handle_) throw MakeStatusError(info.Env(), LLMC_ERR_INVALID_ARGUMENT, kClosed);
+  return ExecutorWrap::Create(info, handle_, ExecutorCtor(info.Env()));
 }
 
 void EngineWrap::Cancel(const Napi::CallbackInfo&) {

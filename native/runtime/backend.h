@@ -21,8 +21,16 @@ struct StepBatch {
   const int32_t* block_tables = nullptr;  // [num_seqs, max_blocks_per_seq] physical KV block ids
   int32_t max_blocks_per_seq = 0;
   const int32_t* logit_rows = nullptr;  // [R] ascending token indices whose logits are wanted
-  int32_t num_logit_rows = 0;           // R, 0..T
+  int32_t num_logit_rows = 0;           // R, 0..min(T, max_logit_rows)
 };
+
+// Logit rows one step may ask for: one per sampled sequence (max_batch_size), and at least 64 so a request that writes
+// every prompt row's logits (a logits file, scoring) still prefills 64 tokens a step. Backends size the buffers of
+// `logit_rows` values (the LM head's input and output, [R, vocab]) for this many rows, not max_num_tokens.
+inline int32_t max_logit_rows(const Limits& lim) {
+  const int32_t want = lim.max_batch_size > 64 ? lim.max_batch_size : 64;
+  return want < lim.max_num_tokens ? want : lim.max_num_tokens;
+}
 
 class Backend {
  public:

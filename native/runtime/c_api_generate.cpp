@@ -13,7 +13,7 @@ using llmc::runtime::guard;
 
 // Events a step produced beyond the caller's capacity wait here for the next llmc_executor_step call.
 struct llmc_executor {
-  explicit llmc_executor(llmc_engine& e) : ex(e) {}
+  llmc_executor(llmc_engine& e, const llmc_executor_options& o) : ex(e, o) {}
   Executor ex;
   std::deque<llmc_step_event> outbox;
 };
@@ -108,8 +108,10 @@ int llmc_score(llmc_engine* engine, const int32_t* tokens, int32_t n, double* nl
     // Prefill tokens[0, n-1) in chunks of max_num_tokens; row t predicts tokens[t + 1].
     std::vector<int32_t> positions, seq, rows;
     double nll = 0;
-    for (int32_t start = 0; start < n - 1; start += plan.limits.max_num_tokens) {
-      const int32_t count = std::min(plan.limits.max_num_tokens, n - 1 - start);
+    // Every token's logits: chunks of at most max_logit_rows tokens.
+    const int32_t chunk = llmc::runtime::max_logit_rows(plan.limits);
+    for (int32_t start = 0; start < n - 1; start += chunk) {
+      const int32_t count = std::min(chunk, n - 1 - start);
       positions.resize(count);
       seq.assign(count, 0);
       rows.resize(count);
@@ -144,7 +146,30 @@ int llmc_executor_create(llmc_engine* engine, llmc_executor** out) {
     if (out == nullptr) fail(LLMC_ERR_INVALID_ARGUMENT, "llmc_executor_create: out is NULL");
     *out = nullptr;
     check_engine(engine, "llmc_executor_create");
-    *out = new llmc_executor(*engine);
+    *out = new llmc_executor(*engine, Executor::default_options());
+  });
+}
+
+int llmc_executor_create_with_options(llmc_engine* engine, const llmc_executor_options* opts, llmc_executor** out) {
+  return guard([&] {
+    if (out == nullptr) fail(LLMC_ERR_INVALID_ARGUMENT, "llmc_executor_create_with_options: out is NULL");
+    *out = nullptr;
+    check_engine(engine, "llmc_executor_create_with_options");
+    *out = new llmc_executor(*engine, opts != nullptr ? *opts : Executor::default_options());
+  });
+}
+
+int llmc_executor_cancel(llmc_executor* ex, int64_t request_id) {
+  return guard([&] {
+    if (ex == nullptr) fail(LLMC_ERR_INVALID_ARGUMENT, "llmc_executor_cancel: executor is NULL");
+    ex->ex.cancel(request_id);
+  });
+}
+
+int llmc_executor_get_stats(llmc_executor* ex, llmc_executor_stats* out) {
+  return guard([&] {
+    if (ex == nullptr || out == nullptr) fail(LLMC_ERR_INVALID_ARGUMENT, "llmc_executor_get_stats: executor and out must not be NULL");
+    *out = ex->ex.stats();
   });
 }
 

@@ -46,7 +46,11 @@ class CpuBackend final : public Backend {
 
   const Plan& plan_;
   cpu::ThreadPool pool_;
-  HostBuffer arena_;     // [arena_floats_per_token * max_num_tokens] f32
+  HostBuffer arena_;     // [token_floats_ * max_num_tokens] f32: the `tokens` values at their planned offsets
+  HostBuffer logit_arena_;  // [logit_floats_ * max_logit_rows] f32: the `logit_rows` values, one after another
+  int64_t token_floats_ = 0, logit_floats_ = 0;
+  int32_t logit_rows_cap_ = 0;
+  std::vector<int64_t> logit_offset_;  // [values] offset of a logit_rows value in logit_arena_ (floats per row)
   HostBuffer kv_;        // [num_layers, num_blocks, 2, num_kv_heads, block_size, head_dim] f32
   int32_t kv_blocks_ = 0;
   std::vector<BoundNode> nodes_;

@@ -40,6 +40,7 @@ std::string build_info_json(const llmc_engine& e) {
   num("decode_weight_bytes", le.manifest.decode_weight_bytes >= 0 ? le.manifest.decode_weight_bytes
                                                                    : static_cast<int64_t>(le.weights_bytes));
   num("arena_bytes", p.arena_floats_per_token * p.limits.max_num_tokens * 4);
+  num("max_logit_rows", max_logit_rows(p.limits));
   num("kv_cache_bytes", e.kv_cache_bytes);
   num("kv_block_count", e.kv_pool->num_blocks());
   num("block_size", p.kv.block_size);

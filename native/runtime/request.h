@@ -49,17 +49,29 @@ struct Request {
   void* user = nullptr;
   bool keep_outcome = false;  // llmc_generate reads the timings after it finishes
   uint64_t cancel_epoch = 0;  // engine's epoch when added
+  bool cancel_requested = false;  // llmc_executor_cancel
+  bool logprobs = false;
+  int32_t num_top_logprobs = 0;
+  llmc_logprobs_callback on_logprobs = nullptr;
+  bool use_prefix_cache = true;
 
   // State.
   std::vector<int32_t> tokens;   // prompt then generated ids
   int32_t num_computed = 0;      // leading tokens whose k/v are in the cache
   std::vector<int32_t> block_table;
+  std::vector<uint64_t> block_hashes;  // chain hashes of the leading full blocks published or matched
   bool admitted = false;         // holds a batch slot and its KV blocks
+  bool prefix_matched = false;   // looked up in the prefix cache since its last (re)admission attempt began
+  bool in_step = false;          // scheduled in the step being built
+  bool preempted_now = false;    // preempted while building this step
+  int32_t cached_tokens = 0;     // prompt tokens found in the prefix cache at the last admission
+  int32_t num_preemptions = 0;
   bool finished = false;
   int32_t stop_reason = LLMC_STOP_NONE;
   Rng rng;
   LogitsFile logits;
-  Clock::time_point t_admitted, t_first_token, t_finished;
+  Clock::time_point t_added, t_admitted, t_first_token, t_finished;
+  bool ever_admitted = false;
 
   int32_t generated() const { return static_cast<int32_t>(tokens.size()) - prompt_len; }
   // Tokens the next step can feed: the prompt's unprocessed part, or the last generated token.

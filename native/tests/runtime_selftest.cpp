@@ -201,7 +201,7 @@ struct Spec {
 };
 
 void check_batched(const std::string& dir, int64_t kv_bytes, const char* label, const std::vector<Spec>& specs,
-                   const std::vector<Run>& alone) {
+                   const std::vector<Run>& alone, bool expect_preemption = false) {
   llmc_engine* e = load(dir, kv_bytes);
   if (!e) {
     CHECK(false, "load %s", label);
@@ -255,7 +255,144 @@ void check_batched(const std::string& dir, int64_t kv_bytes, const char* label, 
       }
     }
   }
+  llmc_executor_stats st{};
+  CHECK(llmc_executor_get_stats(ex, &st) == LLMC_OK, "stats");
+  CHECK(st.kv_blocks_free == st.kv_blocks_total, "%s: every KV block free again (%d of %d)", label, st.kv_blocks_free, st.kv_blocks_total);
+  CHECK(st.num_running == 0 && st.num_waiting == 0, "%s: nothing left queued", label);
+  if (expect_preemption) CHECK(st.num_preemptions > 0, "%s: the KV cache ran full and requests were preempted", label);
   llmc_executor_free(ex);
+  llmc_engine_free(e);
+}
+
+// Runs requests on one executor, one after another (each to completion), and returns their tokens.
+std::vector<std::vector<int32_t>> run_in_order(llmc_executor* ex, const std::vector<std::vector<int32_t>>& prompts, int max_new,
+                                               std::vector<int32_t>* cached) {
+  std::vector<std::vector<int32_t>> out;
+  for (const auto& prompt : prompts) {
+    llmc_request_params p{};
+    p.prompt = prompt.data();
+    p.prompt_len = int32_t(prompt.size());
+    p.max_new_tokens = max_new;
+    p.sampling = greedy();
+    p.ignore_eos = 1;
+    int64_t id = -1;
+    CHECK(llmc_executor_add(ex, &p, &id) == LLMC_OK, "add: %s", llmc_last_error());
+    std::vector<int32_t> got;
+    llmc_step_event ev[4];
+    int32_t n = 0, active = 1;
+    for (int steps = 0; active > 0 && steps < 1000; ++steps) {
+      if (llmc_executor_step(ex, ev, 4, &n, &active) != LLMC_OK) {
+        CHECK(false, "step: %s", llmc_last_error());
+        break;
+      }
+      for (int k = 0; k < n; ++k) {
+        if (ev[k].token_id >= 0) got.push_back(ev[k].token_id);
+        if (ev[k].finished && cached) cached->push_back(ev[k].cached_tokens);
+      }
+    }
+    out.push_back(got);
+  }
+  return out;
+}
+
+// Prefix caching: a request whose prompt starts with the blocks of an earlier one reuses them and still gives the
+// tokens it gives on a fresh engine without the cache.
+void test_prefix_cache(const std::string& dir, const synth::Model& m) {
+  std::printf("prefix caching\n");
+  const int V = m.d.vocab;
+  std::vector<int32_t> shared = random_prompt(11, 22, V);
+  std::vector<std::vector<int32_t>> prompts;
+  for (int k = 0; k < 3; ++k) {
+    std::vector<int32_t> p = shared;
+    for (int32_t t : random_prompt(20 + k, 3 + k, V)) p.push_back(t);
+    prompts.push_back(p);
+  }
+  prompts.push_back(shared);  // wholly cached but its last token: that one is computed for the logits
+  llmc_engine* cold = load(dir);
+  llmc_engine* warm = load(dir);
+  if (!cold || !warm) {
+    CHECK(false, "load");
+    return;
+  }
+  llmc_executor_options off{};
+  off.prefix_caching = 0;
+  llmc_executor *a = nullptr, *b = nullptr;
+  CHECK(llmc_executor_create_with_options(cold, &off, &a) == LLMC_OK, "executor without prefix caching");
+  CHECK(llmc_executor_create(warm, &b) == LLMC_OK, "executor");
+  std::vector<int32_t> cached_off, cached_on;
+  auto want = run_in_order(a, prompts, 6, &cached_off);
+  auto got = run_in_order(b, prompts, 6, &cached_on);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    CHECK(got[i] == want[i] && got[i].size() == 6, "prefix cache: request %zu tokens equal the uncached run", i);
+  }
+  CHECK(cached_off == std::vector<int32_t>(prompts.size(), 0), "no cached tokens without prefix caching");
+  // Block size 4: the 22 shared tokens hold 5 full blocks (20 tokens); the first request finds none.
+  CHECK(cached_on.size() == 4 && cached_on[0] == 0 && cached_on[1] == 20 && cached_on[2] == 20 && cached_on[3] == 20,
+        "cached tokens per request: %d %d %d %d", cached_on.size() > 0 ? cached_on[0] : -1, cached_on.size() > 1 ? cached_on[1] : -1,
+        cached_on.size() > 2 ? cached_on[2] : -1, cached_on.size() > 3 ? cached_on[3] : -1);
+  llmc_executor_stats st{};
+  CHECK(llmc_executor_get_stats(b, &st) == LLMC_OK && st.prefix_blocks_hit == 15 && st.prefix_blocks_queried > st.prefix_blocks_hit,
+        "prefix hits %lld of %lld queried", (long long)st.prefix_blocks_hit, (long long)st.prefix_blocks_queried);
+  CHECK(st.kv_blocks_free == st.kv_blocks_total && st.kv_blocks_cached > 0, "cached blocks are free to evict (%d free of %d, %d cached)",
+        st.kv_blocks_free, st.kv_blocks_total, st.kv_blocks_cached);
+  llmc_executor_free(a);
+  llmc_executor_free(b);
+  llmc_engine_free(cold);
+  llmc_engine_free(warm);
+}
+
+// Dynamic and static batching admit only into an empty batch: a request added while a batch runs waits for it.
+void test_admission_modes(const std::string& dir, const synth::Model& m) {
+  std::printf("dynamic and static admission\n");
+  llmc_engine* e = load(dir);
+  if (!e) {
+    CHECK(false, "load");
+    return;
+  }
+  for (int32_t mode : {LLMC_ADMIT_DYNAMIC, LLMC_ADMIT_STATIC}) {
+    llmc_executor_options o{};
+    o.admission = mode;
+    o.static_batch_size = 2;
+    o.static_max_wait_ms = 60000;
+    llmc_executor* ex = nullptr;
+    CHECK(llmc_executor_create_with_options(e, &o, &ex) == LLMC_OK, "executor mode %d", mode);
+    std::vector<int32_t> prompt = random_prompt(30 + mode, 6, m.d.vocab);
+    llmc_request_params p{};
+    p.prompt = prompt.data();
+    p.prompt_len = int32_t(prompt.size());
+    p.sampling = greedy();
+    p.ignore_eos = 1;
+    auto add = [&](int max_new) {
+      p.max_new_tokens = max_new;
+      CHECK(llmc_executor_add(ex, &p, nullptr) == LLMC_OK, "add: %s", llmc_last_error());
+    };
+    llmc_step_event ev[16];
+    int32_t n = 0, active = 0;
+    llmc_executor_stats st{};
+    add(8);
+    if (mode == LLMC_ADMIT_STATIC) {  // one request waits for its batch of 2
+      CHECK(llmc_executor_step(ex, ev, 16, &n, &active) == LLMC_OK && n == 0, "static: a lone request is not started");
+      llmc_executor_get_stats(ex, &st);
+      CHECK(st.num_running == 0 && st.num_waiting == 1 && st.num_steps == 0, "static: it waits (running %d, waiting %d)", st.num_running, st.num_waiting);
+    }
+    add(8);
+    CHECK(llmc_executor_step(ex, ev, 16, &n, &active) == LLMC_OK, "step");
+    add(3);  // arrive while the batch runs (static: two, to fill the next batch of 2)
+    if (mode == LLMC_ADMIT_STATIC) add(3);
+    const int total = mode == LLMC_ADMIT_STATIC ? 4 : 3;
+    int finished = 0, max_running = 0, third_started_at = -1;
+    for (int s = 0; s < 100 && active > 0; ++s) {
+      llmc_executor_get_stats(ex, &st);
+      max_running = std::max(max_running, st.num_running);
+      if (st.num_running > 0 && third_started_at < 0 && finished >= 2) third_started_at = s;
+      CHECK(llmc_executor_step(ex, ev, 16, &n, &active) == LLMC_OK, "step");
+      for (int k = 0; k < n; ++k) finished += ev[k].finished;
+    }
+    CHECK(finished == total, "mode %d: all %d finished (%d)", mode, total, finished);
+    CHECK(max_running == 2, "mode %d: late requests never joined the running batch (max running %d)", mode, max_running);
+    CHECK(third_started_at >= 0, "mode %d: it ran after the batch", mode);
+    llmc_executor_free(ex);
+  }
   llmc_engine_free(e);
 }
 
@@ -275,8 +412,9 @@ void test_batched(const std::string& dir, llmc_engine* e, const synth::Model& m)
     alone.push_back(generate(e, specs[i].prompt, specs[i].max_new, specs[i].sp, specs[i].logits ? "alone_" + std::to_string(i) + ".f32" : ""));
   }
   check_batched(dir, 0, "default KV budget", specs, alone);
-  // 12 blocks of 4 tokens: fewer than all requests need at once, so admissions wait for finished ones.
-  check_batched(dir, 12 * 1024, "tight KV budget", specs, alone);
+  // 12 blocks of 4 tokens: fewer than all requests need at once, so admissions wait and running requests are
+  // preempted (and recomputed) when the cache runs full.
+  check_batched(dir, 12 * 1024, "tight KV budget", specs, alone, /*expect_preemption=*/true);
 }
 
 // ---- 3. refusals --------------------------------------------------------------------------------------------------
@@ -460,6 +598,8 @@ int main(int argc, char** argv) {
     test_prefill_and_decode(e, model);
     test_batched(dir, e, model);
     test_sampling_and_stops(e, model);
+    test_prefix_cache(dir, model);
+    test_admission_modes(dir, model);
     llmc_engine_free(e);
   } else {
     CHECK(false, "the synthetic engine must load");

@@ -8,6 +8,8 @@ import { registerEval } from './eval.js';
 import { registerInspect } from './inspect.js';
 import { registerRun } from './run.js';
 import { reportError } from './report-error.js';
+import { registerServe } from './serve.js';
+import { registerBenchServe } from './bench-serve.js';
 
 function version(): string {
   try {
@@ -41,6 +43,8 @@ Set LLMC_DEBUG=1 to see stack traces.`);
   registerInspect(program);
   registerBench(program);
   registerEval(program);
+  registerServe(program);
+  registerBenchServe(program);
   return program;
 }
 

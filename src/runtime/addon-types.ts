@@ -29,7 +29,71 @@ export interface AddonGenerateResult {
   decodeMs: number;
 }
 
+/** Scheduler options of an executor (llmc_executor_options); absent = the engine's limits, in-flight, prefix caching on. */
+export interface AddonExecutorOptions {
+  admission?: number;        // 0 inflight, 1 dynamic, 2 static
+  maxBatchSize?: number;
+  maxNumTokens?: number;
+  prefixCaching?: number;    // 1 on, 0 off
+  staticBatchSize?: number;
+  staticMaxWaitMs?: number;
+}
+
+export interface AddonSubmit extends AddonRequest {
+  logprobs?: boolean;
+  topLogprobs?: number;      // 0..20
+  noPrefixCache?: boolean;
+}
+
+/** One generated token, or (finished: true) the end of a request. */
+export interface AddonEvent {
+  id: number;
+  token?: number;
+  index?: number;
+  logprob?: number;
+  topIds?: Int32Array;
+  topLogprobs?: Float32Array;
+  finished?: true;
+  stopReason?: number;       // llmc_stop_reason
+  cachedTokens?: number;
+  logitsRows?: number;
+  preemptions?: number;
+  queueMs?: number;
+  prefillMs?: number;
+  decodeMs?: number;
+  error?: string;            // the request failed (message from the runtime)
+  code?: string;             // its llmc_status name
+}
+
+export interface AddonExecutorStats {
+  waiting: number;
+  running: number;
+  kvBlocksTotal: number;
+  kvBlocksFree: number;
+  kvBlocksCached: number;
+  prefixBlocksQueried: number;
+  prefixBlocksHit: number;
+  preemptions: number;
+  steps: number;
+  promptTokensComputed: number;
+  promptTokensCached: number;
+}
+
+/** An executor stepping on its own native thread (native/node/executor_thread.h). */
+export interface AddonExecutor {
+  /** Queues a request; returns its id. Its events arrive through the onEvents callback given at creation. */
+  submit(req: AddonSubmit): number;
+  /** The request finishes at the next step (stop reason cancelled) and its KV blocks are freed. */
+  cancel(id: number): void;
+  /** A snapshot taken after the last step. */
+  stats(): AddonExecutorStats;
+  /** Cancels what is left, delivers the last events and joins the thread. */
+  close(): void;
+}
+
 export interface AddonEngine {
+  /** An executor with its own native thread; onEvents gets each step's events, in order, on the JS thread. */
+  createExecutor(opts: AddonExecutorOptions, onEvents: (events: AddonEvent[]) => void): AddonExecutor;
   /** llmc_engine_info_json, parsed by the caller. */
   info(): string;
   /**

@@ -7,7 +7,9 @@ import { LlmcError } from '../errors.js';
 import { loadAddon } from './addon.js';
 import type { AddonEngine } from './addon-types.js';
 import { encodeChat } from './chat-template.js';
+import { Executor, type ExecutorStats, type SchedulerOptions } from './executor.js';
 import { runGeneration, type GenerateOptions, type GenerationResult } from './generation.js';
+import { GenerationRequest } from './request.js';
 import { readEngineManifest, type EngineManifest } from './manifest.js';
 import { fromNativeError } from './native-error.js';
 import { TextTokenizer } from './tokenizer.js';
@@ -19,6 +21,8 @@ export interface EngineLoadOptions {
   numThreads?: number;
   /** KV cache budget in bytes; 0 or absent = max_batch_size sequences of max_seq_len. */
   kvCacheBytes?: number;
+  /** How the engine's executor schedules requests (batching mode, step limits, prefix caching). */
+  scheduler?: SchedulerOptions;
 }
 
 /** The backend an engine runs on when none is asked for: the one it was built for. */
@@ -30,8 +34,10 @@ export class Engine {
   private tokenizerCache: TextTokenizer | null | undefined;
   private infoCache: Record<string, unknown> | undefined;
   private closed = false;
+  private executorCache: Executor | undefined;
 
-  private constructor(readonly dir: string, readonly manifest: EngineManifest, private readonly native: AddonEngine) {}
+  private constructor(readonly dir: string, readonly manifest: EngineManifest, private readonly native: AddonEngine,
+    private readonly schedulerOptions: SchedulerOptions = {}) {}
 
   /** Checks config.json first (friendly errors), then loads rank0.engine natively, off the event loop. */
   static async load(dir: string, opts: EngineLoadOptions = {}): Promise<Engine> {
@@ -46,7 +52,7 @@ export class Engine {
         numThreads: opts.numThreads ?? 0,
         kvCacheBytes: opts.kvCacheBytes ?? 0,
       });
-      return new Engine(dir, manifest, native);
+      return new Engine(dir, manifest, native, opts.scheduler);
     } catch (e) {
       throw fromNativeError(e);
     }
@@ -98,11 +104,35 @@ export class Engine {
     return this.requireTokenizer().encode(text, addSpecialTokens);
   }
 
+  /** The engine's executor (created on first use), stepping on its own native thread. */
+  get executor(): Executor {
+    this.checkOpen();
+    if (!this.executorCache) this.executorCache = new Executor(this.native, this.schedulerOptions);
+    return this.executorCache;
+  }
+
+  private requestContext() {
+    return { executor: this.executor, tokenizer: this.tokenizer, eosIds: this.eosTokenIds(), vocabSize: this.vocabSize, maxSeqLen: this.maxSeqLen };
+  }
+
+  /**
+   * Queues a request on the engine's executor and returns at once: iterate it for tokens and text as they come
+   * (`for await (const chunk of req)`), `await req.result` for the whole result, `req.cancel()` to stop it.
+   * Requests submitted together are batched in every step.
+   */
+  submit(promptIds: readonly number[], opts: GenerateOptions): GenerationRequest {
+    return new GenerationRequest(this.requestContext(), promptIds, opts);
+  }
+
+  /** One request to its end (a client of the same executor as submit). */
   async generate(promptIds: readonly number[], opts: GenerateOptions): Promise<GenerationResult> {
     this.checkOpen();
-    return runGeneration(
-      { native: this.native, tokenizer: this.tokenizer, eosIds: this.eosTokenIds(), vocabSize: this.vocabSize, maxSeqLen: this.maxSeqLen },
-      promptIds, opts);
+    return runGeneration(this.requestContext(), promptIds, opts);
+  }
+
+  /** Queue, batch and KV-cache figures of the executor, as of its last step. */
+  stats(): ExecutorStats {
+    return this.executor.stats();
   }
 
   /** Sum of -log p(tokens[i] | tokens[<i]) for i >= 1, and how many tokens were scored. */
@@ -115,7 +145,7 @@ export class Engine {
     }
   }
 
-  /** Stops the running generate after its current step (its stop reason becomes 'cancelled'). */
+  /** Stops every running request after its current step (their stop reason becomes 'cancelled'). */
   cancel(): void {
     if (!this.closed) this.native.cancel();
   }
@@ -123,6 +153,7 @@ export class Engine {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.executorCache?.close();
     this.native.close();
   }
 

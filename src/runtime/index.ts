@@ -1,6 +1,8 @@
 // The TypeScript runtime: load an engine, tokenize, generate, score.
 export { Engine, type EngineLoadOptions } from './engine.js';
-export type { GenerateOptions, GenerationResult, StopReason } from './generation.js';
+export type { GenerateOptions, GenerationResult, StopReason, StreamChunk, TokenLogprob } from './request.js';
+export { GenerationRequest } from './request.js';
+export { Executor, type Batching, type ExecutorStats, type SchedulerOptions } from './executor.js';
 export { readEngineManifest, rebuildCommand, type EngineManifest, type MemoryPlan } from './manifest.js';
 export { DEFAULT_SAMPLING, validateSampling, type SamplingOptions } from './sampling.js';
 export { TextTokenizer } from './tokenizer.js';

@@ -58,6 +58,11 @@ typedef struct llmc_sampling_params {
 
 // Called once per generated token, in order. Return non-zero to stop the request after this token.
 typedef int (*llmc_token_callback)(void* user, int32_t token_id, int32_t index);
+// Called just before on_token for the same token when the request asks for logprobs: log p(token) under the model's
+// distribution (log-softmax of the raw logits, before penalty/temperature), and the num_top most likely tokens
+// (ids and log-probabilities, most likely first). The arrays are valid only during the call.
+typedef void (*llmc_logprobs_callback)(void* user, int32_t index, float logprob, const int32_t* top_ids,
+                                       const float* top_logprobs, int32_t num_top);
 
 typedef struct llmc_request_params {
   const int32_t* prompt;     // prompt token ids (at least 1)
@@ -72,6 +77,11 @@ typedef struct llmc_request_params {
   const char* logits_path;
   llmc_token_callback on_token;  // optional
   void* user;
+  // Optional (zero = off):
+  int32_t logprobs;              // 1 = report each generated token's logprob through on_logprobs
+  int32_t num_top_logprobs;      // 0..20 alternatives with each logprob
+  llmc_logprobs_callback on_logprobs;
+  int32_t no_prefix_cache;       // 1 = compute the whole prompt even when its leading KV blocks are cached
 } llmc_request_params;
 
 typedef enum llmc_stop_reason {
@@ -101,15 +111,61 @@ int llmc_score(llmc_engine* engine, const int32_t* tokens, int32_t n, double* nl
 // ---- In-flight batching ------------------------------------------------------------------------------------
 // The executor owns the request queue: each step packs the decode tokens of running requests with prefill chunks
 // of waiting ones, up to max_num_tokens and max_batch_size, and frees a request's KV blocks when it finishes.
-int llmc_executor_create(llmc_engine* engine, llmc_executor** out);
+// KV blocks are taken as a sequence grows; when none is left a running request is preempted (its blocks freed,
+// its tokens recomputed when it is admitted again) instead of failing. Leading full prompt blocks are shared
+// with earlier requests of the same prefix (prefix caching). Scheduling: docs/serving.md.
+int llmc_executor_create(llmc_engine* engine, llmc_executor** out);  // the default options below
 void llmc_executor_free(llmc_executor* ex);
 int llmc_executor_add(llmc_executor* ex, const llmc_request_params* params, int64_t* request_id);
+
+typedef enum llmc_admission {
+  LLMC_ADMIT_INFLIGHT = 0,  // every step admits waiting requests while a batch slot and KV blocks are free
+  LLMC_ADMIT_DYNAMIC = 1,   // a batch is formed from whatever waits when nothing runs, and runs to completion
+  LLMC_ADMIT_STATIC = 2,    // like dynamic, but waits for static_batch_size requests (or static_max_wait_ms)
+} llmc_admission;
+
+typedef struct llmc_executor_options {
+  int32_t admission;          // llmc_admission
+  int32_t max_batch_size;     // 0 = the engine's; at most the engine's
+  int32_t max_num_tokens;     // tokens per step; 0 = the engine's; at most the engine's
+  int32_t prefix_caching;     // 1 = share cached prompt blocks (the default of llmc_executor_create)
+  int32_t static_batch_size;  // LLMC_ADMIT_STATIC: 0 = max_batch_size
+  double static_max_wait_ms;  // LLMC_ADMIT_STATIC: admit a smaller batch once the oldest waited this long (0 = 1000)
+} llmc_executor_options;
+int llmc_executor_create_with_options(llmc_engine* engine, const llmc_executor_options* opts, llmc_executor** out);
+
+// Marks a queued or running request cancelled: the next step finishes it (LLMC_STOP_CANCELLED) and frees its KV
+// blocks. An unknown or finished id is not an error. Call it on the thread that steps the executor.
+int llmc_executor_cancel(llmc_executor* ex, int64_t request_id);
+
+typedef struct llmc_executor_stats {
+  int32_t num_waiting;        // queued, incl. preempted ones
+  int32_t num_running;        // admitted (holding KV blocks)
+  int32_t kv_blocks_total;
+  int32_t kv_blocks_free;     // allocatable, incl. cached blocks no sequence references
+  int32_t kv_blocks_cached;   // published prefix blocks
+  int32_t reserved;
+  int64_t prefix_blocks_queried;  // full prompt blocks looked up in the prefix cache (engine-wide)
+  int64_t prefix_blocks_hit;      // of those, reused
+  int64_t num_preemptions;        // by this executor
+  int64_t num_steps;
+  int64_t prompt_tokens_computed; // prompt (and recomputed) tokens fed through the model
+  int64_t prompt_tokens_cached;   // prompt tokens skipped thanks to the prefix cache
+} llmc_executor_stats;
+int llmc_executor_get_stats(llmc_executor* ex, llmc_executor_stats* out);
 
 typedef struct llmc_step_event {
   int64_t request_id;
   int32_t token_id;          // -1 when the event only reports a finish
   int32_t finished;          // 1 when the request is done
   int32_t stop_reason;
+  // Set on the finishing event:
+  int32_t cached_tokens;     // prompt tokens served from the prefix cache (last admission)
+  int32_t logits_rows;       // rows written to logits_path
+  int32_t num_preemptions;   // times this request was preempted
+  double queue_ms;           // add -> first admission
+  double prefill_ms;         // first admission -> first token
+  double decode_ms;          // first token -> finish
 } llmc_step_event;
 
 // Runs one packed step. Fills up to `capacity` events (one per request that produced a token or finished).

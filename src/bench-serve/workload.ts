@@ -1,0 +1,41 @@
+// The synthetic serving workload: N requests with random token-id prompts and output lengths drawn uniformly from
+// the given ranges, and (with a rate) Poisson arrival times. Seeded, so every batching mode sees the same requests.
+
+export interface LengthRange {
+  min: number;
+  max: number;
+}
+
+export interface WorkItem {
+  prompt: number[];
+  maxTokens: number;
+  arrivalMs: number;  // offset from the start of the run (0 for closed-loop runs)
+}
+
+// mulberry32: a small deterministic PRNG for workloads.
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const pick = (r: () => number, range: LengthRange) => range.min + Math.floor(r() * (range.max - range.min + 1));
+
+/** Token ids avoid the lowest ids, where tokenizers keep special tokens (BOS/EOS/pad). */
+export function makeWorkload(n: number, input: LengthRange, output: LengthRange, vocab: number, seed: number, ratePerS?: number): WorkItem[] {
+  const r = rng(seed);
+  const low = Math.min(16, vocab - 1);
+  const items: WorkItem[] = [];
+  let t = 0;
+  for (let i = 0; i < n; i++) {
+    const prompt = Array.from({ length: pick(r, input) }, () => low + Math.floor(r() * (vocab - low)));
+    if (ratePerS) t += (-Math.log(1 - r()) / ratePerS) * 1000;  // exponential gaps
+    items.push({ prompt, maxTokens: pick(r, output), arrivalMs: ratePerS ? t : 0 });
+  }
+  return items;
+}

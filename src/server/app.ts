@@ -1,0 +1,304 @@
+// The OpenAI-compatible HTTP server on one engine (fastify): /v1/completions, /v1/chat/completions (JSON or
+// server-sent events), /v1/models, /health, /metrics. Every request becomes one executor request per choice, so
+// concurrent HTTP requests share every step (in-flight batching). A client that goes away cancels its requests and
+// frees their KV blocks at once. docs/serving.md describes the API, the errors and the metrics.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { FastifySSEPlugin } from 'fastify-sse-v2';
+import { LlmcError } from '../errors.js';
+import type { Engine } from '../runtime/engine.js';
+import type { GenerationRequest, GenerationResult, StreamChunk } from '../runtime/request.js';
+import { ApiError, badRequest } from './api-error.js';
+import { ServerMetrics } from './metrics.js';
+import { chatPrompt, checkModel, completionPrompts, makeJob, type Job } from './requests.js';
+import { chatLogprobs, completionLogprobs, finishReason, fullResponse, usageOf, type Kind } from './responses.js';
+import { chatSchema, completionSchema, type ChatBody, type CompletionBody } from './schemas.js';
+
+export interface ServerOptions {
+  /** The name clients send as `model` (default: the engine directory's name). */
+  modelName: string;
+  /** Requests waiting beyond the running batch before new ones get 429. */
+  maxQueue: number;
+  /** Bearer token required on /v1/* (none = open). */
+  apiKey?: string;
+  /** Largest request body in bytes (413 beyond). */
+  bodyLimit?: number;
+  /** A client must send its headers within this many ms (408 otherwise). */
+  headersTimeoutMs?: number;
+}
+
+export interface LlmcServer {
+  app: FastifyInstance;
+  metrics: ServerMetrics;
+  /** Stops accepting, lets running requests finish, then closes every connection. */
+  drain(): Promise<void>;
+  /** HTTP generation requests in progress. */
+  readonly inFlight: number;
+}
+
+// Events of several choices merged into one ordered queue (n > 1 or several prompts, streamed).
+class ChoiceQueue<T> {
+  private items: T[] = [];
+  private wake: (() => void) | null = null;
+  push(x: T): void {
+    this.items.push(x);
+    this.wake?.();
+  }
+  async next(): Promise<T> {
+    while (this.items.length === 0) await new Promise<void>((r) => { this.wake = r; });
+    this.wake = null;
+    return this.items.shift() as T;
+  }
+}
+
+type ChoiceEvent = { choice: number; chunk: StreamChunk } | { choice: number; result: GenerationResult } | { choice: number; error: unknown };
+
+export function createLlmcServer(engine: Engine, opts: ServerOptions): LlmcServer {
+  const metrics = new ServerMetrics(engine);
+  const maxBatch = Number(engine.info().max_batch_size) || 1;
+  const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+  let inFlight = 0;
+  let draining = false;
+  let server: Server | undefined;
+  const app = Fastify({
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+    // headersTimeout is checked every connectionsCheckingInterval: keep that short so a slow client is cut in time.
+    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
+      // Node counts a kept-alive connection's idle time toward headersTimeout: close idle ones well before it.
+      server = createServer({ headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout),
+        keepAliveTimeout: Math.min(5000, Math.floor(headersTimeout / 2)) }, handler);
+      return server;
+    },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  void app.register(FastifySSEPlugin, { retryDelay: false });
+
+  // curl -d sends application/x-www-form-urlencoded: read it as JSON too, so the one-line curl examples work.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch (e) {
+      done(Object.assign(new Error(`the body is not valid JSON: ${(e as Error).message}`), { statusCode: 400 }), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (req) => {
+    if (opts.apiKey && req.url.startsWith('/v1/')) {
+      if (req.headers.authorization !== `Bearer ${opts.apiKey}`) {
+        throw new ApiError(401, 'Incorrect or missing API key: send the header `Authorization: Bearer KEY` with the key given to `llmc serve --api-key`',
+          'invalid_request_error', null, 'invalid_api_key');
+      }
+    }
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    if (!(req as { sseCounted?: boolean }).sseCounted) metrics.requests.inc({ endpoint: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }[] }, _req, reply) => {
+    let e: ApiError;
+    if (err instanceof ApiError) {
+      e = err;
+    } else if (err.validation) {
+      const v = err.validation[0];
+      const field = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
+      if (v.keyword === 'additionalProperties') {
+        const name = (field ? `${field}.` : '') + String(v.params.additionalProperty);
+        e = badRequest(`unknown field \`${name}\` (llmc accepts OpenAI's fields; see docs/serving.md)`, name);
+      } else if (v.keyword === 'required') {
+        e = badRequest(`missing required field \`${String(v.params.missingProperty)}\``, String(v.params.missingProperty));
+      } else {
+        e = badRequest(`\`${field || 'body'}\` ${v.message ?? 'is invalid'}`, field || null);
+      }
+    } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      e = new ApiError(413, `the request body is larger than ${opts.bodyLimit ?? 1024 * 1024} bytes`);
+    } else if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      e = new ApiError(415, 'send the body as JSON (Content-Type: application/json)');
+    } else if (err instanceof SyntaxError || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      e = badRequest(`the body is not valid JSON: ${err.message}`);
+    } else if (err instanceof LlmcError && (err.code === 'BAD_ARGUMENT' || err.code === 'LIMIT')) {
+      e = badRequest(err.message);
+    } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      e = new ApiError(err.statusCode, err.message);
+    } else {
+      reply.log.error(err);
+      e = new ApiError(500, `internal error: ${err.message}`, 'server_error');
+    }
+    void reply.code(e.status).headers(e.headers).send(e.body());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(new ApiError(404, `no route ${req.method} ${req.url}; see docs/serving.md`).body());
+  });
+
+  app.get('/health', async (_req, reply) => (draining ? reply.code(503).send({ status: 'draining' }) : { status: 'ok' }));
+  app.get('/metrics', async (_req, reply) => {
+    void reply.header('Content-Type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  const modelCard = () => ({ id: opts.modelName, object: 'model', created: 0, owned_by: 'llmc', max_model_len: engine.maxSeqLen });
+  app.get('/v1/models', async () => ({ object: 'list', data: [modelCard()] }));
+  app.get<{ Params: { id: string } }>('/v1/models/:id', async (req) => {
+    checkModel(req.params.id, opts.modelName);
+    return modelCard();
+  });
+
+  app.post<{ Body: CompletionBody }>('/v1/completions', { schema: { body: completionSchema } }, async (req, reply) => {
+    checkModel(req.body.model, opts.modelName);
+    const prompts = completionPrompts(engine, req.body);
+    const lp = req.body.logprobs ?? null;
+    const job = makeJob(engine, req.body, prompts, req.body.max_tokens, () => 16, lp);
+    return serve('completion', job, req, reply);
+  });
+  app.post<{ Body: ChatBody }>('/v1/chat/completions', { schema: { body: chatSchema } }, async (req, reply) => {
+    checkModel(req.body.model, opts.modelName);
+    const prompt = chatPrompt(engine, req.body);
+    const lp = req.body.logprobs ? req.body.top_logprobs ?? 0 : null;
+    const job = makeJob(engine, req.body, [prompt], req.body.max_completion_tokens ?? req.body.max_tokens,
+      (len) => Math.max(1, engine.maxSeqLen - len), lp);
+    return serve('chat', job, req, reply);
+  });
+
+  async function serve(kind: Kind, job: Job, req: FastifyRequest, reply: FastifyReply) {
+    if (draining) throw new ApiError(503, 'the server is shutting down', 'server_error');
+    const choices = job.options.length;
+    if (engine.executor.active + choices > maxBatch + opts.maxQueue) {
+      throw new ApiError(429, `the server is at capacity (${engine.executor.active} requests in flight, at most ${maxBatch} running + ${opts.maxQueue} queued); retry later`,
+        'rate_limit_error', null, 'queue_full', { 'Retry-After': '1' });
+    }
+    const arrival = performance.now();
+    const id = `${kind === 'completion' ? 'cmpl' : 'chatcmpl'}-${randomUUID().replace(/-/g, '')}`;
+    const created = Math.floor(Date.now() / 1000);
+    const reqs: GenerationRequest[] = job.options.map((o, i) => engine.submit(job.prompts[Math.floor(i / job.n)], o));
+    for (const p of job.prompts) metrics.promptTokens.inc(p.length * job.n);
+    inFlight++;
+    // The client went away before the response was complete: stop its requests and free their KV blocks now.
+    // The HTTP request counts as in flight until its generation requests are done and its response is closed.
+    const responseClosed = new Promise<void>((res) => reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished) for (const r of reqs) r.cancel();
+      res();
+    }));
+    void Promise.all([Promise.allSettled(reqs.map((r) => r.result)), responseClosed]).then(() => {
+      inFlight--;
+      maybeFinishDrain();
+    });
+    const queue = new ChoiceQueue<ChoiceEvent>();
+    const timing = reqs.map(() => ({ first: 0, last: 0, tokens: 0 }));
+    reqs.forEach((r, choice) => {
+      void (async () => {
+        try {
+          for await (const chunk of r) {
+            if (chunk.token !== null) {
+              const now = performance.now();
+              const t = timing[choice];
+              if (t.tokens === 0) {
+                t.first = now;
+                metrics.ttft.observe((now - arrival) / 1000);
+              } else {
+                metrics.itl.observe((now - t.last) / 1000);
+              }
+              t.last = now;
+              t.tokens++;
+              metrics.generationTokens.inc();
+            }
+            queue.push({ choice, chunk });
+          }
+          const result = await r.result;
+          const t = timing[choice];
+          if (t.tokens > 0) metrics.e2e.observe((t.last - arrival) / 1000);
+          if (t.tokens > 1) metrics.tpot.observe((t.last - t.first) / (t.tokens - 1) / 1000);
+          queue.push({ choice, result });
+        } catch (error) {
+          queue.push({ choice, error });
+        }
+      })();
+    });
+    try {
+      if (!job.stream) {
+        const results: GenerationResult[] = new Array(choices);
+        let error: unknown = null;
+        for (let left = choices; left > 0;) {
+          const ev = await queue.next();
+          if ('result' in ev) {
+            results[ev.choice] = ev.result;
+            left--;
+          } else if ('error' in ev) {
+            error ??= ev.error;
+            left--;
+          }
+        }
+        if (error) throw error;
+        return fullResponse(kind, engine, id, opts.modelName, created, job.prompts, results, job.logprobs !== null);
+      }
+      (req as { sseCounted?: boolean }).sseCounted = true;
+      metrics.requests.inc({ endpoint: req.routeOptions.url ?? 'unknown', status: '200' });
+      return reply.sse(streamEvents(kind, job, id, created, queue, choices, reqs));
+    } catch (e) {
+      for (const r of reqs) r.cancel();
+      throw e;
+    }
+  }
+
+  async function* streamEvents(kind: Kind, job: Job, id: string, created: number, queue: ChoiceQueue<ChoiceEvent>, choices: number, reqs: GenerationRequest[]) {
+    const object = kind === 'completion' ? 'text_completion' : 'chat.completion.chunk';
+    const base = { id, object, created, model: opts.modelName };
+    const usageField = job.includeUsage ? { usage: null } : {};
+    const results: GenerationResult[] = [];
+    const offsets = new Array(choices).fill(0);
+    try {
+      if (kind === 'chat') {
+        for (let i = 0; i < choices; i++) {
+          yield { data: JSON.stringify({ ...base, choices: [{ index: i, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], ...usageField }) };
+        }
+      }
+      for (let left = choices; left > 0;) {
+        const ev = await queue.next();
+        if ('chunk' in ev) {
+          const c = ev.chunk;
+          // Held back (an incomplete character, a possible stop string); an engine without a tokenizer has no text:
+          // each token still gets its chunk, with its id in the `token_ids` extension.
+          if (!c.text && !c.logprob && engine.tokenizer) continue;
+          const lps = c.logprob && job.logprobs !== null ? [c.logprob] : null;
+          const choice = kind === 'completion'
+            ? { index: ev.choice, text: c.text, logprobs: lps ? completionLogprobs(engine, lps, offsets[ev.choice]) : null, finish_reason: null,
+              ...(engine.tokenizer ? {} : { token_ids: c.token === null ? [] : [c.token] }) }
+            : { index: ev.choice, delta: { content: c.text }, logprobs: lps ? chatLogprobs(engine, lps) : null, finish_reason: null };
+          offsets[ev.choice] += c.text.length;
+          yield { data: JSON.stringify({ ...base, choices: [choice], ...usageField }) };
+        } else if ('result' in ev) {
+          left--;
+          results.push(ev.result);
+          const fr = finishReason(ev.result.stopReason);
+          const choice = kind === 'completion'
+            ? { index: ev.choice, text: '', logprobs: null, finish_reason: fr }
+            : { index: ev.choice, delta: {}, logprobs: null, finish_reason: fr };
+          yield { data: JSON.stringify({ ...base, choices: [choice], ...usageField }) };
+        } else {
+          left--;
+          const e = ev.error instanceof Error ? ev.error.message : String(ev.error);
+          yield { data: JSON.stringify({ error: { message: e, type: 'server_error', param: null, code: null } }) };
+        }
+      }
+      if (job.includeUsage) yield { data: JSON.stringify({ ...base, choices: [], usage: usageOf(job.prompts, results) }) };
+      yield { data: '[DONE]' };
+    } finally {
+      for (const r of reqs) r.cancel();  // abandoned stream: nothing more is wanted
+    }
+  }
+
+  let drainDone: (() => void) | null = null;
+  function maybeFinishDrain() {
+    if (draining && inFlight === 0 && drainDone) drainDone();
+  }
+
+  async function drain(): Promise<void> {
+    draining = true;
+    const closing = app.close();  // stops accepting; in-flight requests finish
+    if (inFlight > 0) await new Promise<void>((r) => { drainDone = r; });
+    server?.closeAllConnections();
+    await closing;
+  }
+
+  return { app, metrics, drain, get inFlight() { return inFlight; } };
+}
