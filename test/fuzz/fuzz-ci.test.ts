@@ -10,7 +10,8 @@ const RUNS = 800;   // per target: about 30 s for all of them on a 2-core CI mac
 
 test(`every fuzz target, seed 1, ${RUNS} inputs each: no exception, hang or crash`, () => {
   const out = tempDir('llmc-fuzz-ci-');
-  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'fuzz', 'main.js'), '--target', 'all', '--runs', String(RUNS),
+  const targets = 'safetensors,safetensors-sharded,hf-config,tokenizer,chat-template,engine,cli';
+  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'fuzz', 'main.js'), '--target', targets, '--runs', String(RUNS),
     '--seed', '1', '--out', out, '--json'], { cwd: repoRoot, encoding: 'utf8', timeout: 240_000 });
   const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   if (r.status !== 0) throw new Error(`fuzz failed (exit ${r.status}); findings under ${out}\n${r.stdout}\n${r.stderr}`);
@@ -22,6 +23,18 @@ test(`every fuzz target, seed 1, ${RUNS} inputs each: no exception, hang or cras
     expect(x.accepted).toBeGreaterThan(0);
     expect(x.rejected).toBeGreaterThan(0);
   }
+}, 300_000);
+
+// A whole `llmc build` per input (~100 ms): fewer inputs.
+test('pre-quantized checkpoints, seed 1, 60 inputs: no exception, hang or crash', () => {
+  const out = tempDir('llmc-fuzz-ci-quant-');
+  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'fuzz', 'main.js'), '--target', 'quant-checkpoint', '--runs', '60',
+    '--seed', '1', '--out', out, '--json'], { cwd: repoRoot, encoding: 'utf8', timeout: 240_000 });
+  if (r.status !== 0) throw new Error(`fuzz failed (exit ${r.status}); findings under ${out}\n${r.stdout}\n${r.stderr}`);
+  const [x] = JSON.parse((r.stdout ?? '').trim().split('\n').pop()!) as { runs: number; findings: number; hangs: number; crashes: number; accepted: number; rejected: number }[];
+  expect({ runs: x.runs, bad: x.findings + x.hangs + x.crashes }).toEqual({ runs: 60, bad: 0 });
+  expect(x.accepted).toBeGreaterThan(0);
+  expect(x.rejected).toBeGreaterThan(0);
 }, 300_000);
 
 test('the harness reports an exception and a hang, saves them, and goes on', () => {

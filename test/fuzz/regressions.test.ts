@@ -71,6 +71,23 @@ test('config.json and generation_config.json with deeply nested values (was: sta
   expect(g.stderr).toMatch(/^error: generation_config\.json in .* is not valid JSON \(nesting deeper than 100 levels\)\n$/);
 });
 
+test('config.json claiming 2^32 layers, float and pre-quantized (was: a build looping until out of memory)', () => {
+  for (const [name, src] of [['layers-float', join(goldenDir, 'llama', 'model')], ['layers-quant', join(goldenDir, '..', 'golden-quant', 'ct_w4a16_g32', 'model')]]) {
+    const dir = join(work, name);
+    cpSync(src, dir, { recursive: true });
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    cfg.num_hidden_layers = 2 ** 32;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+    const started = Date.now();
+    const r = llmc(['build', dir, '-o', join(work, `${name}-engine`)], { timeoutMs: 60_000 });
+    expect(r.stderr).toBe('error: config.json: 4294967296 layers is more than llmc builds (4096); fix num_hidden_layers (or n_layer) in config.json\n');
+    expect(Date.now() - started).toBeLessThan(30_000);
+    cfg.num_hidden_layers = 3000;   // under the cap, but more than the checkpoint has tensors for
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+    expect(llmc(['build', dir, '-o', join(work, `${name}-engine`)]).stderr).toMatch(/^error: config\.json says 3000 layers but the checkpoint holds only \d+ tensors/);
+  }
+});
+
 describe('engine plan and manifest', () => {
   let engine: string;
   beforeAll(() => {

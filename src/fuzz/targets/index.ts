@@ -4,10 +4,11 @@ import { configTarget, safetensorsTarget, shardedTarget } from './checkpoint.js'
 import { cliTarget } from './cli.js';
 import { engineTarget } from './engine.js';
 import { harnessCheckTarget } from './harness-check.js';
+import { quantCheckpointTarget } from './quant.js';
 import { chatTemplateTarget, tokenizerTarget } from './tokenizer.js';
 
 export const TARGETS: readonly FuzzTarget[] = [
-  safetensorsTarget, shardedTarget, configTarget, tokenizerTarget, chatTemplateTarget, engineTarget, cliTarget,
+  safetensorsTarget, shardedTarget, configTarget, quantCheckpointTarget, tokenizerTarget, chatTemplateTarget, engineTarget, cliTarget,
   ...(process.env.LLMC_FUZZ_SELFTEST === '1' ? [harnessCheckTarget] : []),
 ];
 
