@@ -4,8 +4,9 @@
 //   2. compile the TypeScript (tsc -p tsconfig.json -> dist/)
 //   3. build the native addon (node-gyp -> build/Release/llmc.node)
 // Works offline: node-gyp is pointed at the headers of the Node that runs this script (--nodedir), so it never
-// downloads them. `--native-only` runs step 3 alone (npm run build:native). LLMC_SKIP_NATIVE=1 skips step 3
-// (compiler work on a machine without g++); `llmc run` then says how to build it.
+// downloads them (without the headers it stops and says so; LLMC_ALLOW_DOWNLOAD=1 lets node-gyp fetch them).
+// `--native-only` runs step 3 alone (npm run build:native). LLMC_SKIP_NATIVE=1 skips step 3 (compiler work on a
+// machine without g++); `llmc run` then says how to build it.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -71,8 +72,12 @@ function buildNative() {
   const args = [nodeGyp, 'configure', 'build', '-j', jobs, '--loglevel=warn'];
   if (existsSync(join(nodeDir, 'include', 'node', 'node_api.h'))) {
     args.push(`--nodedir=${nodeDir}`);
+  } else if (process.env.LLMC_ALLOW_DOWNLOAD === '1') {
+    say(`warning: no Node headers under ${nodeDir}/include/node; node-gyp will download them (LLMC_ALLOW_DOWNLOAD=1)`);
   } else {
-    say(`warning: no Node headers under ${nodeDir}/include/node; node-gyp will try to download them`);
+    // The install never fetches anything by itself (docs/hardening.md, "Supply chain").
+    fail([`no Node headers under ${nodeDir}/include/node, and the install does not download them`,
+      'fix: use a Node that ships its headers (the nodejs.org tarballs and Debian/NodeSource packages do), or allow node-gyp to fetch them with LLMC_ALLOW_DOWNLOAD=1']);
   }
   say(`[native] building the addon with node-gyp (-j ${jobs}; the C++ runtime takes a minute or two)`);
   const r = run(args, 'the native build');

@@ -9,8 +9,9 @@ export type ErrorCode =
   | 'VERSION'          // an engine of another format or schema version
   | 'LIMIT'            // prompt longer than max_seq_len, ...
   | 'RUNTIME'          // the native runtime failed (message from llmc_last_error)
-  | 'EXISTS'           // an output that would overwrite something
-  | 'ACCURACY';        // a quantized build past its accuracy budget (llmc build --accuracy-budget)
+  | 'EXISTS'           // an output that would overwrite something, or one another build is writing
+  | 'ACCURACY'         // a quantized build past its accuracy budget (llmc build --accuracy-budget)
+  | 'IO';              // the filesystem failed while writing (disk full, read-only, permissions)
 
 export class LlmcError extends Error {
   readonly code: ErrorCode;

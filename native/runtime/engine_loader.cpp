@@ -53,6 +53,30 @@ void bind_weights(Plan& plan, const EngineFileHeader& h, const uint8_t* file, co
   *weights_bytes = total;
 }
 
+// A rank0.engine copied in from another engine directory (same llmc, other model or limits) parses and
+// validates on its own; only config.json can tell. Fields absent from config.json are not compared, nor are they
+// for a multi-rank engine (a rank's plan may hold a shard of the heads or the vocabulary).
+void check_plan_matches_manifest(const Plan& plan, const Manifest& m, const std::string& path, const std::string& rebuild) {
+  if (m.world_size != 1) return;
+  const struct { const char* what; int64_t manifest; int64_t plan; } fields[] = {
+      {"model.vocab_size", m.model_vocab_size, plan.model.vocab_size},
+      {"model.hidden_size", m.model_hidden_size, plan.model.hidden_size},
+      {"model.num_layers", m.model_num_layers, plan.model.num_layers},
+      {"model.num_heads", m.model_num_heads, plan.model.num_heads},
+      {"model.num_kv_heads", m.model_num_kv_heads, plan.model.num_kv_heads},
+      {"model.head_dim", m.model_head_dim, plan.model.head_dim},
+      {"build.max_batch_size", m.build_max_batch_size, plan.limits.max_batch_size},
+      {"build.max_seq_len", m.build_max_seq_len, plan.limits.max_seq_len},
+      {"build.max_num_tokens", m.build_max_num_tokens, plan.limits.max_num_tokens},
+  };
+  for (const auto& f : fields) {
+    if (f.manifest >= 0 && f.manifest != f.plan) {
+      fail(LLMC_ERR_BAD_ENGINE, path + " does not belong to this engine: its plan has " + f.what + " " + std::to_string(f.plan) +
+                                    ", config.json says " + std::to_string(f.manifest) + " (a file swapped in from another engine?); " + rebuild);
+    }
+  }
+}
+
 }  // namespace
 
 EngineFileHeader read_engine_header(const uint8_t* bytes, uint64_t size, const std::string& where,
@@ -91,9 +115,20 @@ std::unique_ptr<LoadedEngine> load_engine(const std::string& engine_dir) {
 
   const std::string path = path_join(engine_dir, "rank0.engine");
   e->file.open(path, "engine directory " + engine_dir + " has config.json but no rank0.engine; " + rebuild);
-  const uint8_t* bytes = e->file.data();
-  const uint64_t size = e->file.size();
+  bind_engine_image(*e, e->file.data(), e->file.size(), path, rebuild);
+  return e;
+}
+
+void bind_engine_image(LoadedEngine& le, const uint8_t* bytes, uint64_t size, const std::string& path,
+                       const std::string& rebuild) {
+  LoadedEngine* e = &le;
   EngineFileHeader& h = e->header;
+  // The size the build recorded (integrity.files, docs/verify.md), before anything is read: a truncated copy or a
+  // file from another engine is named at once, whatever its header says.
+  if (e->manifest.engine_file_bytes >= 0 && static_cast<uint64_t>(e->manifest.engine_file_bytes) != size) {
+    fail(LLMC_ERR_BAD_ENGINE, path + " is " + std::to_string(size) + " bytes but config.json records " +
+                                  std::to_string(e->manifest.engine_file_bytes) + " (integrity.files): it is truncated, or was swapped in from another engine; " + rebuild);
+  }
   h = read_engine_header(bytes, size, path, rebuild);
 
   // Byte layout: [0, 40) header, [40, 40 + P) plan JSON, padding, [D, D + data_size) weights; all inside the file.
@@ -110,6 +145,10 @@ std::unique_ptr<LoadedEngine> load_engine(const std::string& engine_dir) {
   if (h.data_offset > size || h.data_size > size - h.data_offset) {
     truncated("data section [" + std::to_string(h.data_offset) + ", +" + std::to_string(h.data_size) + ") runs past the end");
   }
+  if (size - h.data_offset != h.data_size) {  // the writer ends the file at the data section's end
+    fail(LLMC_ERR_BAD_ENGINE, path + " is corrupt: " + std::to_string(size - h.data_offset - h.data_size) +
+                                  " bytes follow its data section (file is " + std::to_string(size) + " bytes); " + rebuild);
+  }
 
   const std::string plan_where = path + " plan";
   json::Value plan_json;
@@ -123,10 +162,10 @@ std::unique_ptr<LoadedEngine> load_engine(const std::string& engine_dir) {
     fail(LLMC_ERR_BAD_ENGINE, plan_where + " (format " + std::to_string(e->plan.format_version) + ", schema " +
                                   e->plan.schema_hash + ") disagrees with config.json; " + rebuild);
   }
+  check_plan_matches_manifest(e->plan, e->manifest, path, rebuild);
   validate_plan(e->plan, plan_where);
   bind_weights(e->plan, h, bytes, plan_where, &e->weights_bytes);
   validate_weight_indices(e->plan, plan_where);
-  return e;
 }
 
 }  // namespace llmc::runtime

@@ -40,6 +40,14 @@ struct LoadedEngine {
 // Dummy weights are left without data: fill_dummy_weights() (dummy_weights.h) generates them.
 std::unique_ptr<LoadedEngine> load_engine(const std::string& engine_dir);
 
+// Everything load_engine checks about rank0.engine's bytes, on an image already in memory: the header, the layout
+// (plan and data inside the file, nothing after the data), the plan (parsed and validated), its agreement with
+// e.manifest (a file from another engine is refused), and every weight's byte range; then points the weights
+// into `bytes`, which must outlive e. `path` names the file in messages. (load_engine maps the file and calls
+// this; the fuzzer, native/fuzz, calls it on its inputs.)
+void bind_engine_image(LoadedEngine& e, const uint8_t* bytes, uint64_t size, const std::string& path,
+                       const std::string& rebuild);
+
 // The header fields of a file image; validates the magic and the version (BAD_ENGINE / VERSION) but not offsets.
 EngineFileHeader read_engine_header(const uint8_t* bytes, uint64_t size, const std::string& where,
                                     const std::string& rebuild_hint);

@@ -115,6 +115,10 @@ Manifest read_manifest(const std::string& engine_dir) {
   const std::string path = path_join(engine_dir, "config.json");
   const std::string text = read_text_file(
       path, "engine directory " + engine_dir + " has no config.json; build one with `llmc build HF_DIR -o " + shell_word(engine_dir) + "`");
+  return parse_manifest(text, path, engine_dir);
+}
+
+Manifest parse_manifest(const std::string& text, const std::string& path, const std::string& engine_dir) {
   json::Value root;
   try {
     root = json::parse(text);
@@ -170,6 +174,24 @@ Manifest read_manifest(const std::string& engine_dir) {
   }
   if (const json::Value* v = child(root, "memory_plan", "decode_weight_bytes"); v != nullptr && v->is_integer() && v->as_int64() >= 0) {
     m.decode_weight_bytes = v->as_int64();
+  }
+  // Identity fields the loader compares with the plan (check_plan_matches_manifest): read when they are integers.
+  auto count = [&](const char* a, const char* b, int64_t* out) {
+    if (const json::Value* v = child(root, a, b); v != nullptr && v->is_integer() && v->as_int64() >= 0) *out = v->as_int64();
+  };
+  count("model", "vocab_size", &m.model_vocab_size);
+  count("model", "hidden_size", &m.model_hidden_size);
+  count("model", "num_layers", &m.model_num_layers);
+  count("build", "max_batch_size", &m.build_max_batch_size);
+  count("build", "max_seq_len", &m.build_max_seq_len);
+  count("build", "max_num_tokens", &m.build_max_num_tokens);
+  count("model", "num_heads", &m.model_num_heads);
+  count("model", "num_kv_heads", &m.model_num_kv_heads);
+  count("model", "head_dim", &m.model_head_dim);
+  if (const json::Value* files = child(root, "integrity", "files"); files != nullptr) {
+    if (const json::Value* v = child(*files, "rank0.engine", "bytes"); v != nullptr && v->is_integer() && v->as_int64() >= 0) {
+      m.engine_file_bytes = v->as_int64();
+    }
   }
   return m;
 }

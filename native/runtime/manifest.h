@@ -27,12 +27,28 @@ struct Manifest {
   int64_t source_seed = 0;    // source.seed of a dummy engine
   std::vector<int32_t> eos_token_ids;  // generation.eos_token_ids
   int64_t decode_weight_bytes = -1;    // memory_plan.decode_weight_bytes, -1 if absent
+  // What rank0.engine's plan must agree with (a file swapped in from another engine is refused at load); -1 when
+  // absent (older or hand-written manifests): model.{vocab_size,hidden_size,num_layers} and the build limits.
+  int64_t model_vocab_size = -1;
+  int64_t model_hidden_size = -1;
+  int64_t model_num_layers = -1;
+  int64_t build_max_batch_size = -1;
+  int64_t build_max_seq_len = -1;
+  int64_t build_max_num_tokens = -1;
+  int64_t model_num_heads = -1;
+  int64_t model_num_kv_heads = -1;
+  int64_t model_head_dim = -1;
+  int64_t engine_file_bytes = -1;      // integrity.files["rank0.engine"].bytes (docs/verify.md), -1 if absent
 };
 
 // Reads and checks ENGINE_DIR/config.json. Throws Error: LLMC_ERR_IO when missing (with the build command),
 // LLMC_ERR_BAD_ENGINE when malformed, LLMC_ERR_VERSION on another format version or op schema hash (with the
 // exact rebuild command), LLMC_ERR_UNSUPPORTED for a multi-rank engine.
 Manifest read_manifest(const std::string& engine_dir);
+
+// The same checks on config.json's text (read_manifest reads the file; the fuzzer calls this directly). `path`
+// names the file in messages.
+Manifest parse_manifest(const std::string& text, const std::string& path, const std::string& engine_dir);
 
 // The command that rebuilds this engine with the current llmc: `llmc build SRC -o DIR --dtype D --force`, with
 // the engine's --target/--cuda-arch (and --dummy-weights --config C for dummy-weight engines).

@@ -55,7 +55,11 @@ void MappedFile::open(const std::string& path, const std::string& missing_hint) 
   void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   int err = errno;
   ::close(fd);  // the mapping keeps the file alive
-  if (p == MAP_FAILED) fail(LLMC_ERR_IO, "cannot mmap " + path + ": " + std::strerror(err));
+  if (p == MAP_FAILED) {
+    // ENOMEM: no address space left for the whole file (a ulimit -v, or a 32-bit-sized space); say how big it is.
+    fail(LLMC_ERR_IO, "cannot mmap " + path + " (" + std::to_string(size) + " bytes): " + std::strerror(err) +
+                          (err == ENOMEM ? "; the process has no address space left for it (check `ulimit -v`)" : ""));
+  }
   data_ = static_cast<const uint8_t*>(p);
   size_ = size;
 }

@@ -10,6 +10,7 @@ import { exportOnnx, readEngineFatbin, readPlan, type EngineFatbin, type Plan } 
 import { formatBytes, table } from './format.js';
 import { nonEmpty } from './parse.js';
 import { linearRows, quantizationRows } from './inspect-quant.js';
+import { parseJson } from '../json-depth.js';
 
 export interface PlanSummary {
   nodes: number;
@@ -40,7 +41,7 @@ export function summarizePlan(plan: Plan): PlanSummary {
       other.push(n.name);
     }
   }
-  const first = layers.get(Math.min(...layers.keys())) ?? [];
+  const first = layers.get([...layers.keys()].reduce((a, b) => Math.min(a, b), Infinity)) ?? [];
   const key = first.join('|');
   const identical = [...layers.values()].every((names) => names.join('|') === key);
   const bytes: Record<string, number> = {};
@@ -68,7 +69,7 @@ function readRawManifest(dir: string): EngineManifest {
   if (!existsSync(dir)) throw new LlmcError('NOT_FOUND', `engine directory ${dir} does not exist`);
   if (!existsSync(path)) throw new LlmcError('NOT_FOUND', `${dir} is not an llmc engine (no config.json)`);
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as EngineManifest;
+    return parseJson(readFileSync(path, 'utf8')) as EngineManifest;
   } catch (e) {
     throw new LlmcError('BAD_ENGINE', `${path} is not valid JSON (${(e as Error).message})`);
   }

@@ -110,7 +110,7 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
     outDir: writeDir, graph, cfg, limits, dtype, passes: passes.map((p) => p.name),
     checkpoint: ckpt ? { ...ckpt, tensors: model.tensors } : null,
     dummy: dummySrc ? { config: dummySrc.label, seed: opts.dummySeed ?? 0, dir: dummySrc.dir, generation: dummySrc.generation } : undefined,
-    target: targetManifest, files, quantization,
+    target: targetManifest, files, quantization, log,
   });
   for (const line of memoryPlanLines(memory, limits, quantization ? `${dtype}; quantized linears ${quantization.scheme}` : dtype)) log(line);
   {

@@ -10,12 +10,32 @@ export interface ChatMessage {
   content: string;
 }
 
+// The template engine's lexer takes time quadratic in the length of a run of whitespace (32 KiB of spaces: over a
+// second), so a hostile tokenizer_config.json could stall `llmc run`. Real templates are a few KiB with short
+// indentation runs; these bounds are far above them and keep the worst case well under a second.
+export const MAX_CHAT_TEMPLATE_CHARS = 256 * 1024;
+export const MAX_TEMPLATE_WHITESPACE_RUN = 1024;
+
+/** Why `template` is refused before parsing (too long, or an absurd whitespace run), or null. */
+export function templateSizeProblem(template: string): string | null {
+  if (template.length > MAX_CHAT_TEMPLATE_CHARS) return `is ${template.length} characters long, over the ${MAX_CHAT_TEMPLATE_CHARS} llmc accepts`;
+  let run = 0;
+  for (let i = 0; i < template.length; i++) {
+    const c = template.charCodeAt(i);
+    run = c === 32 || c === 9 || c === 10 || c === 13 ? run + 1 : 0;
+    if (run > MAX_TEMPLATE_WHITESPACE_RUN) return `has a run of more than ${MAX_TEMPLATE_WHITESPACE_RUN} whitespace characters`;
+  }
+  return null;
+}
+
 export function renderChatTemplate(
   template: string,
   messages: ChatMessage[],
   specialTokens: Record<string, string>,
   addGenerationPrompt = true,
 ): string {
+  const tooBig = templateSizeProblem(template);
+  if (tooBig) throw new LlmcError('BAD_ENGINE', `the chat_template in tokenizer_config.json ${tooBig}`, 'fix the template in tokenizer_config.json');
   let parsed: Template;
   try {
     parsed = new Template(template);

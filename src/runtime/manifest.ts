@@ -1,9 +1,11 @@
 // Reads and checks ENGINE_DIR/config.json (docs/engine-format.md) before anything native is touched, so a wrong
 // directory, an HF checkpoint passed by mistake or an engine of another version gets a one-line error with the fix.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { buildLeftovers } from '../compiler/engine/build-lock.js';
 import { LlmcError } from '../errors.js';
 import { SCHEMA_HASH } from '../compiler/ir/ops.generated.js';
+import { parseJson } from '../json-depth.js';
 
 /** The engine format this llmc reads and writes (LLMC_ENGINE_FORMAT_VERSION in native/include/llmc/llmc.h). */
 import { FORMAT_VERSION as ENGINE_FORMAT_VERSION } from '../compiler/engine/format.js';
@@ -60,7 +62,14 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 export function readEngineManifest(dir: string): EngineManifest {
-  if (!existsSync(dir)) throw new LlmcError('NOT_FOUND', `engine directory ${dir} does not exist`);
+  if (!existsSync(dir)) {
+    const aside = buildLeftovers(resolve(dir)).find((x) => x.old);
+    if (aside) {
+      throw new LlmcError('NOT_FOUND', `engine directory ${dir} does not exist: a build killed while replacing it left the previous engine in ${aside.path}`,
+        `run the build again (it puts the previous engine back first), or \`mv ${aside.path} ${dir}\``);
+    }
+    throw new LlmcError('NOT_FOUND', `engine directory ${dir} does not exist`);
+  }
   if (!statSync(dir).isDirectory()) throw new LlmcError('NOT_FOUND', `${dir} is not a directory (an engine is a directory)`);
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) {
@@ -68,7 +77,7 @@ export function readEngineManifest(dir: string): EngineManifest {
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(configPath, 'utf8'));
+    raw = parseJson(readFileSync(configPath, 'utf8'));
   } catch (e) {
     throw new LlmcError('BAD_ENGINE', `${configPath} is not valid JSON (${(e as Error).message})`);
   }

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { LlmcError } from '../errors.js';
+import { parseJson } from '../json-depth.js';
 
 type TokenSpec = string | { content?: string } | null | undefined;
 
@@ -27,7 +28,7 @@ function tokenText(t: TokenSpec): string | undefined {
 
 function readJson(path: string): Record<string, unknown> {
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    return parseJson(readFileSync(path, 'utf8')) as Record<string, unknown>;
   } catch (e) {
     throw new LlmcError('BAD_ENGINE', `cannot read ${path}: ${(e as Error).message.split('\n')[0]}`);
   }
@@ -50,8 +51,8 @@ export class TextTokenizer {
     }
     this.bosToken = tokenText(config.bos_token);
     this.eosToken = tokenText(config.eos_token);
-    this.bosTokenId = this.bosToken !== undefined ? this.tok.token_to_id(this.bosToken) : undefined;
-    this.eosTokenId = this.eosToken !== undefined ? this.tok.token_to_id(this.eosToken) : undefined;
+    this.bosTokenId = this.bosToken !== undefined ? this.guard('look up bos_token', () => this.tok.token_to_id(this.bosToken!)) : undefined;
+    this.eosTokenId = this.eosToken !== undefined ? this.guard('look up eos_token', () => this.tok.token_to_id(this.eosToken!)) : undefined;
   }
 
   /** null when the engine has no tokenizer.json (the checkpoint had none). */
@@ -68,7 +69,7 @@ export class TextTokenizer {
    * tokenizer_config sets add_bos_token / add_eos_token and the post-processor did not, they are added here.
    */
   encode(text: string, addSpecialTokens = true): number[] {
-    const ids = this.tok.encode(text, { add_special_tokens: addSpecialTokens }).ids;
+    const ids = this.guard('encode text', () => this.tok.encode(text, { add_special_tokens: addSpecialTokens }).ids);
     if (!addSpecialTokens) return ids;
     if (this.config.add_bos_token === true && this.bosTokenId !== undefined && ids[0] !== this.bosTokenId) {
       ids.unshift(this.bosTokenId);
@@ -82,11 +83,21 @@ export class TextTokenizer {
   /** ids -> text. Special tokens are skipped by default (EOS, chat markers), as in generated-text output. */
   decode(ids: readonly number[], skipSpecialTokens = true): string {
     if (ids.length === 0) return '';  // the JS tokenizer throws on an empty list
-    return this.tok.decode(Array.from(ids), { skip_special_tokens: skipSpecialTokens });
+    return this.guard('decode token ids', () => this.tok.decode(Array.from(ids), { skip_special_tokens: skipSpecialTokens }));
+  }
+
+  /** The tokenizer library on a damaged tokenizer.json can fail anywhere; its failure becomes one BAD_ENGINE line. */
+  private guard<T>(what: string, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      throw new LlmcError('BAD_ENGINE', `tokenizer.json cannot ${what}: ${String((e as Error)?.message ?? e).split('\n')[0]}`,
+        'rebuild the engine from a checkpoint with a working tokenizer.json');
+    }
   }
 
   tokenToId(token: string): number | undefined {
-    return this.tok.token_to_id(token);
+    return this.guard('look up a token', () => this.tok.token_to_id(token));
   }
 
   /** The chat template named "default" (or the only one), or null when the model has none. */

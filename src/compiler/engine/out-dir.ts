@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fail } from '../../errors.js';
 import { ENGINE_FILE, MANIFEST_FILE } from './format.js';
+import { faultPoint } from './fault-hooks.js';
+import { parseJson } from '../../json-depth.js';
 
 export type OutDirState = 'absent' | 'empty' | 'engine' | 'other';
 
@@ -19,7 +21,7 @@ export function outDirState(dir: string): OutDirState {
 
 export function isEngineDir(dir: string): boolean {
   try {
-    const m = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8'));
+    const m = parseJson(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as Record<string, unknown>;
     return typeof m.format_version === 'number' && typeof m.schema_hash === 'string' && existsSync(join(dir, ENGINE_FILE));
   } catch {
     return false;
@@ -52,6 +54,7 @@ export function commitTempDir(tmp: string, dir: string): void {
   }
   const old = `${tmp}-old`;
   renameSync(dir, old);
+  faultPoint('commit');            // killed here, the next build (build-lock.ts) moves `old` back
   try {
     renameSync(tmp, dir);
   } catch (e) {

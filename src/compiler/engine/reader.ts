@@ -6,7 +6,9 @@ import { join, resolve } from 'node:path';
 import { fail } from '../../errors.js';
 import { SCHEMA_HASH } from '../ir/ops.generated.js';
 import { dtypeBytes, WEIGHT_DTYPES } from '../ir/graph.js';
+import { planShapeProblem } from './plan-shape.js';
 import { DATA_ALIGN, ENGINE_FILE, FORMAT_VERSION, HEADER_BYTES, MAGIC, MANIFEST_FILE, type Plan } from './format.js';
+import { parseJson } from '../../json-depth.js';
 
 export interface EngineHeader {
   formatVersion: number;
@@ -33,7 +35,7 @@ export function readManifest(dirArg: string): Record<string, unknown> {
   if (!existsSync(path)) fail('BAD_ENGINE', `${dir} is not an llmc engine (no ${MANIFEST_FILE})`, 'build one with: llmc build HF_DIR -o ENGINE');
   let m: unknown;
   try {
-    m = JSON.parse(readFileSync(path, 'utf8'));
+    m = parseJson(readFileSync(path, 'utf8'));
   } catch (e) {
     return fail('BAD_ENGINE', `${path} is not valid JSON (${(e as Error).message})`, rebuildHint(dir));
   }
@@ -70,6 +72,7 @@ export function readPlan(dirArg: string): EnginePlan {
       formatVersion, flags: h.readUInt32LE(12), planLength: Number(h.readBigUInt64LE(16)),
       dataOffset: Number(h.readBigUInt64LE(24)), dataSize: Number(h.readBigUInt64LE(32)), fileSize,
     };
+    if (header.flags !== 0) bad(`unknown header flags ${header.flags}`);
     if (HEADER_BYTES + header.planLength > fileSize) bad(`plan length ${header.planLength} runs past the end of the file (${fileSize} bytes)`);
     if (header.dataOffset % DATA_ALIGN !== 0) bad(`data offset ${header.dataOffset} is not a multiple of ${DATA_ALIGN}`);
     if (header.dataOffset < HEADER_BYTES + header.planLength) bad(`data offset ${header.dataOffset} is inside the plan`);
@@ -78,15 +81,16 @@ export function readPlan(dirArg: string): EnginePlan {
     readSync(fd, planBytes, 0, header.planLength, HEADER_BYTES);
     let plan: Plan;
     try {
-      plan = JSON.parse(planBytes.toString('utf8'));
+      plan = parseJson(planBytes.toString('utf8')) as Plan;
     } catch (e) {
       return bad(`the plan is not valid JSON (${(e as Error).message})`);
     }
+    if (typeof plan !== 'object' || plan === null || Array.isArray(plan)) bad('the plan is not a JSON object');
     if (plan.format_version !== FORMAT_VERSION) fail('VERSION', `${path}: plan format version ${plan.format_version}, expected ${FORMAT_VERSION}`, rebuildHint(dir));
     if (plan.schema_hash !== SCHEMA_HASH) fail('VERSION', `${path} was built for op schema ${plan.schema_hash}; this llmc has ${SCHEMA_HASH}`, rebuildHint(dir));
-    if (!Array.isArray(plan.values) || !Array.isArray(plan.nodes)) bad('the plan has no values or nodes');
-    plan.values.forEach((v, i) => {
-      if (v.id !== i) bad(`value #${i} has id ${v.id} (ids must index values)`);
+    const shapeProblem = planShapeProblem(plan);
+    if (shapeProblem !== null) bad(shapeProblem);
+    plan.values.forEach((v) => {
       if (v.kind !== 'weight') return;
       if (!(WEIGHT_DTYPES as readonly string[]).includes(v.dtype)) bad(`weight ${v.name} has unknown dtype ${v.dtype}`);
       const want = dtypeBytes(v.dtype, v.shape);

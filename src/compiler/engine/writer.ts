@@ -17,6 +17,9 @@ import { memoryPlan, type MemoryPlan } from './memory-plan.js';
 import { buildPlan, layoutWeights, planJson, type Limits, type WeightLayout } from './plan.js';
 import { WeightData } from './weight-data.js';
 import { commitTempDir, makeTempDir } from './out-dir.js';
+import { acquireBuildLock, cleanLeftovers } from './build-lock.js';
+import { faultPoint, injectedWriteFailure } from './fault-hooks.js';
+import { LlmcError } from '../../errors.js';
 import { llmcVersion } from './version.js';
 import type { QuantizationSummary } from '../quant/options.js';
 
@@ -35,6 +38,8 @@ export interface EngineInput {
   files?: { path: string; bytes: Buffer }[];
   /** How the linears are quantized (manifest "quantization"); absent for a float engine. */
   quantization?: QuantizationSummary;
+  /** Progress lines (what was cleaned up or restored from an interrupted build). */
+  log?: (line: string) => void;
 }
 
 /** Where a dummy-weight engine came from (llmc build --dummy-weights --config ...). */
@@ -58,10 +63,15 @@ export function writeEngine(input: EngineInput): EngineOutput {
   const tokenizerPresent = copyDir !== null && existsSync(join(copyDir, 'tokenizer.json'));
   const manifest = buildManifest(input, memory, tokenizerPresent);
 
-  const tmp = makeTempDir(input.outDir);
+  // One build per directory; leftovers of killed builds are cleaned (build-lock.ts). config.json is written last,
+  // so a temp directory is never an engine until it is complete, and the rename makes it one atomically.
+  const release = acquireBuildLock(input.outDir);
+  let tmp: string | null = null;
   try {
+    faultPoint('locked');
+    cleanLeftovers(input.outDir, input.log ?? (() => {}));
+    tmp = makeTempDir(input.outDir);
     writeEngineFile(join(tmp, ENGINE_FILE), plan, layout, input.checkpoint?.tensors ?? new Map());
-    writeFileSync(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
     for (const f of input.files ?? []) {
       mkdirSync(dirname(join(tmp, f.path)), { recursive: true });
       writeFileSync(join(tmp, f.path), f.bytes);
@@ -70,11 +80,30 @@ export function writeEngine(input: EngineInput): EngineOutput {
       const src = join(copyDir!, f);
       if (existsSync(src)) copyFileSync(src, join(tmp, f));
     }
+    faultPoint('manifest');
+    writeFileSync(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
     commitTempDir(tmp, input.outDir);
+    faultPoint('committed');
+  } catch (e) {
+    throw writeFailure(e, input.outDir);
   } finally {
-    rmSync(tmp, { recursive: true, force: true });
+    if (tmp !== null) rmSync(tmp, { recursive: true, force: true });
+    release();
   }
   return { manifest, memory };
+}
+
+const FS_FAILURES: Record<string, string> = {
+  ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded', EROFS: 'read-only file system',
+  EACCES: 'permission denied', EPERM: 'operation not permitted', EIO: 'input/output error', EFBIG: 'file too large',
+};
+
+/** A filesystem failure while writing becomes one IO line saying that the previous contents are untouched. */
+function writeFailure(e: unknown, outDir: string): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (e instanceof LlmcError || code === undefined || !(code in FS_FAILURES)) return e;
+  return new LlmcError('IO', `cannot write the engine ${outDir}: ${FS_FAILURES[code]} (${code}); nothing was changed there`,
+    code === 'ENOSPC' || code === 'EDQUOT' ? 'free some space and build again' : 'check the directory and build again');
 }
 
 function buildManifest(input: EngineInput, memory: MemoryPlan, tokenizerPresent: boolean): Record<string, unknown> {
@@ -123,6 +152,7 @@ function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors
   const reader = new TensorReader();
   try {
     writeAll(fd, header, 0);
+    faultPoint('engine-header');
     const data = new WeightData(tensors, reader);
     for (const p of layout.weights) {
       if (p.offset === null) continue;                           // a dummy weight: generated at load
@@ -132,6 +162,7 @@ function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors
         pos += bytes.length;
       });
       if (pos !== dataOffset + p.offset + p.nbytes) throw new Error(`weight ${p.weight.name}: wrote ${pos - dataOffset - p.offset} bytes, expected ${p.nbytes}`);
+      faultPoint('weights');
     }
     ftruncateSync(fd, dataOffset + layout.dataSize);             // padding between weights reads as zeros
   } finally {
@@ -140,7 +171,15 @@ function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors
   }
 }
 
+let written = 0;  // bytes of rank0.engine written by this process (for LLMC_TEST_FAULT=enospc-after:N)
+
 function writeAll(fd: number, buf: Buffer, position: number): void {
   let done = 0;
-  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, position + done);
+  while (done < buf.length) {
+    const injected = injectedWriteFailure(written, buf.length - done);
+    if (injected) throw injected;
+    const n = writeSync(fd, buf, done, buf.length - done, position + done);
+    done += n;
+    written += n;
+  }
 }

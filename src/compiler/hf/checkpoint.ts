@@ -71,7 +71,7 @@ function safetensorsFiles(dir: string): string[] {
     const map = readWeightMap(dir);
     const files = [...new Set(Object.values(map))].sort();
     for (const f of files) {
-      if (f.includes('/') || f.includes('\\')) fail('BAD_CHECKPOINT', `${INDEX_FILE} names a file outside the checkpoint: ${f}`);
+      if (f === '' || f === '.' || f === '..' || f.includes('/') || f.includes('\\') || f.includes('\0')) fail('BAD_CHECKPOINT', `${INDEX_FILE} names a file outside the checkpoint: ${f}`);
       if (!existsSync(join(dir, f))) fail('BAD_CHECKPOINT', `${INDEX_FILE} lists ${f}, which is not in ${dir}`, 'download the missing shard');
     }
     return files;

@@ -1,10 +1,11 @@
 // JSON files of a checkpoint (config.json, index, generation_config.json): parse errors name the file.
 import { fail } from '../../errors.js';
+import { parseJson } from '../../json-depth.js';
 
 export function parseJsonObject(text: string, what: string): Record<string, unknown> {
   let v: unknown;
   try {
-    v = JSON.parse(text);
+    v = parseJson(text);
   } catch (e) {
     return fail('BAD_CHECKPOINT', `${what} is not valid JSON (${(e as Error).message})`);
   }

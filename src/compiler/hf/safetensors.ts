@@ -7,6 +7,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fail, LlmcError } from '../../errors.js';
 import { isHfBuffer } from './buffers.js';
+import { parseJson } from '../../json-depth.js';
 
 // Float tensors, plus the integer and fp8 tensors of pre-quantized checkpoints (packed codes, zero points,
 // g_idx, shapes), which only the quantized-checkpoint import reads (src/compiler/quant/); a float checkpoint
@@ -43,7 +44,9 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     return fail('NOT_FOUND', `cannot open ${file}: ${(e as Error).message}`);
   }
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    if (!st.isFile()) fail('BAD_CHECKPOINT', `${file} is not a regular file`, 'point llmc build at a checkpoint whose safetensors files are files');
+    const size = st.size;
     if (size < 8) fail('BAD_CHECKPOINT', `${name} is truncated (${size} bytes): a safetensors file starts with an 8-byte header length`, 'download the checkpoint again');
     const lenBuf = Buffer.alloc(8);
     readFully(fd, lenBuf, 0, name);
@@ -58,7 +61,7 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     readFully(fd, headerBytes.subarray(8), 8, name);
     let json: unknown;
     try {
-      json = JSON.parse(headerBytes.subarray(8).toString('utf8'));
+      json = parseJson(headerBytes.subarray(8).toString('utf8'));
     } catch (e) {
       return fail('BAD_CHECKPOINT', `${name}: the header is not valid JSON (${(e as Error).message})`);
     }
