@@ -163,7 +163,7 @@ function genDoc() {
     L.push('| | name | details |', '| --- | --- | --- |');
     for (const i of op.inputs) L.push(`| input | \`${i.name}\` | ${i.kind}${i.shape ? ' ' + i.shape : ''}${i.dtype ? ' ' + i.dtype : ''}${i.optional ? ', optional' : ''} |`);
     for (const o of op.outputs) L.push(`| output | \`${o.name}\` | rows ${o.rows}, width ${o.width}${o.variadic ? ', one per size' : ''} |`);
-    for (const a of op.attrs) L.push(`| attr | \`${a.name}\` | ${a.type}${a.enum ? ' (' + a.enum + ')' : ''}${a.default !== undefined ? ', default ' + a.default : ''} |`);
+    for (const a of op.attrs) L.push(`| attr | \`${a.name}\` | ${a.type}${a.enum ? ' (' + a.enum + ')' : ''}${a.default !== undefined ? ', default ' + a.default : ''}${a.doc ? '. ' + a.doc : ''} |`);
     L.push('');
   }
   return L.join('\n');

@@ -40,6 +40,7 @@ struct QuantWeight {
   const int32_t* perm = nullptr;    // [in]: column i multiplies x[perm[i]]; null = identity
   const float* input_scale = nullptr;  // [in]: column i multiplies x[perm[i]] * input_scale[i] (AWQ); null = 1
   int64_t group_size = 0;           // divides in; even for u4
+  int32_t activation_bits = 0;      // 8: prefill quantizes x to int8 per row and group (linear_q_act8 below)
 };
 
 // y[rows, out] = x[rows, in] . W^T + bias[out] (bias of float dtype bt, may be null). The codes are widened in

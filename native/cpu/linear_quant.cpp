@@ -263,6 +263,25 @@ void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const 
   }
   const Simd level = simd_level();
   const bool simd = level >= Simd::avx2;
+  const int64_t macs_per_row = std::max<int64_t>(1, rows * in);
+  int64_t grain = (kMinMacsPerChunk + macs_per_row - 1) / macs_per_row;
+  grain = std::max<int64_t>(kMB, (grain + kMB - 1) / kMB * kMB);
+  // int8 activations (prefill only): integer dot products with VNNI, else the float kernels on x' = sx * xq.
+  if (w.activation_bits == 8 && rows > kGemvMaxRows && (w.qt == DType::i8 || w.qt == DType::u4)) {
+    quant::Act8 a;
+    quant::quantize_activations(x, rows, in, w.group_size, a);
+    if (level >= Simd::avx512 && w.group_size % 64 == 0 && quant::vnni_available()) {
+      if (w.qt == DType::i8) {
+        a.xu.resize(a.xq.size());
+        for (size_t i = 0; i < a.xq.size(); ++i) a.xu[i] = uint8_t(int(a.xq[i]) + 128);
+      }
+      pool.parallel_for(out, grain, [&](int64_t j0, int64_t j1, int) { quant::range_vnni(a, rows, in, w, out, bias, bt, j0, j1, y); });
+      return;
+    }
+    xp.resize(size_t(rows * in));
+    quant::dequantize_activations(a, rows, in, w.group_size, xp.data());
+    x = xp.data();
+  }
   const int64_t ng = in / w.group_size;
   std::vector<float> xsum;  // [rows, ng]: sum of x over each group, for the offsets term of the decode path
   if (simd && w.offsets && rows <= kGemvMaxRows) {
@@ -274,9 +293,6 @@ void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const 
         xsum[size_t(t * ng + g)] = s;
       }
   }
-  const int64_t macs_per_row = std::max<int64_t>(1, rows * in);
-  int64_t grain = (kMinMacsPerChunk + macs_per_row - 1) / macs_per_row;
-  grain = std::max<int64_t>(kMB, (grain + kMB - 1) / kMB * kMB);
   pool.parallel_for(out, grain, [&](int64_t j0, int64_t j1, int) {
     const float* xs = xsum.empty() ? nullptr : xsum.data();
     if (level >= Simd::avx512) quant::range_avx512(x, rows, in, w, out, bias, bt, xs, j0, j1, y);

@@ -3,6 +3,7 @@
 // input_scale applied); xsum [rows, groups] holds the group sums of x when the weight has offsets (decode only).
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "dtype.h"
 #include "kernels.h"
@@ -33,5 +34,18 @@ void range_avx2(const float* x, int64_t rows, int64_t in, const QuantWeight& w, 
                 const float* xsum, int64_t j0, int64_t j1, float* y);
 void range_avx512(const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out, const void* bias,
                   DType bt, const float* xsum, int64_t j0, int64_t j1, float* y);
+
+// int8 activations (activation_bits 8, linear_quant_act8.cpp): x per row and group as xq (int8) with scale sx.
+struct Act8 {
+  std::vector<int8_t> xq;     // [rows, in]
+  std::vector<uint8_t> xu;    // [rows, in] xq + 128 (the unsigned operand against i8 codes)
+  std::vector<float> sx;      // [rows, groups]: largest |x| of the group / 127 (1 for an all-zero group)
+  std::vector<int32_t> qsum;  // [rows, groups]: sum of xq
+};
+void quantize_activations(const float* x, int64_t rows, int64_t in, int64_t group, Act8& a);
+void dequantize_activations(const Act8& a, int64_t rows, int64_t in, int64_t group, float* out);  // x' = sx * xq
+bool vnni_available();
+void range_vnni(const Act8& a, int64_t rows, int64_t in, const QuantWeight& w, int64_t out, const void* bias, DType bt,
+                int64_t j0, int64_t j1, float* y);
 
 }  // namespace llmc::cpu::quant

@@ -136,6 +136,7 @@ void CpuBackend::run_node(const BoundNode& b, const StepBatch& step) {
       w.perm = static_cast<const int32_t*>(in[5].w);
       w.input_scale = static_cast<const float*>(in[6].w);
       w.group_size = std::get<LinearQAttrs>(n.attrs).group_size;
+      w.activation_bits = std::get<LinearQAttrs>(n.attrs).activation_bits;
       cpu::linear_q(pool_, in[0].act, rows, in[0].width, w, out.width, in[4].w, in[4].wt, out.act);
       break;
     }

@@ -73,7 +73,7 @@ struct AttentionAttrs {
 };
 struct ActivationAttrs { ActivationKind kind = ActivationKind::identity; };  // activation and gated_activation
 struct SplitAttrs { std::vector<int32_t> sizes; };
-struct LinearQAttrs { int32_t group_size = 0; };
+struct LinearQAttrs { int32_t group_size = 0; int32_t activation_bits = 0; };
 
 // monostate: ops without attributes (linear, add, mul, select_rows).
 using NodeAttrs = std::variant<std::monostate, EmbeddingAttrs, PosEmbeddingAttrs, RmsNormAttrs, LayerNormAttrs,

@@ -118,7 +118,12 @@ NodeAttrs parse_attrs(OpId op, AttrReader& a) {
     case OpId::activation:
     case OpId::gated_activation: return ActivationAttrs{a.get_enum<ActivationKind>("kind", &activation_kind_from_name)};
     case OpId::split: return SplitAttrs{a.get_int_array("sizes")};
-    case OpId::linear_q: return LinearQAttrs{a.get_int("group_size")};
+    case OpId::linear_q: {
+      LinearQAttrs r;
+      r.group_size = a.get_int("group_size");
+      r.activation_bits = a.get_int_or("activation_bits", 0);
+      return r;
+    }
     default: return std::monostate{};
   }
 }

@@ -166,6 +166,7 @@ class PlanChecker {
         const int64_t out_f = q.shape[0], in_f = q.shape[1];
         expect(a.group_size > 0 && in_f % a.group_size == 0, "group_size must divide in_features");
         expect(q.dtype != DType::u4 || a.group_size % 2 == 0, "u4 groups must hold an even number of columns");
+        expect(a.activation_bits == 0 || (a.activation_bits == 8 && q.dtype != DType::f8e4m3), "activation_bits must be 0, or 8 with i8/u4 codes");
         const int64_t groups = in_f / a.group_size;
         for (int slot : {2, 3}) {
           if (in[slot] < 0) continue;

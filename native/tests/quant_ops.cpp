@@ -18,6 +18,7 @@
 
 #include "dtype.h"
 #include "kernels.h"
+#include "linear_quant.h"
 
 #include "kernel_test_support.h"
 
@@ -149,6 +150,44 @@ void test_linear_q(ThreadPool& pool, const std::vector<Simd>& levels) {
   }
 }
 
+// activation_bits 8 (prefill with int8 activations): every level (VNNI where the CPU has it, else the float kernels
+// on fake-quantized x) against the scalar reference of the same definition, and that against the f32 result.
+void test_act8(ThreadPool& pool, const std::vector<Simd>& levels) {
+  std::printf("linear_q with int8 activations (VNNI %s)\n", llmc::cpu::quant::vnni_available() ? "available" : "not available: float kernels on fake-quantized x");
+  struct Case { int64_t out, in, group; int64_t rows; bool offsets, bias, perm; };
+  const Case cases[] = {
+      {256, 512, 128, 33, true, false, false}, {200, 256, 64, 100, true, true, false}, {128, 768, 768, 12, false, false, false},
+      {96, 256, 64, 9, true, false, true},     {64, 96, 32, 20, true, false, false},  // group 32: not a VNNI shape
+  };
+  for (DType qt : {DType::i8, DType::u4}) {
+    for (const Case& c : cases) {
+      QWeight w = make_qweight(qt, c.out, c.in, c.group, c.offsets, c.perm);
+      const Weights b = make_weights(size_t(c.out), DType::f32);
+      const std::vector<float> x = random_vec(size_t(c.rows * c.in));
+      char name[160];
+      std::snprintf(name, sizeof name, "linear_q act8 %s rows=%lld %lldx%lld g%lld%s%s%s", qt_name(qt), (long long)c.rows,
+                    (long long)c.out, (long long)c.in, (long long)c.group, c.offsets ? " +offsets" : "", c.bias ? " +bias" : "",
+                    c.perm ? " +perm" : "");
+      if (!selected(name)) continue;
+      QuantWeight qw = w.view();
+      std::vector<float> f32(size_t(c.rows * c.out)), ref(f32.size());
+      set_simd_level(Simd::scalar);
+      linear_q(pool, x.data(), c.rows, c.in, qw, c.out, c.bias ? b.data() : nullptr, DType::f32, f32.data());
+      qw.activation_bits = 8;
+      linear_q(pool, x.data(), c.rows, c.in, qw, c.out, c.bias ? b.data() : nullptr, DType::f32, ref.data());
+      // int8 activations move results by about 1/254 of each group's largest |x|: a few 1e-3 relative.
+      check(std::string(name) + " scalar vs f32 activations", ref.data(), f32.data(), ref.size(), Mode::rel, 2e-2);
+      for (Simd level : levels) {
+        if (level == Simd::scalar) continue;
+        std::vector<float> y(ref.size(), NAN);
+        set_simd_level(level);
+        linear_q(pool, x.data(), c.rows, c.in, qw, c.out, c.bias ? b.data() : nullptr, DType::f32, y.data());
+        check(std::string(name) + " " + simd_name(level) + " vs scalar", y.data(), ref.data(), ref.size(), Mode::rel, 1e-5);
+      }
+    }
+  }
+}
+
 void test_fp8_decode() {
   // Every fp8 code against its definition (sign, 4-bit exponent with bias 7, 3-bit mantissa, subnormals).
   bool ok = true;
@@ -219,6 +258,7 @@ int main(int argc, char** argv) {
   std::printf("quant_ops: linear_q at %zu SIMD level(s) vs scalar, %d threads\n", levels.size(), pool.size());
   test_fp8_decode();
   test_linear_q(pool, levels);
+  test_act8(pool, levels);
   set_simd_level(best);
   std::printf("\n%d cases, %d failed\n", g_cases, g_failures);
   return g_failures == 0 ? 0 : 1;

@@ -28,6 +28,7 @@ export interface BuildOptions {
   accuracyBudget?: string;   // e.g. "ppl=+1%,top1=99%" (default per scheme)
   accuracyGate?: boolean;    // default true for quantized engines; false skips the measurement
   awq?: boolean;             // default true: int4 with calib searches AWQ scales; false keeps round-to-nearest
+  int8Activations?: boolean; // prefill of int8/int4 linears with int8 activations (VNNI where the CPU has it)
 }
 
 export interface BuildReport {

@@ -76,6 +76,9 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
     fail('BAD_ARGUMENT', `--quantize ${opts.quantize} on a checkpoint that is already quantized (${packedFormat.label})`,
       'drop --quantize: llmc repacks the checkpoint\'s own quantized weights, never re-quantizing them');
   }
+  if (opts.int8Activations && !quant.scheme && !packedFormat) {
+    fail('BAD_ARGUMENT', '--int8-activations needs quantized linears', 'add --quantize int8 or int4, or build a pre-quantized checkpoint');
+  }
   if (packedFormat) log(`checkpoint is pre-quantized: ${packedFormat.label} (repacked bit-exactly, not re-quantized)`);
   const imported = ckpt && packedFormat ? { ...ckpt, tensors: foldPacked(ckpt.tensors, packedFormat) } : ckpt;
   const model = loadModel(imported ?? { config: dummySrc!.config, tensors: new Map() });  // canonical tensor names

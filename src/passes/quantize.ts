@@ -29,6 +29,8 @@ export interface QuantizeOptions {
   packed?: ReadonlyMap<string, PackedModule>;
   /** AWQ (llmc build --calib, quant/awq.ts): per input activation name, the column scales s of its linears. */
   inputScales?: ReadonlyMap<string, Float32Array>;
+  /** llmc build --int8-activations: prefill of integer-coded linears with int8 activations (linear_q activation_bits). */
+  int8Activations?: boolean;
   /** Filled with one entry per linear considered. */
   decisions?: QuantDecision[];
 }
@@ -71,7 +73,7 @@ function run(input: Graph, opts: QuantizeOptions): Graph {
     if (n.op !== 'linear') return n;
     const wt = g.weights.get((n.inputs[1] as { name: string }).name)!;
     const mods = packedModules(wt.source, opts.packed);
-    if (mods.length > 0) return repack(g, n, wt, mods, decisions);
+    if (mods.length > 0) return repack(g, n, wt, mods, opts, decisions);
     if (!opts.scheme) return n;
     const plan = linearScheme(n, wt, opts);
     if ('float' in plan) {
@@ -99,7 +101,7 @@ function run(input: Graph, opts: QuantizeOptions): Graph {
     const q = part('codes', codeDType(scheme), [outF, inF]);
     const sc = part('scales', 'f32', [outF, inF / group]);
     const o = schemeHasOffsets(scheme) ? part('offsets', 'f32', [outF, inF / group]) : null;
-    return linearQ(g, n, [q, sc, o, null, invScale], group);
+    return linearQ(g, n, [q, sc, o, null, invScale], group, actBits(opts, q.dtype));
   });
   removeUnusedValues(g);
   return g;
@@ -136,7 +138,7 @@ function packedModules(src: WeightSource, table: ReadonlyMap<string, PackedModul
   return mods;
 }
 
-function repack(g: Graph, n: Node, wt: Weight, mods: PackedModule[], decisions?: QuantDecision[]): Node {
+function repack(g: Graph, n: Node, wt: Weight, mods: PackedModule[], opts: QuantizeOptions, decisions?: QuantDecision[]): Node {
   const first = mods[0];
   const lay = packedLayout(first);
   for (const m of mods.slice(1)) {
@@ -162,11 +164,16 @@ function repack(g: Graph, n: Node, wt: Weight, mods: PackedModule[], decisions?:
     part('scales', 'f32', [outF, inF / group]),
     lay.offsets ? part('offsets', 'f32', [outF, inF / group]) : null,
     lay.perm ? part('perm', 'i32', [inF]) : null,
-  ], group);
+  ], group, actBits(opts, lay.codes));
 }
 
 /** Replaces linear(x, w, bias) by linear_q(x, qweight, scales, offsets?, bias?, perm?, input_scale?). */
-function linearQ(g: Graph, n: Node, [q, s, o, perm, inScale]: (Weight | null)[], group: number): Node {
+/** linear_q's activation_bits: 8 with --int8-activations for integer codes (fp8 codes keep f32 activations). */
+function actBits(opts: QuantizeOptions, codes: Weight['dtype']): number {
+  return opts.int8Activations && codes !== 'f8e4m3' ? 8 : 0;
+}
+
+function linearQ(g: Graph, n: Node, [q, s, o, perm, inScale]: (Weight | null)[], group: number, activationBits: number): Node {
   for (const w of [q, s, o, perm]) {
     if (!w) continue;
     if (g.weights.has(w.name)) throw new Error(`quantize: weight @${w.name} already exists`);
@@ -176,5 +183,5 @@ function linearQ(g: Graph, n: Node, [q, s, o, perm, inScale]: (Weight | null)[],
   const ref = (w: Weight | null | undefined) => (w ? { kind: 'weight' as const, name: w.name } : null);
   const inputs = [n.inputs[0], ref(q), ref(s), ref(o), n.inputs[2] ?? null, ref(perm), ref(inScale)];
   while (inputs.length > 0 && inputs[inputs.length - 1] === null) inputs.pop();
-  return { op: 'linear_q', name: n.name, inputs, outputs: n.outputs, attrs: { group_size: group } };
+  return { op: 'linear_q', name: n.name, inputs, outputs: n.outputs, attrs: { group_size: group, activation_bits: activationBits } };
 }

@@ -54,6 +54,17 @@ describe('llmc build --quantize on the example model', () => {
     expect(q.flags).toEqual(['--quantize', 'int4', '--calib', calib]);
   });
 
+  test('--int8-activations: linear_q prefills with int8 activations, the gate measures it, the rebuild flags keep it', () => {
+    const dir = join(work, 'kjv-a8');
+    const r = llmc(['build', kjv, '-o', dir, '--quantize', 'int8', '--int8-activations', '--calib', calib]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/accuracy gate .*top-1 agreement/);
+    const m = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    expect(m.quantization.flags).toContain('--int8-activations');
+    const plan = readFileSync(join(dir, 'rank0.engine')).subarray(40, 40 + 200000).toString('utf8');
+    expect(plan).toMatch(/"op":"linear_q".*"activation_bits":8/);
+  });
+
   test('--no-accuracy-gate builds without measuring and says so', () => {
     const r = llmc(['build', kjv, '-o', join(work, 'kjv-fp8'), '--quantize', 'fp8', '--no-accuracy-gate']);
     expect(r.code).toBe(0);
@@ -88,6 +99,8 @@ describe('bad quantization flags', () => {
     [['--quantize', 'int8', '--accuracy-budget', 'ppl=1'], /--accuracy-budget: "ppl=1" is not ppl=\+N% or top1=N%/],
     [['--quantize', 'int8', '--accuracy-budget', 'top1=99%', '--no-accuracy-gate'], /contradict/],
     [['--quantize', 'int8', '--no-awq'], /--no-awq only applies to --quantize int4 with --calib/],
+    [['--quantize', 'fp8', '--int8-activations'], /--int8-activations applies to int8 and int4 codes, not fp8/],
+    [['--int8-activations'], /--int8-activations needs quantized linears/],
   ])('%j', (flags, pattern) => {
     const r = llmc(['build', kjv, '-o', out, ...(flags as string[])]);
     expectCleanError(r, pattern as RegExp);

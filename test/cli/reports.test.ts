@@ -51,7 +51,7 @@ test('bench prompt: deterministic ids inside the vocabulary', () => {
 test('run --json object: the documented keys in order; text only with a tokenizer', () => {
   const r: GenerationResult = {
     outputIds: [5, 6], text: 'hi', stopReason: 'eos', promptTokens: 3, maxNewTokens: 8,
-    logitsShape: null, prefillMs: 1.5, decodeMs: 2, tpotMs: 2,
+    logitsShape: null, prefillMs: 1.5, decodeMs: 2, tpotMs: 2, queueMs: 0, cachedTokens: 0, preemptions: 0, logprobs: null,
   };
   expect(Object.keys(jsonReport(r, true))).toEqual(['output_ids', 'logits_shape', 'text', 'stop_reason', 'prompt_tokens', 'ttft_ms', 'tpot_ms']);
   expect(jsonReport(r, false)).toEqual({ output_ids: [5, 6], logits_shape: null, stop_reason: 'eos', prompt_tokens: 3, ttft_ms: 1.5, tpot_ms: 2 });

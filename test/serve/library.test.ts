@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine } from '../../src/runtime/engine.js';
+import type { GenerationResult } from '../../src/runtime/generation.js';
 import { llmc, repoRoot, tempDir } from '../helpers/cli.js';
 
 const root = tempDir('llmc-serve-lib-');
@@ -99,7 +100,7 @@ test('a KV cache too small for the batch preempts and recomputes, with the same 
     expect(small.info().kv_block_count).toBe(10);
     const long = { maxNewTokens: 48, ignoreEos: true };
     const ps = [...prompts, 'For God so loved'].map((p) => engine.encodePrompt(p));
-    const solo = [];
+    const solo: GenerationResult[] = [];
     for (const p of ps) solo.push(await engine.generate(p, long));
     const results = await Promise.all(ps.map((p, i) => small.submit(p, i % 2 ? sampled(i) : long).result));
     const soloSampled = await Promise.all(ps.map((p, i) => (i % 2 ? engine.generate(p, sampled(i)) : Promise.resolve(solo[i]))));

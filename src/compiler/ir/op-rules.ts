@@ -103,6 +103,8 @@ export function inferOutputs(node: Pick<Node, 'op' | 'inputs' | 'attrs'>, ctx: R
       }
       if (W.perm) vec(W.perm, inF, 'perm');
       if (W.input_scale) vec(W.input_scale, inF, 'input_scale');
+      const ab = int('activation_bits');
+      if (ab !== 0 && !(ab === 8 && W.qweight.dtype !== 'f8e4m3')) bad(`activation_bits ${ab} must be 0, or 8 with i8/u4 codes`);
       return [{ rows: A.x.rows, width: outF }];
     }
     case 'rope': {

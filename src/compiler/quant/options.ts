@@ -22,6 +22,7 @@ export function checkQuantOptions(opts: BuildOptions): CheckedQuant {
   }
   if (opts.symmetric) needs('--symmetric', scheme === 'int4', '--quantize int4 (int8 and fp8 are always symmetric)');
   if (opts.quantizeLmHead) needs('--quantize-lm-head', scheme !== undefined, '--quantize');
+  if (opts.int8Activations && scheme === 'fp8') fail('BAD_ARGUMENT', '--int8-activations applies to int8 and int4 codes, not fp8', 'drop it, or use --quantize int8 / int4');
   if (opts.keepFloat?.length) needs('--keep-float', scheme !== undefined, '--quantize');
   if (opts.calib !== undefined) needs('--calib', scheme !== undefined, '--quantize');
   if (opts.accuracyBudget !== undefined) needs('--accuracy-budget', scheme !== undefined, '--quantize');
@@ -35,7 +36,7 @@ export function checkQuantOptions(opts: BuildOptions): CheckedQuant {
     }
   });
   if (opts.awq === false && !(scheme === 'int4' && opts.calib !== undefined)) fail('BAD_ARGUMENT', '--no-awq only applies to --quantize int4 with --calib');
-  return { scheme, groupSize: opts.groupSize, symmetric: opts.symmetric, keepFloat, quantizeLmHead: opts.quantizeLmHead, calib: opts.calib, awq: opts.awq };
+  return { scheme, groupSize: opts.groupSize, symmetric: opts.symmetric, keepFloat, quantizeLmHead: opts.quantizeLmHead, calib: opts.calib, awq: opts.awq, int8Activations: opts.int8Activations };
 }
 
 export interface QuantizationSummary {
@@ -47,13 +48,14 @@ export interface QuantizationSummary {
 }
 
 export function quantizationSummary(q: CheckedQuant, packed: PackedFormat | null, decisions: QuantDecision[]): QuantizationSummary | undefined {
-  if (packed) return { source: 'checkpoint', scheme: packed.label, flags: [], layers: decisions };
+  if (packed) return { source: 'checkpoint', scheme: packed.label, flags: q.int8Activations ? ['--int8-activations'] : [], layers: decisions };
   if (!q.scheme) return undefined;
   const flags = ['--quantize', q.scheme];
   if (q.groupSize !== undefined) flags.push('--group-size', String(q.groupSize));
   if (q.symmetric) flags.push('--symmetric');
   for (const re of q.keepFloat ?? []) flags.push('--keep-float', re.source);
   if (q.quantizeLmHead) flags.push('--quantize-lm-head');
+  if (q.int8Activations) flags.push('--int8-activations');
   if (q.calib !== undefined && q.scheme === 'int4' && q.awq !== false) flags.push('--calib', resolve(q.calib));   // AWQ depends on it
   const label = q.scheme === 'int4' ? schemeLabel({ kind: 'int4', groupSize: q.groupSize ?? 128, symmetric: q.symmetric ?? false }) : schemeLabel({ kind: q.scheme, groupSize: 0, symmetric: true });
   return { source: 'rtn', scheme: label, flags, layers: decisions };

@@ -46,7 +46,7 @@ export class QuantizedBuild {
     const scratch = this.scratch;
     process.once('exit', () => rmSync(scratch, { recursive: true, force: true }));   // a build that fails later
     const dir = join(this.scratch, 'float');
-    await this.build({ ...this.base(), outDir: dir, quantize: undefined, groupSize: undefined, symmetric: undefined, keepFloat: undefined, quantizeLmHead: undefined });
+    await this.build({ ...this.base(), outDir: dir, quantize: undefined, groupSize: undefined, symmetric: undefined, keepFloat: undefined, quantizeLmHead: undefined, int8Activations: undefined });
     this.twinDir = dir;
     return dir;
   }
