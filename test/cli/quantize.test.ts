@@ -65,6 +65,13 @@ describe('llmc build --quantize on the example model', () => {
     expect(plan).toMatch(/"op":"linear_q".*"activation_bits":8/);
   });
 
+  test('--no-awq with --calib: round-to-nearest, the file only feeds the gate', () => {
+    const r = llmc(['build', kjv, '-o', join(work, 'kjv-rtn'), '--quantize', 'int4', '--calib', calib, '--no-awq']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/awq:/);
+    expect(r.stdout).toMatch(/accuracy gate \(\d+ tokens of heldout-excerpt.txt/);
+  });
+
   test('--no-accuracy-gate builds without measuring and says so', () => {
     const r = llmc(['build', kjv, '-o', join(work, 'kjv-fp8'), '--quantize', 'fp8', '--no-accuracy-gate']);
     expect(r.code).toBe(0);
