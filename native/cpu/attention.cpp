@@ -19,48 +19,81 @@
 
 #include "avx2.h"
 #include "kernels.h"
+#include "kv_dtype.h"
 
 namespace llmc::cpu {
 namespace {
 
 constexpr int32_t kMaxGroup = 8;  // q heads handled together against one kv head's K/V
 
-// Where key position j of a sequence lives: k row at k + j_in_block * head_dim, v row likewise.
+// Where key positions [first, first + count) of one kv head of a sequence live: consecutive rows of one block, in
+// the cache's storage dtype (kv_dtype.h), with their per-row scales for i8/f8e4m3.
 struct KvRun {
-  const float* k;  // [count, head_dim] rows of one kv head, consecutive positions
-  const float* v;
-  int32_t first;   // position of the first row
+  const uint8_t* k;       // [count, head_dim] elements
+  const uint8_t* v;
+  const float* k_scale;   // [count] or null
+  const float* v_scale;
+  int32_t first;          // position of the first row
   int32_t count;
 };
 
 struct Cache {
   const AttentionArgs& a;
+  KvBlockLayout layout;
+  int64_t row_bytes;
 
-  float* block_base(int32_t seq, int32_t pos) const {
+  explicit Cache(const AttentionArgs& args)
+      : a(args), layout(kv_block_layout(args.kv.dtype, args.kv.num_kv_heads, args.kv.block_size, args.kv.head_dim)),
+        row_bytes(int64_t(args.kv.head_dim) * int64_t(kv_elem_bytes(args.kv.dtype))) {}
+
+  uint8_t* block_base(int32_t seq, int32_t pos) const {
     const int32_t phys = a.block_tables[int64_t(seq) * a.max_blocks_per_seq + pos / a.kv.block_size];
     return a.kv.layer_base + int64_t(phys) * a.kv.block_stride;
   }
-  int64_t v_offset() const { return int64_t(a.kv.num_kv_heads) * a.kv.block_size * a.kv.head_dim; }
-  int64_t row_offset(int32_t kv_head, int32_t pos) const {
-    return (int64_t(kv_head) * a.kv.block_size + pos % a.kv.block_size) * a.kv.head_dim;
-  }
+  // Row index of (kv head, position) inside its block: [num_kv_heads, block_size].
+  int64_t row_index(int32_t kv_head, int32_t pos) const { return int64_t(kv_head) * a.kv.block_size + pos % a.kv.block_size; }
+  float* k_scales(uint8_t* block) const { return reinterpret_cast<float*>(block + layout.scale_offset); }
+  float* v_scales(uint8_t* block) const { return k_scales(block) + int64_t(a.kv.num_kv_heads) * a.kv.block_size; }
   // The run of positions from j (up to `last`) of one kv head that lies in j's block.
   KvRun run_at(int32_t seq, int32_t kv_head, int32_t j, int32_t last) const {
     const int32_t count = std::min(last - j + 1, a.kv.block_size - j % a.kv.block_size);
-    const float* base = block_base(seq, j) + row_offset(kv_head, j);
-    return KvRun{base, base + v_offset(), j, count};
+    uint8_t* block = block_base(seq, j);
+    const int64_t row = row_index(kv_head, j);
+    const uint8_t* k = block + row * row_bytes;
+    const bool scaled = kv_dtype_scaled(a.kv.dtype);
+    return KvRun{k, k + layout.v_offset, scaled ? k_scales(block) + row : nullptr,
+                 scaled ? v_scales(block) + row : nullptr, j, count};
   }
 };
+
+// The run's k and v rows as f32: the cache itself for an f32 cache, else widened into kbuf / vbuf [count, hd].
+struct F32Run {
+  const float* k;
+  const float* v;
+};
+inline F32Run widen(const AttentionArgs& a, const KvRun& run, float* kbuf, float* vbuf) {
+  if (a.kv.dtype == KvDType::f32) return F32Run{reinterpret_cast<const float*>(run.k), reinterpret_cast<const float*>(run.v)};
+  kv::load_rows(a.kv.dtype, run.k, run.k_scale, run.count, a.head_dim, kbuf);
+  kv::load_rows(a.kv.dtype, run.v, run.v_scale, run.count, a.head_dim, vbuf);
+  return F32Run{kbuf, vbuf};
+}
 
 void write_kv(const AttentionArgs& a, int64_t r) {
   const Cache c{a};
   const int32_t seq = a.seq_of_token[r], pos = a.positions[r];
-  float* base = c.block_base(seq, pos);
+  uint8_t* block = c.block_base(seq, pos);
+  const bool scaled = kv_dtype_scaled(a.kv.dtype);
   const int64_t row = int64_t(a.num_kv_heads) * a.head_dim;
   for (int32_t h = 0; h < a.num_kv_heads; ++h) {
-    const int64_t off = c.row_offset(h, pos);
-    std::memcpy(base + off, a.k + r * row + int64_t(h) * a.head_dim, size_t(a.head_dim) * sizeof(float));
-    std::memcpy(base + c.v_offset() + off, a.v + r * row + int64_t(h) * a.head_dim, size_t(a.head_dim) * sizeof(float));
+    const int64_t i = c.row_index(h, pos);
+    uint8_t* k = block + i * c.row_bytes;
+    float ks = 0.0f, vs = 0.0f;
+    kv::store_row(a.kv.dtype, a.k + r * row + int64_t(h) * a.head_dim, a.head_dim, k, &ks);
+    kv::store_row(a.kv.dtype, a.v + r * row + int64_t(h) * a.head_dim, a.head_dim, k + c.layout.v_offset, &vs);
+    if (scaled) {
+      c.k_scales(block)[i] = ks;
+      c.v_scales(block)[i] = vs;
+    }
   }
 }
 
@@ -70,7 +103,7 @@ int32_t first_key(const AttentionArgs& a, int32_t pos) {
 
 // ------------------------------------------------------------------------------------------------ scalar
 
-void attend_scalar(const AttentionArgs& a, int64_t r, int32_t h, float* scores, float* o) {
+void attend_scalar(const AttentionArgs& a, int64_t r, int32_t h, float* scores, float* o, float* kbuf, float* vbuf) {
   const Cache c{a};
   const int32_t hd = a.head_dim, pos = a.positions[r];
   const int32_t kv_head = h / (a.num_heads / a.num_kv_heads);
@@ -80,11 +113,12 @@ void attend_scalar(const AttentionArgs& a, int64_t r, int32_t h, float* scores, 
   std::fill(o, o + hd, 0.0f);
   for (int32_t j = first_key(a, pos); j <= pos;) {
     const KvRun run = c.run_at(a.seq_of_token[r], kv_head, j, pos);
+    const F32Run f = widen(a, run, kbuf, vbuf);
     j += run.count;
     float run_max = -std::numeric_limits<float>::infinity();
     for (int32_t i = 0; i < run.count; ++i) {
       float s = 0.0f;
-      for (int32_t d = 0; d < hd; ++d) s += q[d] * run.k[int64_t(i) * hd + d];
+      for (int32_t d = 0; d < hd; ++d) s += q[d] * f.k[int64_t(i) * hd + d];
       s *= a.scale;
       if (a.alibi_slopes) s += slope * float(run.first + i);
       scores[i] = s;
@@ -99,7 +133,7 @@ void attend_scalar(const AttentionArgs& a, int64_t r, int32_t h, float* scores, 
     for (int32_t i = 0; i < run.count; ++i) {
       const float p = std::exp(scores[i] - m);
       l += p;
-      for (int32_t d = 0; d < hd; ++d) o[d] += p * run.v[int64_t(i) * hd + d];
+      for (int32_t d = 0; d < hd; ++d) o[d] += p * f.v[int64_t(i) * hd + d];
     }
   }
   float* out = a.out + (r * a.num_heads + h) * hd;
@@ -171,13 +205,17 @@ LLMC_AVX2 inline void add_weighted_rows(float* o, const float* p, const float* v
 // A run is a few KiB of K and of V in another block of the cache: too short for the hardware prefetchers to pick
 // up, so each decode token would wait on DRAM latency block after block. Requesting the next run's lines while
 // the current run is computed keeps the reads overlapped.
-inline void prefetch_run(const KvRun& run, int32_t hd) {
+inline void prefetch_run(const KvRun& run, int64_t row_bytes) {
   const char* k = reinterpret_cast<const char*>(run.k);
   const char* v = reinterpret_cast<const char*>(run.v);
-  const int64_t bytes = int64_t(run.count) * hd * int64_t(sizeof(float));
+  const int64_t bytes = int64_t(run.count) * row_bytes;
   for (int64_t off = 0; off < bytes; off += 64) {
     _mm_prefetch(k + off, _MM_HINT_T0);
     _mm_prefetch(v + off, _MM_HINT_T0);
+  }
+  if (run.k_scale) {
+    _mm_prefetch(reinterpret_cast<const char*>(run.k_scale), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(run.v_scale), _MM_HINT_T0);
   }
 }
 
@@ -186,7 +224,8 @@ inline void prefetch_run(const KvRun& run, int32_t hd) {
 // (GQA/MQA would otherwise read the same K/V once per q head). Per head: scores of the run, rescale of the
 // running state when the max grows, exp, and the p-weighted V rows added to the accumulator.
 //   scores: [block_size]   o: [h1 - h0, head_dim]
-LLMC_AVX2 void attend_group_avx2(const AttentionArgs& a, int64_t r, int32_t h0, int32_t h1, float* scores, float* o) {
+LLMC_AVX2 void attend_group_avx2(const AttentionArgs& a, int64_t r, int32_t h0, int32_t h1, float* scores, float* o,
+                                 float* kbuf, float* vbuf) {
   const Cache c{a};
   const int32_t hd = a.head_dim, pos = a.positions[r], heads = h1 - h0;
   const int32_t kv_head = h0 / (a.num_heads / a.num_kv_heads);
@@ -199,7 +238,8 @@ LLMC_AVX2 void attend_group_avx2(const AttentionArgs& a, int64_t r, int32_t h0, 
   for (int32_t j = first_key(a, pos); j <= pos;) {
     const KvRun run = c.run_at(a.seq_of_token[r], kv_head, j, pos);
     j += run.count;
-    if (j <= pos) prefetch_run(c.run_at(a.seq_of_token[r], kv_head, j, pos), hd);
+    if (j <= pos) prefetch_run(c.run_at(a.seq_of_token[r], kv_head, j, pos), c.row_bytes);
+    const F32Run f = widen(a, run, kbuf, vbuf);  // once per run for every head of the group
     for (int32_t g = 0; g < heads; ++g) {
       const int32_t h = h0 + g;
       const float* q = a.q + (r * a.num_heads + h) * hd;  // [head_dim]
@@ -210,12 +250,12 @@ LLMC_AVX2 void attend_group_avx2(const AttentionArgs& a, int64_t r, int32_t h0, 
       const __m128 step = _mm_setr_ps(0, 1, 2, 3);
       int32_t i = 0;
       for (; i + 4 <= run.count; i += 4) {
-        __m128 sc = _mm_mul_ps(dot4(q, run.k + int64_t(i) * hd, hd), vscale);
+        __m128 sc = _mm_mul_ps(dot4(q, f.k + int64_t(i) * hd, hd), vscale);
         if (a.alibi_slopes) sc = _mm_add_ps(sc, _mm_mul_ps(vslope, _mm_add_ps(_mm_set1_ps(float(run.first + i)), step)));
         _mm_storeu_ps(scores + i, sc);
       }
       for (; i < run.count; ++i) {
-        float sc = dot1(q, run.k + int64_t(i) * hd, hd) * a.scale;
+        float sc = dot1(q, f.k + int64_t(i) * hd, hd) * a.scale;
         if (a.alibi_slopes) sc += slope * float(run.first + i);
         scores[i] = sc;
       }
@@ -240,7 +280,7 @@ LLMC_AVX2 void attend_group_avx2(const AttentionArgs& a, int64_t r, int32_t h0, 
         scores[i] = std::exp(scores[i] - m[g]);
         l[g] += scores[i];
       }
-      add_weighted_rows(og, scores, run.v, run.count, hd);
+      add_weighted_rows(og, scores, f.v, run.count, hd);
     }
   }
   for (int32_t g = 0; g < heads; ++g) {
@@ -274,19 +314,23 @@ void attention(ThreadPool& pool, const AttentionArgs& a) {
   const int64_t items = a.rows * per_token;
   std::atomic<int64_t> next{0};
   auto body = [&](int64_t, int64_t, int) {
-    thread_local std::vector<float> scratch;  // scores of one block run | output accumulators of a sub-group
-    scratch.resize(size_t(a.kv.block_size) + size_t(sub) * size_t(a.head_dim));
+    // scores of one block run | output accumulators of a sub-group | the run's k and v widened to f32
+    thread_local std::vector<float> scratch;
+    const size_t run_floats = size_t(a.kv.block_size) * size_t(a.head_dim);
+    scratch.resize(size_t(a.kv.block_size) + size_t(sub) * size_t(a.head_dim) + 2 * run_floats);
     float* scores = scratch.data();
     float* o = scores + a.kv.block_size;
+    float* kbuf = o + size_t(sub) * size_t(a.head_dim);
+    float* vbuf = kbuf + run_floats;
     for (int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
       const int64_t r = a.rows - 1 - i / per_token;
       const int32_t kv_head = static_cast<int32_t>(i % per_token) / subs;
       const int32_t h0 = kv_head * group + static_cast<int32_t>(i % per_token) % subs * sub;
       const int32_t h1 = std::min(h0 + sub, (kv_head + 1) * group);
       if (simd) {
-        attend_group_avx2(a, r, h0, h1, scores, o);
+        attend_group_avx2(a, r, h0, h1, scores, o, kbuf, vbuf);
       } else {
-        for (int32_t h = h0; h < h1; ++h) attend_scalar(a, r, h, scores, o);
+        for (int32_t h = h0; h < h1; ++h) attend_scalar(a, r, h, scores, o, kbuf, vbuf);
       }
     }
   };
