@@ -118,6 +118,7 @@ describe('engine for the llama fixture', () => {
       decode_weight_bytes: total - embed,                      // untied: the embedding table is only gathered from
       arena_floats_per_token: plan.arena.floats_per_token,
       activation_bytes: 4 * plan.arena.floats_per_token * 128,
+      kv_cache_dtype: 'float32',
       kv_bytes_per_token: 2 * 2 * 2 * 16 * 4,                  // layers * (k, v) * kv_heads * head_dim * f32
       kv_cache_bytes: 8 * Math.ceil(128 / 16) * 16 * 512,
     });

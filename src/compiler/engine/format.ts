@@ -6,7 +6,6 @@ export const HEADER_BYTES = 40;          // magic, version, flags, plan length, 
 export const DATA_ALIGN = 4096;          // data section offset (page aligned for mmap)
 export const WEIGHT_ALIGN = 64;          // each weight's offset inside the data section
 export const KV_BLOCK_SIZE = 16;         // tokens per paged KV-cache block
-export const KV_DTYPE = 'f32';           // KV cache dtype on the CPU backend
 
 export const ENGINE_FILE = 'rank0.engine';
 export const MANIFEST_FILE = 'config.json';
@@ -15,6 +14,7 @@ export const COPIED_FILES = ['tokenizer.json', 'tokenizer_config.json', 'generat
 
 import type { PlanDummy } from '../dummy/init.js';
 import type { WeightDType } from '../ir/graph.js';
+import type { PlanKvDType } from './kv-dtype.js';
 export type { PlanDummy } from '../dummy/init.js';
 
 export const alignUp = (x: number, a: number) => Math.ceil(x / a) * a;
@@ -36,7 +36,7 @@ export interface Plan {
   schema_hash: string;
   model: { vocab_size: number; hidden_size: number; num_layers: number; num_heads: number; num_kv_heads: number; head_dim: number };
   limits: { max_batch_size: number; max_seq_len: number; max_num_tokens: number };
-  kv_cache: { num_layers: number; num_kv_heads: number; head_dim: number; dtype: string; block_size: number };
+  kv_cache: { num_layers: number; num_kv_heads: number; head_dim: number; dtype: PlanKvDType; block_size: number };
   arena: { floats_per_token: number };
   values: PlanValue[];
   nodes: PlanNode[];
