@@ -34,7 +34,8 @@ struct Item {
 // Cuts the step into items (see the top of the file).
 std::vector<Item> plan_items(const AttentionArgs& a, int threads) {
   const int32_t group = a.num_heads / a.num_kv_heads;
-  const int32_t tile_heads = std::min(group, attn::kTileQ), tile_rows = std::max(1, attn::kTileQ / tile_heads);
+  const int32_t vectors = attn::tile_vectors(a.head_dim);
+  const int32_t tile_heads = std::min(group, vectors), tile_rows = std::max(1, vectors / tile_heads);
   std::vector<Item> items;
   std::vector<int64_t> decode_rows;
   for (int64_t r = 0; r < a.rows;) {

@@ -93,9 +93,10 @@ size_t decode_scratch_floats(const AttentionArgs& a);
 void attend_token(const AttentionArgs& a, Simd level, int64_t r, int32_t h0, int32_t h1, float* scratch);
 
 // ---- prefill: rows [row0, row0 + rows) are consecutive positions of one sequence; q heads [h0, h1) of one kv head.
-// rows * (h1 - h0) <= kTileQ query vectors share each K/V tile of up to kTileK keys.
-constexpr int32_t kTileQ = 16;
+// rows * (h1 - h0) <= tile_vectors(head_dim) query vectors share each K/V tile of up to kTileK keys.
+constexpr int32_t kTileQ = 32;  // most query vectors of a tile (Q and O stay in L1 with the K/V tile)
 constexpr int32_t kTileK = 16;
+inline int32_t tile_vectors(int32_t head_dim) { return head_dim <= 128 ? 32 : 16; }
 size_t tile_scratch_floats(const AttentionArgs& a);
 
 // One key tile as the softmax step sees it: keys key0 .. key0 + count - 1 (count <= kTileK; lanes past count are
@@ -112,6 +113,8 @@ struct SoftmaxTile {
 
 // The per-level micro-kernels of a tile (attention_prefill.cpp describes the three steps).
 struct TileKernels {
+  // Kt[hd, kTileK] = K[count, hd]^T, columns past count zero
+  void (*transpose)(const float* K, int32_t count, int32_t hd, float* Kt);
   // S[R, kTileK] = Q[R, hd] . Kt[hd, kTileK]
   void (*scores)(const float* Q, int32_t R, int32_t hd, const float* Kt, float* S);
   // S -> P in place, m / l updated, corr[i] = the factor O's row i must be scaled by (1, and P row 0, when row i
@@ -121,6 +124,7 @@ struct TileKernels {
   void (*pv)(const float* P, int32_t R, int32_t count, const float* V, int32_t hd, float* O, const float* corr);
 };
 const TileKernels& tile_kernels_avx2();
+void tile_transpose_avx2(const float* K, int32_t count, int32_t hd, float* Kt);  // also the AVX-512 level's
 const TileKernels& tile_kernels_avx512();
 void attend_tile(const AttentionArgs& a, Simd level, int64_t row0, int32_t rows, int32_t h0, int32_t h1, float* scratch);
 

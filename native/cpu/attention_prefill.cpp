@@ -5,7 +5,8 @@
 //   S = S * scale + alibi, masked outside each row's causal/sliding-window range; running max m, rescale factor
 //   corr = e^(m_old - m_new), P = e^(S - m), l = l * corr + rowsum(P)                   (softmax)
 //   O = O * corr + P V                                                                   (pv)
-// and out = O / l. Q, O, the K/V tile and S stay in L1 (about 34 KiB at head_dim 128). A K/V tile of a 16-bit or
+// and out = O / l. Q, O, the K/V tile and S stay in L1/L2 (32 query vectors up to head_dim 128: Q + O 32 KiB there;
+// 16 above). A K/V tile of a 16-bit or
 // quantized cache is widened to f32 once per tile, shared by all kTileQ query vectors.
 //
 // The three steps are per-level micro-kernels (TileKernels): the scalar reference here, AVX2 and AVX-512 in
@@ -17,6 +18,14 @@
 
 namespace llmc::cpu::attn {
 namespace {
+
+void transpose_scalar(const float* K, int32_t count, int32_t hd, float* Kt) {
+  for (int32_t d = 0; d < hd; ++d) {
+    float* kt = Kt + int64_t(d) * kTileK;
+    for (int32_t k = 0; k < count; ++k) kt[k] = K[int64_t(k) * hd + d];
+    for (int32_t k = count; k < kTileK; ++k) kt[k] = 0.0f;
+  }
+}
 
 void scores_scalar(const float* Q, int32_t R, int32_t hd, const float* Kt, float* S) {
   for (int32_t i = 0; i < R; ++i) {
@@ -65,13 +74,13 @@ void pv_scalar(const float* P, int32_t R, int32_t count, const float* V, int32_t
   }
 }
 
-const TileKernels kScalar{scores_scalar, softmax_scalar, pv_scalar};
+const TileKernels kScalar{transpose_scalar, scores_scalar, softmax_scalar, pv_scalar};
 
 }  // namespace
 
 size_t tile_scratch_floats(const AttentionArgs& a) {
   // Q | O [kTileQ, hd] | K transposed [hd, kTileK] | widened k, v rows [kTileK, hd] x 2 | S [kTileQ, kTileK]
-  return 5 * size_t(kTileQ) * size_t(a.head_dim) + size_t(kTileQ) * kTileK + 16;
+  return (2 * size_t(kTileQ) + 3 * size_t(kTileK)) * size_t(a.head_dim) + size_t(kTileQ) * kTileK + 16;
 }
 
 void attend_tile(const AttentionArgs& a, Simd level, int64_t row0, int32_t rows, int32_t h0, int32_t h1, float* scratch) {
@@ -83,9 +92,9 @@ void attend_tile(const AttentionArgs& a, Simd level, int64_t row0, int32_t rows,
   float* Q = scratch;                              // [R, hd]: vector i = row i / G, head h0 + i % G
   float* O = Q + int64_t(kTileQ) * hd;             // [R, hd]
   float* Kt = O + int64_t(kTileQ) * hd;            // [hd, kTileK]
-  float* kbuf = Kt + int64_t(kTileQ) * hd;         // [kTileK, hd]
-  float* vbuf = kbuf + int64_t(kTileQ) * hd;
-  float* S = vbuf + int64_t(kTileQ) * hd;          // [R, kTileK]
+  float* kbuf = Kt + int64_t(kTileK) * hd;         // [kTileK, hd]
+  float* vbuf = kbuf + int64_t(kTileK) * hd;
+  float* S = vbuf + int64_t(kTileK) * hd;          // [R, kTileK]
   int32_t lo[kTileQ], hi[kTileQ];
   float slope[kTileQ], m[kTileQ], l[kTileQ], corr[kTileQ];
   for (int32_t i = 0; i < R; ++i) {
@@ -103,11 +112,7 @@ void attend_tile(const AttentionArgs& a, Simd level, int64_t row0, int32_t rows,
   for (int32_t j = lo[0]; j <= last;) {
     const int32_t count = std::min({kTileK, a.kv.block_size - j % a.kv.block_size, last - j + 1});
     const F32Run f = widen(a, c.run_at(seq, kv_head, j, j + count - 1), kbuf, vbuf);
-    for (int32_t d = 0; d < hd; ++d) {
-      float* kt = Kt + int64_t(d) * kTileK;
-      for (int32_t k = 0; k < count; ++k) kt[k] = f.k[int64_t(k) * hd + d];
-      for (int32_t k = count; k < kTileK; ++k) kt[k] = 0.0f;
-    }
+    kern.transpose(f.k, count, hd, Kt);
     kern.scores(Q, R, hd, Kt, S);
     SoftmaxTile t = st;
     t.key0 = j;

@@ -10,6 +10,40 @@
 namespace llmc::cpu::attn {
 namespace {
 
+// 8 x 8 in-register transpose: r[i] holds row i; afterwards r[j] holds column j.
+LLMC_AVX2 inline void transpose8(__m256 r[8]) {
+  __m256 t[8], s[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);      // r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] r0[5] r1[5]
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);  // r0[2] r1[2] r0[3] r1[3] | ...
+  }
+  for (int g = 0; g < 2; ++g) {  // rows 4g .. 4g + 3
+    s[4 * g + 0] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);      // column 0 (and 4)
+    s[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0xee);      // column 1 (and 5)
+    s[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);  // column 2 (and 6)
+    s[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xee);  // column 3 (and 7)
+  }
+  for (int j = 0; j < 4; ++j) {
+    r[j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x20);
+    r[j + 4] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x31);
+  }
+}
+
+// Kt[hd, 16] = K[count, hd]^T by 8 x 8 blocks; rows past count read as zero, head_dim % 8 columns one by one.
+LLMC_AVX2 void transpose_avx2(const float* K, int32_t count, int32_t hd, float* Kt) {
+  for (int32_t kb = 0; kb < kTileK; kb += 8) {
+    int32_t d = 0;
+    for (; d + 8 <= hd; d += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) r[i] = kb + i < count ? _mm256_loadu_ps(K + int64_t(kb + i) * hd + d) : _mm256_setzero_ps();
+      transpose8(r);
+      for (int j = 0; j < 8; ++j) _mm256_storeu_ps(Kt + int64_t(d + j) * kTileK + kb, r[j]);
+    }
+    for (; d < hd; ++d)
+      for (int32_t i = 0; i < 8; ++i) Kt[int64_t(d) * kTileK + kb + i] = kb + i < count ? K[int64_t(kb + i) * hd + d] : 0.0f;
+  }
+}
+
 template <int NR>
 LLMC_AVX2 inline void scores_rows(const float* Q, int32_t hd, const float* Kt, float* S) {
   __m256 acc[NR][2];
@@ -117,10 +151,11 @@ LLMC_AVX2 void pv_avx2(const float* P, int32_t R, int32_t count, const float* V,
   for (; i < R; ++i) pv_rows<1>(P, i, count, V, hd, O, corr);
 }
 
-const TileKernels kAvx2{scores_avx2, softmax_avx2, pv_avx2};
+const TileKernels kAvx2{transpose_avx2, scores_avx2, softmax_avx2, pv_avx2};
 
 }  // namespace
 
 const TileKernels& tile_kernels_avx2() { return kAvx2; }
+void tile_transpose_avx2(const float* K, int32_t count, int32_t hd, float* Kt) { transpose_avx2(K, count, hd, Kt); }
 
 }  // namespace llmc::cpu::attn

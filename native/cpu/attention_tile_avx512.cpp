@@ -126,7 +126,7 @@ LLMC_AVX512_ATTN void pv_avx512(const float* P, int32_t R, int32_t count, const 
   for (; i < R; ++i) pv_rows<1>(P, i, count, V, hd, O, corr);
 }
 
-const TileKernels kAvx512{scores_avx512, softmax_avx512, pv_avx512};
+const TileKernels kAvx512{tile_transpose_avx2, scores_avx512, softmax_avx512, pv_avx512};
 
 }  // namespace
 

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -282,15 +283,23 @@ void test_attention(ThreadPool& pool, const std::vector<Simd>& levels) {
 
 // ------------------------------------------------------------------------------------------------ perf
 
-double median_seconds(int reps, const std::function<void()>& f) {
-  std::vector<double> t;
+// Median wall time and median process CPU time (all threads) of `reps` calls. On a shared machine the wall time
+// includes waiting for a core; CPU seconds count only the work (still inflated by cache and SMT sharing).
+struct Times {
+  double wall, cpu;
+};
+Times median_times(int reps, const std::function<void()>& f) {
+  std::vector<double> w, c;
   for (int i = 0; i < reps; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
+    const std::clock_t c0 = std::clock();
     f();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    c.push_back(double(std::clock() - c0) / CLOCKS_PER_SEC);
+    w.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  std::sort(w.begin(), w.end());
+  std::sort(c.begin(), c.end());
+  return Times{w[w.size() / 2], c[c.size() / 2]};
 }
 
 // One attention call over a fresh cache: a prefill of `prompt` tokens (one sequence), or a decode step of `batch`
@@ -346,10 +355,12 @@ void run_perf(ThreadPool& pool, const std::vector<Simd>& levels) {
         if (level == Simd::scalar && s.prompt >= 2048) continue;  // minutes; the reference is not a speed path
         set_simd_level(level);
         attention(pool, a);
-        const double t = median_seconds(5, [&] { attention(pool, a); });
+        const Times tm = median_times(5, [&] { attention(pool, a); });
+        const double t = tm.wall;
         const double flops = s.prompt ? 4.0 * s.heads * s.hd * (double(s.prompt) * (s.prompt + 1) / 2) : 4.0 * s.batch * s.heads * s.hd * s.ctx;
         const double bytes = s.prompt ? 0.0 : double(s.batch) * s.ctx * lay.block_bytes / bs;
-        std::printf("  %-44s kv %-6s %-7s %9.2f ms  %7.1f GFLOP/s", s.what, kv_dtype_name(kvt), simd_name(level), t * 1e3, flops / t / 1e9);
+        std::printf("  %-44s kv %-6s %-7s %9.2f ms wall %9.2f ms cpu  %7.1f GFLOP/s  %7.1f GFLOP/cpu-s", s.what, kv_dtype_name(kvt),
+                    simd_name(level), t * 1e3, tm.cpu * 1e3, flops / t / 1e9, flops / tm.cpu / 1e9);
         if (bytes > 0) std::printf("  %6.1f GB/s of KV", bytes / t / 1e9);
         std::printf("\n");
       }
