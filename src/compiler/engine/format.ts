@@ -1,6 +1,6 @@
 // Constants of the engine format (docs/engine-format.md). Bump FORMAT_VERSION with the spec and the C++ reader
 // (native/include/llmc/llmc.h LLMC_ENGINE_FORMAT_VERSION) on any structural change.
-export const FORMAT_VERSION = 2;   // 2: weight dtypes i8/u4/f8e4m3/i32 and linear_q (quantized engines)
+export const FORMAT_VERSION = 2;   // 2: weight dtypes i8/u4/f8e4m3/i32 and linear_q (quantized engines); kv_cache.dtype f16/bf16/i8/f8e4m3
 export const MAGIC = Buffer.from([0x4c, 0x4c, 0x4d, 0x43, 0x45, 0x4e, 0x47, 0x00]); // "LLMCENG\0"
 export const HEADER_BYTES = 40;          // magic, version, flags, plan length, data offset, data size
 export const DATA_ALIGN = 4096;          // data section offset (page aligned for mmap)
