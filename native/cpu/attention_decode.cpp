@@ -1,8 +1,7 @@
 // Decode attention: one token's q heads of one kv group against the sequence's keys, one physical block run at a
 // time with an online softmax (attention.cpp has the math). The heads of the group are handled inside the loop over
 // runs, so each run's K and V come from memory once (GQA/MQA would otherwise read them once per q head), widened to
-// f32 once for 16-bit and quantized caches. Scalar reference and AVX2 (also used at the AVX-512 level: decode reads
-// each K/V byte once, so it waits on memory, not on the vector width).
+// f32 once for 16-bit and quantized caches. Scalar reference and AVX2 here; AVX-512 in attention_decode_avx512.cpp.
 #include <cmath>
 #include <limits>
 
@@ -113,22 +112,6 @@ LLMC_AVX2 inline void add_weighted_rows(float* o, const float* p, const float* v
   for (; i < count; ++i) scale_add(o, 1.0f, p[i], v + int64_t(i) * hd, hd);
 }
 
-// A run is a few KiB of K and of V in another block of the cache: too short for the hardware prefetchers to pick
-// up, so each decode token would wait on DRAM latency block after block. Requesting the next run's lines while
-// the current run is computed keeps the reads overlapped.
-inline void prefetch_run(const KvRun& run, int64_t row_bytes) {
-  const char* k = reinterpret_cast<const char*>(run.k);
-  const char* v = reinterpret_cast<const char*>(run.v);
-  const int64_t bytes = int64_t(run.count) * row_bytes;
-  for (int64_t off = 0; off < bytes; off += 64) {
-    _mm_prefetch(k + off, _MM_HINT_T0);
-    _mm_prefetch(v + off, _MM_HINT_T0);
-  }
-  if (run.k_scale) {
-    _mm_prefetch(reinterpret_cast<const char*>(run.k_scale), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(run.v_scale), _MM_HINT_T0);
-  }
-}
 
 // q heads [h0, h1), which share one kv head, over the token's keys. The heads are handled inside the loop over
 // block runs, so each run's K and V rows come from memory once and from L1 for the other heads of the group
@@ -216,7 +199,9 @@ void attend_token(const AttentionArgs& a, Simd level, int64_t r, int32_t h0, int
   float* o = scores + a.kv.block_size;
   float* kbuf = o + size_t(kMaxGroup) * size_t(a.head_dim);
   float* vbuf = kbuf + size_t(a.kv.block_size) * size_t(a.head_dim);
-  if (level >= Simd::avx2) {
+  if (level >= Simd::avx512) {
+    attend_group_avx512(a, r, h0, h1, scores, o, kbuf, vbuf);
+  } else if (level >= Simd::avx2) {
     attend_group_avx2(a, r, h0, h1, scores, o, kbuf, vbuf);
   } else {
     for (int32_t h = h0; h < h1; ++h) attend_scalar(a, r, h, scores, o, kbuf, vbuf);

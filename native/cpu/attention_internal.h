@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <xmmintrin.h>
 
 #include "kernels.h"
 #include "kv_dtype.h"
@@ -86,11 +87,31 @@ inline int32_t first_key(const AttentionArgs& a, int32_t pos) {
   return a.sliding_window > 0 ? std::max(0, pos - a.sliding_window + 1) : 0;
 }
 
+// A run is a few KiB of K and of V in another block of the cache: too short for the hardware prefetchers to pick
+// up, so each decode token would wait on DRAM latency block after block. Requesting the next run's lines while
+// the current run is computed keeps the reads overlapped.
+inline void prefetch_run(const KvRun& run, int64_t row_bytes) {
+  const char* k = reinterpret_cast<const char*>(run.k);
+  const char* v = reinterpret_cast<const char*>(run.v);
+  const int64_t bytes = int64_t(run.count) * row_bytes;
+  for (int64_t off = 0; off < bytes; off += 64) {
+    _mm_prefetch(k + off, _MM_HINT_T0);
+    _mm_prefetch(v + off, _MM_HINT_T0);
+  }
+  if (run.k_scale) {
+    _mm_prefetch(reinterpret_cast<const char*>(run.k_scale), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(run.v_scale), _MM_HINT_T0);
+  }
+}
+
 // ---- decode: one token, the q heads [h0, h1) of one kv head (at most kMaxGroup)
 constexpr int32_t kMaxGroup = 8;
 // scratch: decode_scratch_floats(a) floats
 size_t decode_scratch_floats(const AttentionArgs& a);
 void attend_token(const AttentionArgs& a, Simd level, int64_t r, int32_t h0, int32_t h1, float* scratch);
+// The AVX-512 version (attention_decode_avx512.cpp): scores [block_size], o [h1 - h0, head_dim], kbuf/vbuf one run.
+void attend_group_avx512(const AttentionArgs& a, int64_t r, int32_t h0, int32_t h1, float* scores, float* o, float* kbuf,
+                         float* vbuf);
 
 // ---- prefill: rows [row0, row0 + rows) are consecutive positions of one sequence; q heads [h0, h1) of one kv head.
 // rows * (h1 - h0) <= tile_vectors(head_dim) query vectors share each K/V tile of up to kTileK keys.
