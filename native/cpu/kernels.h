@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kv_dtype.h"
 #include "llmc/ops.generated.h"
 #include "thread_pool.h"
 
@@ -82,15 +83,16 @@ void split(ThreadPool& pool, const float* x, int64_t rows, const int32_t* widths
 // y[i] = x[row_ids[i]] for i < count.
 void select_rows(const float* x, int64_t width, const int32_t* row_ids, int64_t count, float* y);
 
-// Paged KV cache of one layer: blocks of block_size tokens. Block b of this layer holds k at
-//   layer_base + b * block_stride            as [num_kv_heads, block_size, head_dim] f32
-// and v at that address + num_kv_heads * block_size * head_dim. block_stride = 2 * num_kv_heads * block_size * head_dim.
+// Paged KV cache of one layer: blocks of block_size tokens, each laid out as kv_dtype.h's kv_block_layout says
+// (k [num_kv_heads, block_size, head_dim] of the storage dtype, v at v_offset, per-row f32 scales for i8/f8e4m3).
+// Block b of this layer starts at layer_base + b * block_stride bytes.
 struct PagedKvLayer {
-  float* layer_base;
-  int64_t block_stride;   // floats
+  uint8_t* layer_base;
+  int64_t block_stride;   // bytes (kv_block_layout(...).block_bytes)
   int32_t block_size;
   int32_t num_kv_heads;
   int32_t head_dim;
+  KvDType dtype = KvDType::f32;
 };
 
 // One step's tokens: token r belongs to sequence seq_of_token[r] and sits at positions[r].
@@ -116,7 +118,7 @@ struct AttentionArgs {
 
 // Writes every token's k and v into the cache at its position, then computes causal attention for every token
 // over its own sequence's keys (those at positions <= its own: tokens of the same step included). Online softmax
-// in f32; parallel over (token, head).
+// in f32; K/V rows of a 16-bit or quantized cache are widened to f32 one block run at a time.
 void attention(ThreadPool& pool, const AttentionArgs& args);
 
 // Streams a large buffer with all pool threads and returns GB/s (1e9 bytes / s) of reads.

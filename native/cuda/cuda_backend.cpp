@@ -506,12 +506,16 @@ void CudaBackend::run_node(const BoundNode& b, const StepBatch& step) {
       c.v = in[2].act;
       c.out = out.act;
       c.rows = rows;
-      c.kv.block_stride = kv.floats_per_block_per_layer();
-      // Layer l's blocks: [num_blocks, 2, num_kv_heads, block_size, head_dim] starting at l * num_blocks blocks.
-      c.kv.layer_base = kv_.get<float>() + int64_t(a.layer) * kv_blocks_ * c.kv.block_stride;
+      const cpu::KvBlockLayout layout = kv.layout();
+      c.kv.block_stride = layout.block_bytes;
+      // Layer l's blocks (kv_block_layout bytes each) start at block l * num_blocks.
+      c.kv.layer_base = kv_.get<uint8_t>() + int64_t(a.layer) * kv_blocks_ * c.kv.block_stride;
+      c.kv.v_offset = layout.v_offset;
+      c.kv.scale_offset = layout.scale_offset;
       c.kv.block_size = kv.block_size;
       c.kv.num_kv_heads = kv.num_kv_heads;
       c.kv.head_dim = kv.head_dim;
+      c.kv.dtype = int32_t(kv.dtype);
       c.num_heads = a.num_heads;
       c.num_kv_heads = a.num_kv_heads;
       c.head_dim = a.head_dim;

@@ -69,10 +69,10 @@ CpuBackend::Operand CpuBackend::bind(int32_t value_id) {
 
 void CpuBackend::allocate_kv_cache(int32_t num_blocks) {
   const KvCacheSpec& kv = plan_.kv;
-  const unsigned __int128 floats = static_cast<unsigned __int128>(kv.num_layers) * static_cast<uint64_t>(num_blocks) *
-                                   static_cast<uint64_t>(kv.floats_per_block_per_layer());
-  if (floats > (static_cast<unsigned __int128>(1) << 44)) fail(LLMC_ERR_LIMIT, "the KV cache budget is too large for this machine");
-  kv_.allocate(static_cast<size_t>(floats) * sizeof(float), "KV cache");
+  const unsigned __int128 bytes = static_cast<unsigned __int128>(kv.num_layers) * static_cast<uint64_t>(num_blocks) *
+                                  static_cast<uint64_t>(kv.bytes_per_block_per_layer());
+  if (bytes > (static_cast<unsigned __int128>(1) << 46)) fail(LLMC_ERR_LIMIT, "the KV cache budget is too large for this machine");
+  kv_.allocate(static_cast<size_t>(bytes), "KV cache");
   kv_blocks_ = num_blocks;
 }
 
@@ -158,12 +158,13 @@ void CpuBackend::run_node(const BoundNode& b, const StepBatch& step) {
       args.seq_of_token = step.seq_of_token;
       args.block_tables = step.block_tables;
       args.max_blocks_per_seq = step.max_blocks_per_seq;
-      // Layer l's blocks: [num_blocks, 2, num_kv_heads, block_size, head_dim] starting at l * num_blocks blocks.
-      args.kv.block_stride = kv.floats_per_block_per_layer();
-      args.kv.layer_base = kv_.floats() + int64_t{a.layer} * kv_blocks_ * args.kv.block_stride;
+      // Layer l's blocks (kv_block_layout bytes each) start at block l * num_blocks.
+      args.kv.block_stride = kv.bytes_per_block_per_layer();
+      args.kv.layer_base = static_cast<uint8_t*>(kv_.data()) + int64_t{a.layer} * kv_blocks_ * args.kv.block_stride;
       args.kv.block_size = kv.block_size;
       args.kv.num_kv_heads = kv.num_kv_heads;
       args.kv.head_dim = kv.head_dim;
+      args.kv.dtype = kv.dtype;
       args.num_heads = a.num_heads;
       args.num_kv_heads = a.num_kv_heads;
       args.head_dim = a.head_dim;

@@ -51,7 +51,7 @@ class CpuBackend final : public Backend {
   int64_t token_floats_ = 0, logit_floats_ = 0;
   int32_t logit_rows_cap_ = 0;
   std::vector<int64_t> logit_offset_;  // [values] offset of a logit_rows value in logit_arena_ (floats per row)
-  HostBuffer kv_;        // [num_layers, num_blocks, 2, num_kv_heads, block_size, head_dim] f32
+  HostBuffer kv_;        // [num_layers, num_blocks] blocks of kv_block_layout(plan kv dtype) bytes
   int32_t kv_blocks_ = 0;
   std::vector<BoundNode> nodes_;
   const float* logits_ = nullptr;

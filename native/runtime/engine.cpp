@@ -44,6 +44,7 @@ std::string build_info_json(const llmc_engine& e) {
   num("kv_cache_bytes", e.kv_cache_bytes);
   num("kv_block_count", e.kv_pool->num_blocks());
   num("block_size", p.kv.block_size);
+  field("kv_cache_dtype", json::quote(cpu::kv_dtype_name(p.kv.dtype)));
   num("kv_bytes_per_token", kv_bytes_per_block(p.kv) / p.kv.block_size);
   if (const std::string extra = e.backend->info_json_fields(); !extra.empty()) s += ", " + extra;
   std::string eos = "[";

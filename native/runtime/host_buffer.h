@@ -17,6 +17,7 @@ class HostBuffer {
   void allocate(size_t bytes, const std::string& what);
 
   float* floats() const { return static_cast<float*>(data_); }
+  void* data() const { return data_; }
   size_t bytes() const { return bytes_; }
 
  private:

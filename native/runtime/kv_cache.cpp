@@ -4,9 +4,7 @@
 
 namespace llmc::runtime {
 
-int64_t kv_bytes_per_block(const KvCacheSpec& kv) {
-  return int64_t{kv.num_layers} * kv.floats_per_block_per_layer() * static_cast<int64_t>(sizeof(float));
-}
+int64_t kv_bytes_per_block(const KvCacheSpec& kv) { return int64_t{kv.num_layers} * kv.bytes_per_block_per_layer(); }
 
 int32_t kv_block_count(const KvCacheSpec& kv, const Limits& limits, int64_t budget_bytes) {
   const int64_t per_seq = (int64_t{limits.max_seq_len} + kv.block_size - 1) / kv.block_size;

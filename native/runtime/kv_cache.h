@@ -9,7 +9,7 @@
 
 namespace llmc::runtime {
 
-// Bytes of one block over all layers, k and v (f32).
+// Bytes of one block over all layers: k, v and (i8/f8e4m3) their scales, in the storage dtype.
 int64_t kv_bytes_per_block(const KvCacheSpec& kv);
 
 // Blocks for a byte budget (0 = the default: max_batch_size sequences of max_seq_len tokens). Throws

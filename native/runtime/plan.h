@@ -103,13 +103,16 @@ struct Limits {
   int32_t max_num_tokens = 0;  // tokens in one packed step
 };
 
-// Paged KV cache shape. Per layer and block: k then v, each [num_kv_heads, block_size, head_dim] f32.
+// Paged KV cache shape. Per layer and block: k then v, each [num_kv_heads, block_size, head_dim] of the storage
+// dtype, then per-row scales for i8/f8e4m3 (cpu/kv_dtype.h kv_block_layout; docs/kv-cache.md).
 struct KvCacheSpec {
   int32_t num_layers = 0;
   int32_t num_kv_heads = 0;
   int32_t head_dim = 0;
   int32_t block_size = 0;
-  int64_t floats_per_block_per_layer() const { return 2LL * num_kv_heads * block_size * head_dim; }
+  cpu::KvDType dtype = cpu::KvDType::f32;
+  cpu::KvBlockLayout layout() const { return cpu::kv_block_layout(dtype, num_kv_heads, block_size, head_dim); }
+  int64_t bytes_per_block_per_layer() const { return layout().block_bytes; }
 };
 
 struct Plan {

@@ -288,8 +288,9 @@ Plan parse_plan(const json::Value& root, const std::string& where) {
   plan.kv.head_dim = static_cast<int32_t>(f.integer(kv, "kv_cache", "head_dim", 0, 1 << 20));
   plan.kv.block_size = static_cast<int32_t>(f.integer(kv, "kv_cache", "block_size", 1, 1 << 20));
   std::string kv_dtype = f.string(kv, "kv_cache", "dtype");
-  if (kv_dtype != "f32") {
-    fail(LLMC_ERR_UNSUPPORTED, where + ": kv_cache.dtype \"" + kv_dtype + "\" is not supported by this runtime (f32 only)");
+  if (!cpu::kv_dtype_from_name(kv_dtype.c_str(), &plan.kv.dtype)) {
+    fail(LLMC_ERR_UNSUPPORTED, where + ": kv_cache.dtype \"" + kv_dtype +
+                                   "\" is not supported by this runtime (f32, f16, bf16, i8, f8e4m3); rebuild the engine with this llmc version");
   }
 
   const json::Value& arena = f.object(root, "", "arena");

@@ -291,156 +291,6 @@ void test_rope(ThreadPool& pool, Simd best) {
   }
 }
 
-// ------------------------------------------------------------------------------------------------ attention
-
-struct AttnCase {
-  std::string label;
-  int32_t heads, kv_heads, head_dim, block_size, window;
-  bool alibi;
-  std::vector<int32_t> prefix;  // tokens already in the cache, per sequence
-  std::vector<int32_t> step;    // new tokens in the step, per sequence
-};
-
-// Dense attention for one token: keys are the sequence's positions lo..pos, contiguous [positions, kv_heads*hd].
-void dense_attention(const AttnCase& c, const std::vector<float>& K, const std::vector<float>& V, const float* q,
-                     int32_t pos, const std::vector<float>& slopes, float* out) {
-  const int32_t hd = c.head_dim, kvw = c.kv_heads * hd;
-  const double scale = 1.0 / std::sqrt(double(hd));
-  for (int32_t h = 0; h < c.heads; ++h) {
-    const int32_t g = h / (c.heads / c.kv_heads);
-    std::vector<double> s(pos + 1, -INFINITY);
-    double mx = -INFINITY;
-    for (int32_t j = 0; j <= pos; ++j) {
-      const bool visible = c.window == 0 || j > pos - c.window;  // explicit mask
-      if (!visible) continue;
-      double d = 0;
-      for (int32_t e = 0; e < hd; ++e) d += double(q[h * hd + e]) * K[size_t(j) * kvw + g * hd + e];
-      s[j] = d * scale + (c.alibi ? slopes[h] * double(j) : 0.0);
-      mx = std::max(mx, s[j]);
-    }
-    double l = 0;
-    std::vector<double> o(hd, 0.0);
-    for (int32_t j = 0; j <= pos; ++j) {
-      if (s[j] == -INFINITY) continue;
-      const double p = std::exp(s[j] - mx);
-      l += p;
-      for (int32_t e = 0; e < hd; ++e) o[e] += p * V[size_t(j) * kvw + g * hd + e];
-    }
-    for (int32_t e = 0; e < hd; ++e) out[h * hd + e] = float(o[e] / l);
-  }
-}
-
-void test_attention(ThreadPool& pool, Simd best) {
-  if (!selected("attention")) return;
-  std::printf("attention (paged, scattered blocks; SIMD vs scalar; both vs dense masked f64 reference)\n");
-  const AttnCase cases[] = {
-      {"MHA hd64 prefill 300", 12, 12, 64, 16, 0, false, {0}, {300}},
-      {"MHA hd64 prefill 7", 12, 12, 64, 16, 0, false, {0}, {7}},
-      {"GQA 32/8 hd128 decode x3 seqs", 32, 8, 128, 16, 0, false, {100, 37, 250}, {1, 1, 1}},
-      {"GQA 32/8 hd128 mixed step", 32, 8, 128, 16, 0, false, {60, 0, 17}, {5, 64, 1}},
-      {"MQA 8/1 hd64 window 16 prefill 64", 8, 1, 64, 16, 16, false, {0}, {64}},
-      {"GQA 4/2 hd64 window 16 decode", 4, 2, 64, 16, 16, false, {40, 9}, {1, 3}},
-      {"ALiBi 4 heads hd64 prefill+decode", 4, 4, 64, 16, 0, true, {23, 5}, {1, 7}},
-      {"ALiBi 6 heads hd128 window 8", 6, 6, 128, 8, 8, true, {30}, {9}},
-      {"block 7 hd36 GQA 6/3", 6, 3, 36, 7, 0, false, {19, 3}, {12, 2}},
-      {"block 5 hd80 MHA decode 1 key", 4, 4, 80, 5, 0, false, {0}, {1}},
-  };
-  for (const AttnCase& c : cases) {
-    const std::string name = "attention " + c.label;
-    if (!selected(name)) continue;
-    const int32_t hd = c.head_dim, kvw = c.kv_heads * hd, qw = c.heads * hd;
-    const int32_t seqs = int32_t(c.prefix.size());
-    int32_t max_len = 0;
-    for (int32_t s = 0; s < seqs; ++s) max_len = std::max(max_len, c.prefix[s] + c.step[s]);
-    const int32_t max_blocks = (max_len + c.block_size - 1) / c.block_size;
-    // Scattered block tables: a random permutation of all physical blocks, sequences interleaved.
-    const int32_t num_blocks = seqs * max_blocks + 3;
-    std::vector<int32_t> perm(num_blocks);
-    std::iota(perm.begin(), perm.end(), 0);
-    std::shuffle(perm.begin(), perm.end(), g_rng);
-    std::vector<int32_t> tables(size_t(seqs) * max_blocks);
-    for (size_t i = 0; i < tables.size(); ++i) tables[i] = perm[i];
-    const int64_t block_stride = 2LL * c.kv_heads * c.block_size * hd;
-    std::vector<float> slopes(c.heads);
-    for (int32_t h = 0; h < c.heads; ++h) slopes[h] = std::pow(2.0f, -8.0f * (h + 1) / c.heads);
-    // Per-sequence dense K/V for all positions, and q for all positions.
-    std::vector<std::vector<float>> K(seqs), V(seqs), Q(seqs);
-    for (int32_t s = 0; s < seqs; ++s) {
-      const int32_t len = c.prefix[s] + c.step[s];
-      K[s] = random_vec(size_t(len) * kvw, -1.0f, 1.0f);
-      V[s] = random_vec(size_t(len) * kvw, -1.0f, 1.0f);
-      Q[s] = random_vec(size_t(len) * qw, -4.0f, 4.0f);  // scores with std ~1.5: peaky softmax, max moves
-    }
-    // Runs one step (tokens[] = (seq, pos)) into cache `cache`, returns the output.
-    auto run_step = [&](std::vector<float>& cache, const std::vector<std::pair<int32_t, int32_t>>& tokens) {
-      const int64_t rows = int64_t(tokens.size());
-      std::vector<float> q(rows * qw), k(rows * kvw), v(rows * kvw), out(rows * qw, NAN);
-      std::vector<int32_t> pos(rows), seq(rows);
-      for (int64_t r = 0; r < rows; ++r) {
-        const auto [s, p] = tokens[r];
-        seq[r] = s;
-        pos[r] = p;
-        std::memcpy(&q[r * qw], &Q[s][size_t(p) * qw], qw * sizeof(float));
-        std::memcpy(&k[r * kvw], &K[s][size_t(p) * kvw], kvw * sizeof(float));
-        std::memcpy(&v[r * kvw], &V[s][size_t(p) * kvw], kvw * sizeof(float));
-      }
-      AttentionArgs a{};
-      a.q = q.data();
-      a.k = k.data();
-      a.v = v.data();
-      a.rows = rows;
-      a.positions = pos.data();
-      a.seq_of_token = seq.data();
-      a.block_tables = tables.data();
-      a.max_blocks_per_seq = max_blocks;
-      a.kv = PagedKvLayer{cache.data(), block_stride, c.block_size, c.kv_heads, hd};
-      a.num_heads = c.heads;
-      a.num_kv_heads = c.kv_heads;
-      a.head_dim = hd;
-      a.scale = 1.0f / std::sqrt(float(hd));
-      a.sliding_window = c.window;
-      a.alibi_slopes = c.alibi ? slopes.data() : nullptr;
-      a.out = out.data();
-      attention(pool, a);
-      return out;
-    };
-    // Step tokens of different sequences interleaved round-robin, as a batching scheduler may order them.
-    std::vector<std::pair<int32_t, int32_t>> prefix_tokens, step_tokens;
-    for (int32_t s = 0; s < seqs; ++s)
-      for (int32_t p = 0; p < c.prefix[s]; ++p) prefix_tokens.push_back({s, p});
-    for (int32_t k = 0; k < max_len; ++k)
-      for (int32_t s = 0; s < seqs; ++s)
-        if (k < c.step[s]) step_tokens.push_back({s, c.prefix[s] + k});
-    std::vector<float> out_scalar, out_simd, cache_scalar, cache_simd;
-    scalar_and_simd(best, [&](bool simd) {
-      std::vector<float> cache(size_t(num_blocks) * block_stride, NAN);  // NaN: reading an unwritten slot shows
-      if (!prefix_tokens.empty()) run_step(cache, prefix_tokens);
-      (simd ? out_simd : out_scalar) = run_step(cache, step_tokens);
-      (simd ? cache_simd : cache_scalar) = cache;
-    });
-    // The cache holds every token's k and v where the layout says.
-    bool layout_ok = true;
-    for (int32_t s = 0; s < seqs; ++s)
-      for (int32_t p = 0; p < c.prefix[s] + c.step[s]; ++p)
-        for (int32_t g = 0; g < c.kv_heads; ++g) {
-          const int64_t base = tables[size_t(s) * max_blocks + p / c.block_size] * block_stride +
-                               (int64_t(g) * c.block_size + p % c.block_size) * hd;
-          const int64_t voff = int64_t(c.kv_heads) * c.block_size * hd;
-          layout_ok &= std::memcmp(&cache_simd[base], &K[s][size_t(p) * kvw + g * hd], hd * sizeof(float)) == 0;
-          layout_ok &= std::memcmp(&cache_simd[base + voff], &V[s][size_t(p) * kvw + g * hd], hd * sizeof(float)) == 0;
-        }
-    expect(name + " cache layout", layout_ok);
-    check(name, out_simd.data(), out_scalar.data(), out_scalar.size(), Mode::rel, 5e-6);
-    std::vector<float> ref(out_scalar.size());
-    for (size_t r = 0; r < step_tokens.size(); ++r) {
-      const auto [s, p] = step_tokens[r];
-      dense_attention(c, K[s], V[s], &Q[s][size_t(p) * qw], p, slopes, &ref[r * qw]);
-    }
-    check(name + " scalar vs dense", out_scalar.data(), ref.data(), ref.size(), Mode::rel, 5e-6);
-    check(name + " simd vs dense", out_simd.data(), ref.data(), ref.size(), Mode::rel, 5e-6);
-  }
-}
-
 // ------------------------------------------------------------------------------------------------ element-wise
 
 double act_ref(double x, ActivationKind k) {
@@ -685,8 +535,8 @@ void perf_decode_step(ThreadPool& pool, DType dt, double bw) {
       a.seq_of_token = &seq;
       a.block_tables = table.data();
       a.max_blocks_per_seq = int32_t(blocks);
-      a.kv = PagedKvLayer{cache.data() + li * blocks * block_stride, block_stride, int32_t(block), int32_t(heads),
-                          int32_t(hd)};
+      a.kv = PagedKvLayer{reinterpret_cast<uint8_t*>(cache.data() + li * blocks * block_stride), block_stride * 4,
+                          int32_t(block), int32_t(heads), int32_t(hd), KvDType::f32};
       a.num_heads = a.num_kv_heads = int32_t(heads);
       a.head_dim = int32_t(hd);
       a.scale = 0.125f;
@@ -851,7 +701,6 @@ int main(int argc, char** argv) {
   test_linear(pool, best);
   test_norms(pool, best);
   test_rope(pool, best);
-  test_attention(pool, best);
   test_elementwise(pool, best);
   test_gather(pool, best);
   set_simd_level(best);

@@ -312,8 +312,8 @@ struct AttnCase {
   int32_t split_size;           // decode split-K chunk (keys)
 };
 
-void run_attention_case(const AttnCase& c) {
-  const std::string name = "attention " + c.label;
+void run_attention_case(const AttnCase& c, cpu::KvDType kvt) {
+  const std::string name = "attention " + c.label + (kvt == cpu::KvDType::f32 ? "" : std::string(" kv ") + cpu::kv_dtype_name(kvt));
   if (!selected(name)) return;
   Scratch s;
   const int32_t hd = c.head_dim, kvw = c.kv_heads * hd, qw = c.heads * hd;
@@ -327,14 +327,15 @@ void run_attention_case(const AttnCase& c) {
   std::shuffle(perm.begin(), perm.end(), g_rng);
   std::vector<int32_t> tables(size_t(seqs) * max_blocks);
   for (size_t i = 0; i < tables.size(); ++i) tables[i] = perm[i];
-  const int64_t block_stride = 2LL * c.kv_heads * c.block_size * hd;
+  const cpu::KvBlockLayout layout = cpu::kv_block_layout(kvt, c.kv_heads, c.block_size, hd);
+  const int64_t block_stride = layout.block_bytes;
   std::vector<float> slopes(c.heads);
   for (int32_t h = 0; h < c.heads; ++h) slopes[h] = -std::pow(2.0f, -8.0f * float(h + 1) / float(c.heads));
 
   // The cache: prefix k/v written by the CPU kernel (a step of prefix tokens), then copied to the device.
-  std::vector<float> cache(size_t(num_blocks) * block_stride, 0.0f);
+  std::vector<uint8_t> cache(size_t(num_blocks) * block_stride, 0);
   cpu::AttentionArgs a{};
-  a.kv = cpu::PagedKvLayer{cache.data(), block_stride, c.block_size, c.kv_heads, hd};
+  a.kv = cpu::PagedKvLayer{cache.data(), block_stride, c.block_size, c.kv_heads, hd, kvt};
   a.num_heads = c.heads;
   a.num_kv_heads = c.kv_heads;
   a.head_dim = hd;
@@ -365,7 +366,7 @@ void run_attention_case(const AttnCase& c) {
       cpu::attention(*g_pool, pa);
     }
   }
-  float* dcache = static_cast<float*>(s.put_bytes(cache.data(), cache.size() * 4));
+  uint8_t* dcache = static_cast<uint8_t*>(s.put_bytes(cache.data(), cache.size()));
 
   // The step.
   std::vector<int32_t> pos, seq;
@@ -415,7 +416,7 @@ void run_attention_case(const AttnCase& c) {
   float* dout = s.floats(ref.size());
   call.out = dout;
   call.rows = rows;
-  call.kv = kabi::KvLayer{dcache, block_stride, c.block_size, c.kv_heads, hd, 0};
+  call.kv = kabi::KvLayer{dcache, block_stride, layout.v_offset, layout.scale_offset, c.block_size, c.kv_heads, hd, int32_t(kvt)};
   call.num_heads = c.heads;
   call.num_kv_heads = c.kv_heads;
   call.head_dim = hd;
@@ -427,8 +428,8 @@ void run_attention_case(const AttnCase& c) {
   char detail[96];
   std::snprintf(detail, sizeof detail, " [%d decode rows, %d tiles, %d splits max]", nd, nt, ds.max_splits);
   check(name + detail, got.data(), ref.data(), ref.size(), Mode::rel, 1e-5);
-  const std::vector<float> gcache = fetch(dcache, cache.size());
-  expect(name + " cache contents", std::memcmp(gcache.data(), cache.data(), cache.size() * 4) == 0);
+  const std::vector<uint8_t> gcache = fetch(dcache, cache.size());
+  expect(name + " cache contents", std::memcmp(gcache.data(), cache.data(), cache.size()) == 0);
 }
 
 void test_attention() {
@@ -461,7 +462,12 @@ void test_attention() {
     cases.push_back({"mistral window 4096 GQA 32/8 prefill 1000 + decode", 32, 8, 128, 16, 512, false, {0, 3000}, {1000, 1}, 256});
     cases.push_back({"bloom ALiBi 32 hd128 prefill 1024", 32, 32, 128, 16, 0, true, {0}, {1024}, 256});
   }
-  for (const AttnCase& c : cases) run_attention_case(c);
+  for (const AttnCase& c : cases) run_attention_case(c, cpu::KvDType::f32);
+  // 16-bit and quantized caches: the same bytes stored by both backends (the write kernel's quantizer is the CPU's),
+  // then the same widened values read by both attention kernels.
+  const size_t kv_cases[] = {0, 2, 3, 6, 8, 10, 11};
+  for (cpu::KvDType t : {cpu::KvDType::f16, cpu::KvDType::bf16, cpu::KvDType::i8, cpu::KvDType::f8e4m3})
+    for (size_t i : kv_cases) run_attention_case(cases[i], t);
 }
 
 // ------------------------------------------------------------------------------------------------ sampling
@@ -654,15 +660,17 @@ void run_perf(cuda::CublasLt* lt, float* ws, int64_t ws_floats) {
   }
   perf_linear_q(ws, ws_floats, copy_gbs);
   // Decode attention: KV bytes read per call.
-  std::printf("\ndecode attention, llama-2-7b heads (32 x 128, f32 KV): GB/s of K+V read\n");
+  std::printf("\ndecode attention, llama-2-7b heads (32 x 128): GB/s of the K+V bytes (and scales) read, per KV dtype\n");
+  for (cpu::KvDType kvt : {cpu::KvDType::f32, cpu::KvDType::f16, cpu::KvDType::i8, cpu::KvDType::f8e4m3})
   for (int batch : {1, 8, 32}) {
     for (int ctx : {512, 2048, 4096}) {
       Scratch s;
       const int heads = 32, hd = 128, bs = 16;
       const int blocks_per_seq = (ctx + bs - 1) / bs;
-      const int64_t stride = 2LL * heads * bs * hd;
-      float* cache = s.floats(size_t(batch) * blocks_per_seq * stride);
-      g_dev->memset_async(cache, 0, size_t(batch) * blocks_per_seq * stride * 4);
+      const cpu::KvBlockLayout lay = cpu::kv_block_layout(kvt, heads, bs, hd);
+      const int64_t stride = lay.block_bytes;
+      void* cache = s.alloc(size_t(batch) * blocks_per_seq * stride);
+      g_dev->memset_async(cache, 0, size_t(batch) * blocks_per_seq * stride);
       std::vector<int32_t> tables(size_t(batch) * blocks_per_seq), pos(batch), seq(batch), rows(batch);
       std::iota(tables.begin(), tables.end(), 0);
       for (int b = 0; b < batch; ++b) {
@@ -691,14 +699,14 @@ void run_perf(cuda::CublasLt* lt, float* ws, int64_t ws_floats) {
       g_dev->memset_async(const_cast<float*>(call.v), 0, size_t(batch) * heads * hd * 4);
       call.out = s.floats(size_t(batch) * heads * hd);
       call.rows = batch;
-      call.kv = kabi::KvLayer{cache, stride, bs, heads, hd, 0};
+      call.kv = kabi::KvLayer{cache, stride, lay.v_offset, lay.scale_offset, bs, heads, hd, int32_t(kvt)};
       call.num_heads = heads;
       call.num_kv_heads = heads;
       call.head_dim = hd;
       call.scale = 0.088f;
       const double ms = timer.median_ms(20, [&](int) { cuda::ops::attention(*g_dev, call, sa, ds); });
-      const double bytes = 2.0 * batch * ctx * heads * hd * 4;
-      std::printf("batch %2d ctx %4d: %8.1f us  %7.0f GB/s  %5.1f%% of copy\n", batch, ctx, ms * 1e3, bytes / (ms * 1e-3) / 1e9,
+      const double bytes = double(batch) * ctx * stride / bs;
+      std::printf("kv %-6s batch %2d ctx %4d: %8.1f us  %7.0f GB/s  %5.1f%% of copy\n", cpu::kv_dtype_name(kvt), batch, ctx, ms * 1e3, bytes / (ms * 1e-3) / 1e9,
                   100 * bytes / (ms * 1e-3) / 1e9 / copy_gbs);
     }
   }
@@ -707,8 +715,9 @@ void run_perf(cuda::CublasLt* lt, float* ws, int64_t ws_floats) {
   for (int T : {512, 2048, 4096}) {
     Scratch s;
     const int heads = 32, hd = 128, bs = 16, nb = (T + bs - 1) / bs;
-    const int64_t stride = 2LL * heads * bs * hd;
-    float* cache = s.floats(size_t(nb) * stride);
+    const cpu::KvBlockLayout lay = cpu::kv_block_layout(cpu::KvDType::f32, heads, bs, hd);
+    const int64_t stride = lay.block_bytes;
+    void* cache = s.alloc(size_t(nb) * stride);
     std::vector<int32_t> tables(nb), pos(T), seq(T, 0);
     std::iota(tables.begin(), tables.end(), 0);
     std::iota(pos.begin(), pos.end(), 0);
@@ -728,7 +737,7 @@ void run_perf(cuda::CublasLt* lt, float* ws, int64_t ws_floats) {
     call.q = call.k = call.v = qkv;
     call.out = s.floats(size_t(T) * heads * hd);
     call.rows = T;
-    call.kv = kabi::KvLayer{cache, stride, bs, heads, hd, 0};
+    call.kv = kabi::KvLayer{cache, stride, lay.v_offset, lay.scale_offset, bs, heads, hd, 0};
     call.num_heads = call.num_kv_heads = heads;
     call.head_dim = hd;
     call.scale = 0.088f;

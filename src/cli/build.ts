@@ -12,6 +12,7 @@ import { collect, intArg, nonEmpty } from './parse.js';
 interface BuildFlags {
   output: string;
   dtype?: BuildDType;
+  kvCacheDtype?: string;
   maxBatchSize?: number;
   maxSeqLen?: number;
   maxNumTokens?: number;
@@ -43,6 +44,7 @@ export function registerBuild(program: Command): void {
     .requiredOption('-o, --output <engine_dir>', 'engine directory to write', nonEmpty('--output'))
     .addOption(new Option('--dtype <dtype>', "weight dtype (default: the checkpoint's torch_dtype, float32 if absent)")
       .choices(['float32', 'float16', 'bfloat16']))
+    .option('--kv-cache-dtype <dtype>', 'KV cache storage: float32 (default), float16, bfloat16, int8 or fp8 (e4m3); int8/fp8 keep one scale per token and kv head (docs/kv-cache.md)', nonEmpty('--kv-cache-dtype'))
     .option('--max-batch-size <n>', 'sequences in flight at once (default 8)', intArg(1, 4096))
     .option('--max-seq-len <n>', 'prompt + generated tokens per sequence (default min(max_position_embeddings, 4096))', intArg(1, 1 << 24))
     .option('--max-num-tokens <n>', 'tokens in one packed step: prefill chunk + decode tokens (default derived from --max-seq-len)', intArg(1, 1 << 24))
@@ -73,6 +75,7 @@ export function registerBuild(program: Command): void {
         modelDir: hfDir,
         outDir: flags.output,
         dtype: flags.dtype,
+        kvCacheDType: flags.kvCacheDtype,
         maxBatchSize: flags.maxBatchSize,
         maxSeqLen: flags.maxSeqLen,
         maxNumTokens: flags.maxNumTokens,

@@ -100,7 +100,7 @@ function memoryRows(mp: MemoryPlan | undefined, maxSeqLen?: number): [string, st
     ['weights', formatBytes(mp.weights_bytes)],
     ['weights read per decode step', formatBytes(mp.decode_weight_bytes)],
     ['activations', formatBytes(mp.activation_bytes)],
-    ['KV cache per token', formatBytes(mp.kv_bytes_per_token)],
+    ['KV cache per token', `${formatBytes(mp.kv_bytes_per_token)} (${mp.kv_cache_dtype ?? 'float32'}, all layers, k + v${mp.kv_cache_dtype === 'int8' || mp.kv_cache_dtype === 'fp8' ? ' + scales' : ''})`],
     ['KV cache (default budget)', formatBytes(mp.kv_cache_bytes)],
   ];
   if (mp.kv_bytes_per_token && mp.kv_cache_bytes) {
@@ -155,6 +155,7 @@ function printText(dir: string, m: EngineManifest, plan: Plan, s: PlanSummary, f
   out.push('build');
   out.push(table([
     ['dtype', String(m.build?.dtype ?? '?')],
+    ['kv_cache_dtype', String(m.build?.kv_cache_dtype ?? 'float32')],
     ['max_batch_size', String(m.build?.max_batch_size ?? '?')],
     ['max_seq_len', String(m.build?.max_seq_len ?? '?')],
     ['max_num_tokens', String(m.build?.max_num_tokens ?? '?')],

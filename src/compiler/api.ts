@@ -6,6 +6,7 @@ export interface BuildOptions {
   modelDir?: string;         // HF checkpoint directory (with dummyWeights: only its config.json is read)
   outDir: string;            // engine directory to write
   dtype?: BuildDType;        // weight dtype; default: the checkpoint's torch_dtype (float32 if absent)
+  kvCacheDType?: string;     // --kv-cache-dtype: float32 (default) | float16 | bfloat16 | int8 | fp8 (docs/kv-cache.md)
   maxBatchSize?: number;     // default 8
   maxSeqLen?: number;        // default min(max_position_embeddings, 4096)
   maxNumTokens?: number;     // tokens in one packed step; default maxSeqLen (one whole prompt fits one step); >= maxBatchSize

@@ -26,6 +26,7 @@ import { MANIFEST_FILE } from './engine/format.js';
 import { gateFailure } from './quant/accuracy-gate.js';
 import type { QuantizationSummary } from './quant/options.js';
 import { QuantizedBuild } from './quant/quantized-build.js';
+import { resolveKvCacheDType } from './engine/kv-dtype.js';
 import type { Limits } from './engine/plan.js';
 import { writeEngine } from './engine/writer.js';
 import { buildPipeline, runPipeline } from '../passes/pipeline.js';
@@ -53,6 +54,7 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) fail('BAD_ARGUMENT', `${flag} must be a positive integer, got ${String(v)}`);
   }
   checkDummyOptions(opts);
+  const kvCacheDType = resolveKvCacheDType(opts.kvCacheDType);
   const needed = [['-o (the engine directory)', opts.outDir], ...(opts.dummyWeights ? [] : [['the checkpoint directory', opts.modelDir]])] as const;
   for (const [flag, v] of needed) {
     if (typeof v !== 'string' || v.trim() === '') fail('BAD_ARGUMENT', `${flag} is missing`, 'usage: llmc build HF_DIR -o ENGINE');
@@ -110,7 +112,7 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   const writeDir = qb.gated ? makeTempDir(outDir) : outDir;
   if (qb.gated) rmSync(writeDir, { recursive: true });
   const { manifest, memory } = writeEngine({
-    outDir: writeDir, graph, cfg, limits, dtype, passes: passes.map((p) => p.name),
+    outDir: writeDir, graph, cfg, limits, dtype, kvCacheDType, passes: passes.map((p) => p.name),
     checkpoint: ckpt ? { ...ckpt, tensors: model.tensors } : null,
     dummy: dummySrc ? { config: dummySrc.label, seed: opts.dummySeed ?? 0, dir: dummySrc.dir, generation: dummySrc.generation } : undefined,
     target: targetManifest, files, quantization, log,

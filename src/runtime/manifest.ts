@@ -16,6 +16,7 @@ export interface MemoryPlan {
   decode_weight_bytes?: number;
   arena_floats_per_token?: number;
   activation_bytes?: number;
+  kv_cache_dtype?: string;
   kv_bytes_per_token?: number;
   kv_cache_bytes?: number;
 }
@@ -26,7 +27,7 @@ export interface EngineManifest {
   llmc_version?: string;
   created?: string;
   model: Record<string, unknown> & { vocab_size?: number; architecture?: string; family?: string };
-  build: { dtype?: string; max_batch_size?: number; max_seq_len: number; max_num_tokens?: number; passes?: string[] };
+  build: { dtype?: string; kv_cache_dtype?: string; max_batch_size?: number; max_seq_len: number; max_num_tokens?: number; passes?: string[] };
   target?: {
     backend?: string; archs?: string[]; ptx?: string; fatbin?: string; fatbin_sha256?: string; nvcc_version?: string;
     defines?: Record<string, number>; kernels?: string[];
@@ -48,6 +49,7 @@ export function rebuildCommand(dir: string, m: Partial<EngineManifest>): string 
     ? ['llmc build --dummy-weights --config', m.source?.config ?? 'CONFIG', ...(m.source?.seed ? ['--dummy-seed', String(m.source.seed)] : []), '-o', dir]
     : ['llmc build', m.source?.dir ?? 'HF_DIR', '-o', dir];
   if (m.build?.dtype) parts.push('--dtype', m.build.dtype);
+  if (m.build?.kv_cache_dtype && m.build.kv_cache_dtype !== 'float32') parts.push('--kv-cache-dtype', m.build.kv_cache_dtype);
   if (m.target?.backend === 'cuda') parts.push('--target', 'cuda', ...(m.target.archs?.length ? ['--cuda-arch', m.target.archs.join(',')] : []));
   if (m.quantization?.flags?.length) parts.push(...m.quantization.flags);
   if (m.build?.max_batch_size) parts.push('--max-batch-size', String(m.build.max_batch_size));

@@ -118,6 +118,7 @@ describe('engine for the llama fixture', () => {
       decode_weight_bytes: total - embed,                      // untied: the embedding table is only gathered from
       arena_floats_per_token: plan.arena.floats_per_token,
       activation_bytes: 4 * plan.arena.floats_per_token * 128,
+      kv_cache_dtype: 'float32',
       kv_bytes_per_token: 2 * 2 * 2 * 16 * 4,                  // layers * (k, v) * kv_heads * head_dim * f32
       kv_cache_bytes: 8 * Math.ceil(128 / 16) * 16 * 512,
     });
@@ -142,7 +143,7 @@ describe('engine for the llama fixture', () => {
     expect(lines.join('\n')).toMatch(/llmc build: LlamaForCausalLM \(2 layers, hidden 64, 4 heads \/ 2 kv heads, vocab 512\)/);
     expect(lines.join('\n')).toMatch(/limits: max_batch_size 8, max_seq_len 128, max_num_tokens 128 \(default: max_seq_len/);
     expect(lines.filter((l) => l.startsWith('memory plan: '))).toHaveLength(3);
-    expect(lines.join('\n')).toMatch(/memory plan: KV cache 512 bytes\/token; 0\.50 MB at 8 sequences x 128 tokens/);
+    expect(lines.join('\n')).toMatch(/memory plan: KV cache f32, 512 bytes\/token; 0\.50 MB at 8 sequences x 128 tokens/);
   });
 
   test('dumpIrDir holds the IR after every pass, each one valid', () => {

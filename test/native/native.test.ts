@@ -40,6 +40,14 @@ test('quantized linear: every SIMD level matches the scalar reference, which mat
   expect(r.out).not.toMatch(/FAIL/);
 });
 
+test('attention ops: every attention path and KV dtype at every SIMD level matches the scalar and dense references', () => {
+  const r = sh(join(buildDir, 'attention_ops'), []);
+  if (r.code !== 0) throw new Error(r.out.slice(-4000));
+  expect(r.out).toMatch(/\d+ cases, 0 failed/);
+  expect(r.out).toMatch(/PASS  attention /);
+  expect(r.out).not.toMatch(/FAIL/);
+});
+
 test('targets and dummy weights: GPU code rules, cuda engines refused by the CPU backend, the dummy generator', () => {
   const r = sh(join(buildDir, 'target_dummy_test'), []);
   if (r.code !== 0) throw new Error(r.out.slice(-4000));

@@ -20,6 +20,8 @@
 #include <cstring>
 
 using std::isfinite;
+using std::isnan;
+using std::signbit;
 
 struct uint3 {
   unsigned x, y, z;

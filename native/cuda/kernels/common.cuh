@@ -278,14 +278,42 @@ LLMC_DEVICE float activate(float x, int kind) {
   }
 }
 
-// ---- paged KV cache --------------------------------------------------------------------------------------------
+// ---- paged KV cache (layout: kernel_abi.h KvLayer) ------------------------------------------------------------
 
-// The k row of kv head `kvh` at key position `pos` of a sequence (v is at + kv_v_offset).
-LLMC_DEVICE float* kv_k_row(const KvLayer& kv, const int32_t* table, int pos, int kvh) {
+// Where the k row of kv head `kvh` at key position `pos` of a sequence lives: its block, and its row index inside
+// the block ([num_kv_heads, block_size]). The v row is at + v_offset; scales (i8/f8e4m3) are indexed by `row`.
+struct KvRowRef {
+  uint8_t* block;
+  int64_t row;
+};
+LLMC_DEVICE KvRowRef kv_row(const KvLayer& kv, const int32_t* table, int pos, int kvh) {
   const int32_t block = table[pos / kv.block_size];
-  return kv.layer_base + int64_t(block) * kv.block_stride +
-         (int64_t(kvh) * kv.block_size + pos % kv.block_size) * kv.head_dim;
+  return KvRowRef{static_cast<uint8_t*>(kv.layer_base) + int64_t(block) * kv.block_stride,
+                  int64_t(kvh) * kv.block_size + pos % kv.block_size};
 }
-LLMC_DEVICE int64_t kv_v_offset(const KvLayer& kv) { return int64_t(kv.num_kv_heads) * kv.block_size * kv.head_dim; }
+LLMC_DEVICE int kv_elem_bytes(int dtype) { return dtype == kKvF32 ? 4 : (dtype == kKvF16 || dtype == kKvBF16) ? 2 : 1; }
+LLMC_DEVICE uint8_t* kv_k_bytes(const KvLayer& kv, const KvRowRef& r) { return r.block + r.row * kv.head_dim * kv_elem_bytes(kv.dtype); }
+LLMC_DEVICE float* kv_k_scales(const KvLayer& kv, uint8_t* block) { return reinterpret_cast<float*>(block + kv.scale_offset); }
+LLMC_DEVICE float* kv_v_scales(const KvLayer& kv, uint8_t* block) {
+  return kv_k_scales(kv, block) + int64_t(kv.num_kv_heads) * kv.block_size;
+}
+
+// e4m3 (OCP E4M3FN) -> f32, exact. 0x7f/0xff (NaN) is never stored by the quantizer.
+LLMC_DEVICE float f8e4m3_to_f32(uint32_t b) {
+  const uint32_t e = (b >> 3) & 0xfu, m = b & 7u, sign = (b & 0x80u) << 24;
+  if (e == 0) return __uint_as_float(sign | __float_as_uint(float(m) * 0.001953125f));  // m * 2^-9
+  return __uint_as_float(sign | ((e + 120u) << 23) | (m << 20));
+}
+
+// Element c of a k or v row stored in dtype `dt` (unscaled: the caller multiplies by the row's scale).
+LLMC_DEVICE float kv_widen(int dt, const uint8_t* row, int c) {
+  switch (dt) {
+    case kKvF16: return f16_to_f32(reinterpret_cast<const uint16_t*>(row)[c]);
+    case kKvBF16: return bf16_to_f32(reinterpret_cast<const uint16_t*>(row)[c]);
+    case kKvI8: return float(reinterpret_cast<const int8_t*>(row)[c]);
+    case kKvF8E4M3: return f8e4m3_to_f32(row[c]);
+    default: return reinterpret_cast<const float*>(row)[c];
+  }
+}
 
 }  // namespace llmc_dev

@@ -14,7 +14,7 @@
 #pragma once
 #include <stdint.h>
 
-#define LLMC_CUDA_ABI_VERSION 1
+#define LLMC_CUDA_ABI_VERSION 2
 
 #if defined(__cplusplus) && __cplusplus >= 201103L
 #define LLMC_ABI_SIZE(T, n) static_assert(sizeof(T) == (n), "kernel ABI: sizeof(" #T ") changed; update both sides")
@@ -28,6 +28,8 @@ namespace kabi {
 // Weight dtype codes (== llmc::DType, schema/ops.json; launch.cpp static_asserts the match). i8, u4 and f8e4m3 are
 // the codes of the quantized linear (linear_quant.cu).
 enum : int32_t { kF32 = 0, kF16 = 1, kBF16 = 2, kI8 = 3, kU4 = 4, kF8E4M3 = 5 };
+// KV cache storage dtype codes (== llmc::cpu::KvDType).
+enum : int32_t { kKvF32 = 0, kKvF16 = 1, kKvBF16 = 2, kKvI8 = 3, kKvF8E4M3 = 4 };
 // Activation kinds (== llmc::ActivationKind).
 enum : int32_t { kSilu = 0, kGeluErf = 1, kGeluTanh = 2, kRelu = 3, kGeluBloom = 4, kIdentity = 5 };
 // Rope styles (== llmc::RopeStyle).
@@ -51,7 +53,7 @@ enum : int32_t {
   kSampleMaxSorted = 1024,  // top-k / nucleus candidates sorted exactly on device
 };
 
-struct AbiParams {  // llmc_abi_v1: writes LLMC_CUDA_ABI_VERSION to *out (when out is not null)
+struct AbiParams {  // llmc_abi_v2: writes LLMC_CUDA_ABI_VERSION to *out (when out is not null)
   int32_t* out;
 };
 LLMC_ABI_SIZE(AbiParams, 8);
@@ -162,17 +164,21 @@ struct CopyParams {  // llmc_copy: dst[i] = src[i] for i < n16 16-byte words (ba
 LLMC_ABI_SIZE(CopyParams, 24);
 
 // ---- kv_cache.cu / attention -----------------------------------------------------------------------------------
-// One layer of the paged KV cache (same layout as the CPU backend, llmc::cpu::PagedKvLayer): block b holds k at
-// layer_base + b * block_stride as [num_kv_heads, block_size, head_dim] f32, and v right after it.
+// One layer of the paged KV cache (same layout as the CPU backend, llmc::cpu::PagedKvLayer; the host fills the
+// offsets from llmc::cpu::kv_block_layout): block b starts at layer_base + b * block_stride bytes and holds k as
+// [num_kv_heads, block_size, head_dim] elements of `dtype`, v at + v_offset, and for i8/f8e4m3 one f32 scale per
+// (kv head, position): k scales [num_kv_heads, block_size] at + scale_offset, v scales right after them.
 struct KvLayer {
-  float* layer_base;
-  int64_t block_stride;  // floats = 2 * num_kv_heads * block_size * head_dim
+  void* layer_base;
+  int64_t block_stride;  // bytes
+  int64_t v_offset;      // bytes
+  int64_t scale_offset;  // bytes; 0 for unscaled dtypes
   int32_t block_size;
   int32_t num_kv_heads;
   int32_t head_dim;
-  int32_t pad_;
+  int32_t dtype;         // kKv*
 };
-LLMC_ABI_SIZE(KvLayer, 32);
+LLMC_ABI_SIZE(KvLayer, 48);
 
 struct KvWriteParams {          // writes k[r], v[r] at position positions[r] of sequence seq_of_token[r]
   const float* k;               // [rows, num_kv_heads * head_dim]          grid: rows   block: kRowThreads
@@ -184,7 +190,7 @@ struct KvWriteParams {          // writes k[r], v[r] at position positions[r] of
   int32_t rows;
   int32_t max_blocks_per_seq;
 };
-LLMC_ABI_SIZE(KvWriteParams, 80);
+LLMC_ABI_SIZE(KvWriteParams, 96);
 
 // Prefill attention: one block per (query tile, head). A tile is up to kAttnPrefillRows consecutive tokens of one
 // sequence: tiles[4 * i + {0, 1, 2}] = seq, first token row, row count. K/V come from the cache (written first).
@@ -206,7 +212,7 @@ struct AttnPrefillParams {
   float scale;
   int32_t pad_;
 };
-LLMC_ABI_SIZE(AttnPrefillParams, 112);
+LLMC_ABI_SIZE(AttnPrefillParams, 128);
 
 // Dynamic shared memory (floats) of the attention kernels for padded head dim hd:
 //   prefill: Q [32][hd+4] | K [32][hd+4] | V [32][hd] | P [4 warps][32][8]
@@ -250,7 +256,7 @@ struct AttnDecodeParams {
   int32_t chunks_per_group;     // ceil(group size / heads_per_block)
   int32_t pad_;
 };
-LLMC_ABI_SIZE(AttnDecodeParams, 152);
+LLMC_ABI_SIZE(AttnDecodeParams, 168);
 
 // ---- linear_gemv.cu / linear_gemm.cu ---------------------------------------------------------------------------
 // y[rows, out] = x[rows, in] . w[out, in]^T + bias[out]
@@ -353,7 +359,7 @@ LLMC_ABI_SIZE(SampleParams, 40);
 
 // Every kernel: X(name, params struct). Host and emulator tables are generated from this list.
 #define LLMC_CUDA_KERNELS(X)                         \
-  X(llmc_abi_v1, AbiParams)                          \
+  X(llmc_abi_v2, AbiParams)                          \
   X(llmc_embedding, EmbeddingParams)                 \
   X(llmc_pos_embedding, PosEmbeddingParams)          \
   X(llmc_rms_norm, NormParams)                       \

@@ -1,12 +1,11 @@
 // Constants of the engine format (docs/engine-format.md). Bump FORMAT_VERSION with the spec and the C++ reader
 // (native/include/llmc/llmc.h LLMC_ENGINE_FORMAT_VERSION) on any structural change.
-export const FORMAT_VERSION = 2;   // 2: weight dtypes i8/u4/f8e4m3/i32 and linear_q (quantized engines)
+export const FORMAT_VERSION = 2;   // 2: weight dtypes i8/u4/f8e4m3/i32 and linear_q (quantized engines); kv_cache.dtype f16/bf16/i8/f8e4m3
 export const MAGIC = Buffer.from([0x4c, 0x4c, 0x4d, 0x43, 0x45, 0x4e, 0x47, 0x00]); // "LLMCENG\0"
 export const HEADER_BYTES = 40;          // magic, version, flags, plan length, data offset, data size
 export const DATA_ALIGN = 4096;          // data section offset (page aligned for mmap)
 export const WEIGHT_ALIGN = 64;          // each weight's offset inside the data section
 export const KV_BLOCK_SIZE = 16;         // tokens per paged KV-cache block
-export const KV_DTYPE = 'f32';           // KV cache dtype on the CPU backend
 
 export const ENGINE_FILE = 'rank0.engine';
 export const MANIFEST_FILE = 'config.json';
@@ -15,6 +14,7 @@ export const COPIED_FILES = ['tokenizer.json', 'tokenizer_config.json', 'generat
 
 import type { PlanDummy } from '../dummy/init.js';
 import type { WeightDType } from '../ir/graph.js';
+import type { PlanKvDType } from './kv-dtype.js';
 export type { PlanDummy } from '../dummy/init.js';
 
 export const alignUp = (x: number, a: number) => Math.ceil(x / a) * a;
@@ -36,7 +36,7 @@ export interface Plan {
   schema_hash: string;
   model: { vocab_size: number; hidden_size: number; num_layers: number; num_heads: number; num_kv_heads: number; head_dim: number };
   limits: { max_batch_size: number; max_seq_len: number; max_num_tokens: number };
-  kv_cache: { num_layers: number; num_kv_heads: number; head_dim: number; dtype: string; block_size: number };
+  kv_cache: { num_layers: number; num_kv_heads: number; head_dim: number; dtype: PlanKvDType; block_size: number };
   arena: { floats_per_token: number };
   values: PlanValue[];
   nodes: PlanNode[];

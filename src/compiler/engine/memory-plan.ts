@@ -4,11 +4,13 @@
 //                          (embedding, learned positions read just the step's rows). A tied embedding is read
 //                          whole by the LM head, so it counts.
 //   arena_floats_per_token activation arena width; activation_bytes = 4 * that * max_num_tokens
-//   kv_bytes_per_token     all layers, k and v, f32
+//   kv_cache_dtype         the KV cache's storage (--kv-cache-dtype)
+//   kv_bytes_per_token     all layers, k and v (and their scales for int8/fp8), in that storage
 //   kv_cache_bytes         the runtime's default cache: max_batch_size * ceil(max_seq_len / block) blocks
 import type { Graph } from '../ir/graph.js';
 import type { ModelConfig } from '../models/config.js';
 import { KV_BLOCK_SIZE } from './format.js';
+import { KV_CACHE_DTYPES, kvBlockBytes, type KvCacheDType } from './kv-dtype.js';
 import type { Limits, WeightLayout } from './plan.js';
 
 export interface MemoryPlan {
@@ -16,13 +18,14 @@ export interface MemoryPlan {
   decode_weight_bytes: number;
   arena_floats_per_token: number;
   activation_bytes: number;
+  kv_cache_dtype: KvCacheDType;
   kv_bytes_per_token: number;
   kv_cache_bytes: number;
 }
 
 const GATHER_TABLE_OPS = new Set(['embedding', 'pos_embedding']);
 
-export function memoryPlan(g: Graph, cfg: ModelConfig, limits: Limits, layout: WeightLayout): MemoryPlan {
+export function memoryPlan(g: Graph, cfg: ModelConfig, limits: Limits, layout: WeightLayout, kvDType: KvCacheDType = 'float32'): MemoryPlan {
   const streamed = new Set<string>();   // weights some op reads whole
   for (const n of g.nodes) {
     if (GATHER_TABLE_OPS.has(n.op)) continue;
@@ -35,15 +38,16 @@ export function memoryPlan(g: Graph, cfg: ModelConfig, limits: Limits, layout: W
     if (streamed.has(p.weight.name)) decode += p.nbytes;
   }
   const fpt = g.arena?.floatsPerToken ?? 0;
-  const kvPerToken = cfg.num_layers * 2 * cfg.num_kv_heads * cfg.head_dim * 4;
+  const kvBlock = cfg.num_layers * kvBlockBytes(kvDType, cfg.num_kv_heads, KV_BLOCK_SIZE, cfg.head_dim);  // all layers
   const blocks = limits.max_batch_size * Math.ceil(limits.max_seq_len / KV_BLOCK_SIZE);
   return {
     weights_bytes: weights,
     decode_weight_bytes: decode,
     arena_floats_per_token: fpt,
     activation_bytes: 4 * fpt * limits.max_num_tokens,
-    kv_bytes_per_token: kvPerToken,
-    kv_cache_bytes: blocks * KV_BLOCK_SIZE * kvPerToken,
+    kv_cache_dtype: kvDType,
+    kv_bytes_per_token: kvBlock / KV_BLOCK_SIZE,
+    kv_cache_bytes: blocks * kvBlock,
   };
 }
 
@@ -51,7 +55,7 @@ export function memoryPlanLines(m: MemoryPlan, limits: Limits, dtype: string): s
   const mb = (b: number) => `${(b / (1024 * 1024)).toFixed(2)} MB`;
   return [
     `memory plan: weights ${mb(m.weights_bytes)} (${dtype}); one decode step reads ${mb(m.decode_weight_bytes)}`,
-    `memory plan: KV cache ${m.kv_bytes_per_token} bytes/token; ${mb(m.kv_cache_bytes)} at ${limits.max_batch_size} sequences x ${limits.max_seq_len} tokens`,
+    `memory plan: KV cache ${KV_CACHE_DTYPES[m.kv_cache_dtype].what}, ${m.kv_bytes_per_token} bytes/token; ${mb(m.kv_cache_bytes)} at ${limits.max_batch_size} sequences x ${limits.max_seq_len} tokens`,
     `memory plan: activation arena ${m.arena_floats_per_token} floats/token x ${limits.max_num_tokens} tokens = ${mb(m.activation_bytes)}`,
   ];
 }

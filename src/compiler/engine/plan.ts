@@ -5,7 +5,8 @@ import { OPS, SCHEMA_HASH } from '../ir/ops.generated.js';
 import { weightBytes, type Graph, type Weight } from '../ir/graph.js';
 import type { ModelConfig } from '../models/config.js';
 import { dummyOf } from '../dummy/init.js';
-import { alignUp, FORMAT_VERSION, KV_BLOCK_SIZE, KV_DTYPE, WEIGHT_ALIGN, type Plan, type PlanDummy, type PlanValue } from './format.js';
+import { alignUp, FORMAT_VERSION, KV_BLOCK_SIZE, WEIGHT_ALIGN, type Plan, type PlanDummy, type PlanValue } from './format.js';
+import { KV_CACHE_DTYPES, type KvCacheDType } from './kv-dtype.js';
 
 export interface Limits { max_batch_size: number; max_seq_len: number; max_num_tokens: number }
 
@@ -35,7 +36,7 @@ export function layoutWeights(g: Graph): WeightLayout {
   return { weights, dataSize: cursor };
 }
 
-export function buildPlan(g: Graph, cfg: ModelConfig, limits: Limits, layout: WeightLayout): Plan {
+export function buildPlan(g: Graph, cfg: ModelConfig, limits: Limits, layout: WeightLayout, kvDType: KvCacheDType = 'float32'): Plan {
   if (!g.arena) throw new Error('buildPlan needs a memory-planned graph (run plan_memory)');
   const values: PlanValue[] = [];
   const weightId = new Map<string, number>();
@@ -71,7 +72,7 @@ export function buildPlan(g: Graph, cfg: ModelConfig, limits: Limits, layout: We
       num_heads: cfg.num_heads, num_kv_heads: cfg.num_kv_heads, head_dim: cfg.head_dim,
     },
     limits: { ...limits },
-    kv_cache: { num_layers: cfg.num_layers, num_kv_heads: cfg.num_kv_heads, head_dim: cfg.head_dim, dtype: KV_DTYPE, block_size: KV_BLOCK_SIZE },
+    kv_cache: { num_layers: cfg.num_layers, num_kv_heads: cfg.num_kv_heads, head_dim: cfg.head_dim, dtype: KV_CACHE_DTYPES[kvDType].plan, block_size: KV_BLOCK_SIZE },
     arena: { floats_per_token: g.arena.floatsPerToken },
     values,
     nodes,

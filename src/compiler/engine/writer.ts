@@ -10,6 +10,7 @@ import { TensorReader, type TensorInfo } from '../hf/safetensors.js';
 import type { GenerationIds } from '../hf/generation.js';
 import type { ModelConfig } from '../models/config.js';
 import type { BuildDType } from '../api.js';
+import type { KvCacheDType } from './kv-dtype.js';
 import {
   alignUp, COPIED_FILES, DATA_ALIGN, ENGINE_FILE, FORMAT_VERSION, HEADER_BYTES, MAGIC, MANIFEST_FILE, type Plan,
 } from './format.js';
@@ -29,6 +30,7 @@ export interface EngineInput {
   cfg: ModelConfig;
   limits: Limits;
   dtype: BuildDType;
+  kvCacheDType?: KvCacheDType;  // default float32
   passes: string[];
   /** The checkpoint the weights are read from; null for a dummy-weight build (then `dummy` is set). */
   checkpoint: Checkpoint | null;
@@ -57,8 +59,8 @@ export interface EngineOutput {
 
 export function writeEngine(input: EngineInput): EngineOutput {
   const layout = layoutWeights(input.graph);
-  const plan = buildPlan(input.graph, input.cfg, input.limits, layout);
-  const memory = memoryPlan(input.graph, input.cfg, input.limits, layout);
+  const plan = buildPlan(input.graph, input.cfg, input.limits, layout, input.kvCacheDType);
+  const memory = memoryPlan(input.graph, input.cfg, input.limits, layout, input.kvCacheDType);
   const copyDir = input.checkpoint?.dir ?? input.dummy?.dir ?? null;
   const tokenizerPresent = copyDir !== null && existsSync(join(copyDir, 'tokenizer.json'));
   const manifest = buildManifest(input, memory, tokenizerPresent);
@@ -123,7 +125,7 @@ function buildManifest(input: EngineInput, memory: MemoryPlan, tokenizerPresent:
     llmc_version: llmcVersion(),
     created: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     model: cfg,
-    build: { dtype: input.dtype, ...limits, passes: input.passes },
+    build: { dtype: input.dtype, kv_cache_dtype: input.kvCacheDType ?? 'float32', ...limits, passes: input.passes },
     ...(input.quantization ? { quantization: input.quantization } : {}),
     target: input.target ?? { backend: 'cpu' },
     ...(dummy ? { dummy_weights: true } : {}),
