@@ -226,9 +226,15 @@ void linear(Device& dev, const LinearContext& ctx, const float* x, int rows, int
   }
 }
 
-const char* linear_q_kernel(const float* x, int rows, int in, const QuantWeight& w) {
+static bool linear_q_permute_first(const LinearContext& ctx, int rows, int in, const QuantWeight& w) {
+  return w.perm != nullptr && ctx.workspace != nullptr && int64_t(rows) * in <= ctx.workspace_floats;
+}
+
+const char* linear_q_kernel(const LinearContext& ctx, const float* x, int rows, int in, const QuantWeight& w) {
   if (rows > kGemvMaxRows) return "tiled GEMM";
-  return linear_q_fast_gemv(x, in, w) ? "GEMV" : "generic GEMV";
+  if (!linear_q_fast_gemv(x, in, w)) return "generic GEMV";
+  if (w.perm == nullptr) return "GEMV";
+  return linear_q_permute_first(ctx, rows, in, w) ? "GEMV on permuted x" : "GEMV gathering x";
 }
 
 void linear_q(Device& dev, const LinearContext& ctx, const float* x, int rows, int in, const QuantWeight& w, int out,
@@ -242,6 +248,11 @@ void linear_q(Device& dev, const LinearContext& ctx, const float* x, int rows, i
                   bias_dtype, 1, in};
   if (rows <= kGemvMaxRows) {
     if (linear_q_fast_gemv(x, in, w)) {
+      if (linear_q_permute_first(ctx, rows, in, w)) {  // x[:, perm] once, then the GEMV reads it with vector loads
+        dev.launch<K::llmc_linear_q_permute_x>({elt_blocks(dev, int64_t(rows) * in)}, kEltThreads, 0, p);
+        p.x = ctx.workspace;
+        p.perm = nullptr;
+      }
       const K k = K(int(K::llmc_gemv_q_i8_r1) + qi * kGemvMaxRows + (rows - 1));
       dev.launch_any(k, {unsigned(ceil_div(out, kGemvOutPerWarp * (kGemvThreads / 32)))}, kGemvThreads, 0, p);
     } else {

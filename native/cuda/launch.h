@@ -60,8 +60,9 @@ struct QuantWeight {
 };
 void linear_q(Device& dev, const LinearContext& ctx, const float* x, int rows, int in, const QuantWeight& w, int out,
               const void* bias, int bias_dtype, float* y);
-// Which kernel linear_q launches for these arguments (tests and --perf name the path they measure).
-const char* linear_q_kernel(const float* x, int rows, int in, const QuantWeight& w);
+// Which kernel linear_q launches for these arguments (tests and --perf name the path they measure). Decode with perm
+// gathers x into ctx.workspace first when it holds rows x in floats.
+const char* linear_q_kernel(const LinearContext& ctx, const float* x, int rows, int in, const QuantWeight& w);
 
 // The step's layout on the device, shared by every attention node.
 struct StepArrays {

@@ -126,17 +126,24 @@ void run_case(DType qt, const QCase& c, float* ws, int64_t ws_floats) {
     }
     const float* dx = s.put(x);
     float* dy = s.floats(ref.size());
-    const std::string path = cuda::ops::linear_q_kernel(dx, rows, c.in, dw);
-    const std::string want = rows > kabi::kGemvMaxRows ? "tiled GEMM" : c.expect_gemv;
+    const std::string path = cuda::ops::linear_q_kernel(ctx, dx, rows, c.in, dw);
+    std::string want = rows > kabi::kGemvMaxRows ? "tiled GEMM" : c.expect_gemv;
+    if (want == "GEMV" && c.perm) want = "GEMV on permuted x";
     cuda::ops::linear_q(*g_dev, ctx, dx, rows, c.in, dw, c.out, db, int(bt), dy);
     // f32 sums of in products in another order (per 16/32-code vector scaled once, split-K partials): a few ulps
     // of the largest output.
     check(std::string(name) + " (" + path + ")", fetch(dy, ref.size()).data(), ref.data(), ref.size(), Mode::rel, 2e-5);
     if (path != want) expect(std::string(name) + " takes the " + want + " path", false, "took " + path);
-    if (rows <= kabi::kGemvMaxRows && path == "GEMV" && !c.perm) {  // x one float off alignment: the generic kernel
+    if (path == "GEMV on permuted x") {  // no workspace: the GEMV gathers x by index itself
+      const cuda::ops::LinearContext bare{nullptr, nullptr, 0, 128};
+      const std::string p2 = cuda::ops::linear_q_kernel(bare, dx, rows, c.in, dw);
+      cuda::ops::linear_q(*g_dev, bare, dx, rows, c.in, dw, c.out, db, int(bt), dy);
+      check(std::string(name) + " (" + p2 + ")", fetch(dy, ref.size()).data(), ref.data(), ref.size(), Mode::rel, 2e-5);
+    }
+    if (rows <= kabi::kGemvMaxRows && path == "GEMV") {  // x one float off alignment: the generic kernel
       float* dxm = s.floats(x.size() + 1) + 1;
       g_dev->copy_to_device(dxm, x.data(), x.size() * 4);
-      const std::string p2 = cuda::ops::linear_q_kernel(dxm, rows, c.in, dw);
+      const std::string p2 = cuda::ops::linear_q_kernel(ctx, dxm, rows, c.in, dw);
       cuda::ops::linear_q(*g_dev, ctx, dxm, rows, c.in, dw, c.out, db, int(bt), dy);
       check(std::string(name) + " (unaligned x: " + p2 + ")", fetch(dy, ref.size()).data(), ref.data(), ref.size(), Mode::rel, 2e-5);
     }
@@ -194,13 +201,16 @@ void perf_linear_q(float* ws, int64_t ws_floats, double copy_gbs) {
   struct Scheme {
     DType qt;
     int gs;  // 0 = per channel
-    bool offsets;
+    bool offsets, perm;
     const char* label;
   };
-  const Scheme schemes[] = {{DType::i8, 0, false, "i8 per-ch"}, {DType::u4, 128, true, "u4 g128+z"}, {DType::f8e4m3, 0, false, "f8 per-ch"}};
+  const Scheme schemes[] = {{DType::i8, 0, false, false, "i8 per-ch"},
+                            {DType::u4, 128, true, false, "u4 g128+z"},
+                            {DType::u4, 128, true, true, "u4 g128+z+perm"},  // GPTQ act-order: x permuted first
+                            {DType::f8e4m3, 0, false, false, "f8 per-ch"}};
   std::printf("\nquantized GEMV (linear_q, rows 1..8; codes + scales + offsets read once per call, cold in L2): GB/s and %% of the copy "
               "bandwidth (target >= 80 %%)\n");
-  std::printf("%-12s %-10s %-12s %5s %10s %9s %7s\n", "matrix", "scheme", "out x in", "rows", "time", "GB/s", "% copy");
+  std::printf("%-12s %-15s %-12s %5s %10s %9s %7s\n", "matrix", "scheme", "out x in", "rows", "time", "GB/s", "% copy");
   Timer timer;
   const cuda::ops::LinearContext ctx{nullptr, ws, ws_floats, 128};
   for (const Scheme& sc : schemes) {
@@ -224,6 +234,13 @@ void perf_linear_q(float* ws, int64_t ws_floats, double copy_gbs) {
         }
         q = cuda::ops::QuantWeight{codes, int(sc.qt), scales, offsets, nullptr, gs};
       }
+      if (sc.perm) {
+        std::vector<int32_t> perm(size_t(sh.in));
+        std::iota(perm.begin(), perm.end(), 0);
+        std::shuffle(perm.begin(), perm.end(), g_rng);
+        const int32_t* dperm = s.put(perm);
+        for (auto& q : w) q.perm = dperm;
+      }
       float* x = s.floats(size_t(8) * sh.in);
       float* y = s.floats(size_t(8) * sh.out);
       g_dev->memset_async(x, 0, size_t(8) * sh.in * 4);
@@ -232,7 +249,7 @@ void perf_linear_q(float* ws, int64_t ws_floats, double copy_gbs) {
           cuda::ops::linear_q(*g_dev, ctx, x, rows, sh.in, w[size_t(i % copies)], sh.out, nullptr, 0, y);
         });
         const double gbs = double(bytes) / (ms * 1e-3) / 1e9;
-        std::printf("%-12s %-10s %5dx%-6d %5d %8.1fus %9.0f %6.1f%%\n", sh.what, sc.label, sh.out, sh.in, rows, ms * 1e3, gbs,
+        std::printf("%-12s %-15s %5dx%-6d %5d %8.1fus %9.0f %6.1f%%\n", sh.what, sc.label, sh.out, sh.in, rows, ms * 1e3, gbs,
                     100 * gbs / copy_gbs);
       }
     }

@@ -293,6 +293,7 @@ LLMC_ABI_SIZE(GemmParams, 64);
 // llmc_gemv_q_<i8|u4|f8>_r<R>: R = rows 1..8; in and group_size multiples of the codes in 16 bytes (16 i8/f8, 32 u4),
 //   q 16-byte aligned, x too unless perm is set. grid: ceil(out / (4 * kGemvOutPerWarp)), block kGemvThreads.
 // llmc_gemv_q_generic: any shape and qtype, rows 1..8 (or more), one warp per output, grid: ceil(out / 4), block 128.
+// llmc_linear_q_permute_x: workspace[r, i] = x[r, perm[i]] (decode with perm, before the GEMV), grid-stride.
 // llmc_gemm_q_<i8|u4|f8>_<BM>x<BM>: rows > 8, as llmc_gemm_* (splits, k_per_split, workspace; the splits are added
 //   by llmc_gemm_splitk_reduce). grid: (ceil(out / BM), ceil(rows / BM), splits), block kGemmThreads.
 struct LinearQParams {
@@ -434,6 +435,7 @@ LLMC_ABI_SIZE(SampleParams, 40);
   X(llmc_gemv_q_f8_r7, LinearQParams)              \
   X(llmc_gemv_q_f8_r8, LinearQParams)              \
   X(llmc_gemv_q_generic, LinearQParams)            \
+  X(llmc_linear_q_permute_x, LinearQParams)        \
   X(llmc_gemm_q_i8_128x128, LinearQParams)         \
   X(llmc_gemm_q_u4_128x128, LinearQParams)         \
   X(llmc_gemm_q_f8_128x128, LinearQParams)         \

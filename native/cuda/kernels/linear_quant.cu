@@ -12,8 +12,10 @@
 //     offsets * sum(x over the vector), shared by the 4 weight rows:
 //       y[t, o] += scales[o, g] * sum_v q x  +  offsets[o, g] * sum_v x
 //     The 4 x R lane sums are reduced across the warp with warp_sums_to_lanes (value k ends on lane k).
-//     Needs in % codes-per-vector == 0, group_size % codes-per-vector == 0, 16-byte aligned codes (and x unless
-//     perm is set: then x is gathered by index). grid: ceil(out / 16), block kGemvThreads (128).
+//     Needs in % codes-per-vector == 0, group_size % codes-per-vector == 0, 16-byte aligned codes and x. With
+//     perm the launcher first gathers x into the workspace (llmc_linear_q_permute_x: rows x in floats); without a
+//     workspace the kernel gathers x by index itself (one scattered load per code: slow, but correct).
+//     grid: ceil(out / 16), block kGemvThreads (128).
 //   llmc_gemv_q_generic           any shape, group size, alignment and code type: one warp per output, the
 //     definition (dequantize each weight, multiply, sum). grid: ceil(out / 4), block 128.
 //   llmc_gemm_q_<i8|u4|f8>_<128x128|64x64>   prefill (rows > 8): the tiled SIMT GEMM of gemm_tile.cuh with a
@@ -320,6 +322,17 @@ LLMC_GEMM_Q(i8, kI8, 64)
 LLMC_GEMM_Q(u4, kU4, 64)
 LLMC_GEMM_Q(f8, kF8E4M3, 64)
 #undef LLMC_GEMM_Q
+
+// Decode with perm: workspace[r, i] = x[r, perm[i]] once per call, so the GEMV reads x with vector loads instead of
+// one scattered load per code. grid-stride over rows * in, block kEltThreads.
+LLMC_KERNEL void __launch_bounds__(kEltThreads) llmc_linear_q_permute_x(const llmc::kabi::LinearQParams p) {
+  const int64_t n = int64_t(p.rows) * p.in;
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const int64_t r = i / p.in, c = i % p.in;
+    p.workspace[i] = p.x[r * p.in + p.perm[c]];
+  }
+}
 
 // The definition, for any shape: one warp per output feature, each weight dequantized then multiplied.
 LLMC_KERNEL void __launch_bounds__(128) llmc_gemv_q_generic(const llmc::kabi::LinearQParams p) {
