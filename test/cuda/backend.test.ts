@@ -4,7 +4,8 @@
 //   - cuda_backend_ops exits 77 with "no CUDA driver: skipped";
 //   - on the CPU emulator (native/cuda/emu: the real kernel sources run on CPU fibers) every kernel matches the CPU
 //     kernel, and the whole backend matches the CPU backend on a synthetic engine and on the golden-fixture engines,
-//     whose greedy tokens must also be HF's;
+//     whose greedy tokens must also be HF's; the same for quantized engines (linear_q: the golden-quant fixtures and
+//     --quantize int8/int4/fp8 builds);
 //   - the driver declarations match cuda.h (when the toolkit is installed) and the host pieces pass their self test.
 // The native test programs are built with CMake into their own tree (native/build/cuda-tests), incrementally.
 import { spawnSync } from 'node:child_process';
