@@ -78,6 +78,7 @@ CudaBackend::CudaBackend(const runtime::LoadedEngine& engine, const DriverApi& a
   int max_heads = 1;
   max_head_dim_ = kvs.head_dim;
   int64_t max_linear_out = 1;
+  int64_t q_workspace_floats = 0;  // linear_q's share of the GEMM workspace
   bool f32_linear = false;  // cuBLASLt is only used for f32 weights
   for (const PlanNode& n : plan_.nodes) {
     if (n.op == OpId::attention) {
@@ -89,10 +90,11 @@ CudaBackend::CudaBackend(const runtime::LoadedEngine& engine, const DriverApi& a
       f32_linear = f32_linear || plan_.values[n.inputs[1]].weight.dtype == runtime::DType::f32;
     } else if (n.op == OpId::linear_q) {  // the quantized GEMM shares the split-K workspace
       max_linear_out = std::max<int64_t>(max_linear_out, plan_.values[n.outputs[0]].act.width);
-      if (n.inputs.size() > 6 && n.inputs[6] >= 0) {
-        fail(LLMC_ERR_UNSUPPORTED, "node " + n.name + " has an AWQ input_scale, which the CUDA backend does not run yet; "
-             "rebuild without --calib (or with --no-awq), or run it with --backend cpu");
-      }
+      // It also holds decode's x[:, perm] * input_scale (8 rows) and prefill's int8-activation scales (a row per token).
+      const int64_t in_f = plan_.values[n.inputs[0]].act.width;
+      const int64_t gs = std::max<int32_t>(std::get<runtime::LinearQAttrs>(n.attrs).group_size, 1);
+      q_workspace_floats = std::max({q_workspace_floats, int64_t(llmc::kabi::kGemvMaxRows) * in_f,
+                                     (int64_t(lim.max_num_tokens) * (in_f / gs) + 63) / 64 * 64 + 4096});
     }
   }
 
@@ -142,7 +144,7 @@ CudaBackend::CudaBackend(const runtime::LoadedEngine& engine, const DriverApi& a
     splits_.part_ml = splits_.part_o + slots * max_head_dim_;
   }
   // GEMM split-K partials: only used while the output has fewer tiles than the GPU has multiprocessors.
-  const int64_t ws_floats = std::min<int64_t>(int64_t(8) << 20, 16 * max_linear_out * std::min<int64_t>(T, 128));
+  const int64_t ws_floats = std::max(q_workspace_floats, std::min<int64_t>(int64_t(8) << 20, 16 * max_linear_out * std::min<int64_t>(T, 128)));
   gemm_ws_.allocate(*dev_, size_t(ws_floats) * 4, "GEMM split-K partials");
   lin_.lt = lt_.get();
   lin_.workspace = gemm_ws_.get<float>();
@@ -487,7 +489,9 @@ void CudaBackend::run_node(const BoundNode& b, const StepBatch& step) {
       w.scales = static_cast<const float*>(in[2].w);
       w.offsets = static_cast<const float*>(in[3].w);
       w.perm = static_cast<const int32_t*>(in[5].w);
+      w.input_scale = in.size() > 6 ? static_cast<const float*>(in[6].w) : nullptr;
       w.group_size = int(std::get<runtime::LinearQAttrs>(n.attrs).group_size);
+      w.activation_bits = std::get<runtime::LinearQAttrs>(n.attrs).activation_bits;
       ops::linear_q(d, lin_, in[0].act, rows, int(in[0].width), w, int(out.width), in[4].w, in[4].dtype, out.act);
       break;
     }

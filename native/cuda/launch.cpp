@@ -226,9 +226,21 @@ void linear(Device& dev, const LinearContext& ctx, const float* x, int rows, int
   }
 }
 
-const char* linear_q_kernel(const float* x, int rows, int in, const QuantWeight& w) {
-  if (rows > kGemvMaxRows) return "tiled GEMM";
-  return linear_q_fast_gemv(x, in, w) ? "GEMV" : "generic GEMV";
+// Decode with perm or input_scale: x[:, perm] * input_scale goes to the workspace first (when it has room).
+static bool linear_q_prepare_first(const LinearContext& ctx, int rows, int in, const QuantWeight& w) {
+  return (w.perm != nullptr || w.input_scale != nullptr) && ctx.workspace != nullptr && int64_t(rows) * in <= ctx.workspace_floats;
+}
+
+static bool linear_q_act8(int rows, const QuantWeight& w) {
+  return w.activation_bits == 8 && rows > kGemvMaxRows && (w.qtype == kI8 || w.qtype == kU4);
+}
+
+const char* linear_q_kernel(const LinearContext& ctx, const float* x, int rows, int in, const QuantWeight& w) {
+  if (rows > kGemvMaxRows) return linear_q_act8(rows, w) ? "tiled GEMM, int8 activations" : "tiled GEMM";
+  const bool fast = linear_q_fast_gemv(x, in, w);
+  if (fast && linear_q_prepare_first(ctx, rows, in, w)) return "GEMV on prepared x";
+  if (fast && w.input_scale == nullptr) return w.perm != nullptr ? "GEMV gathering x" : "GEMV";
+  return "generic GEMV";
 }
 
 void linear_q(Device& dev, const LinearContext& ctx, const float* x, int rows, int in, const QuantWeight& w, int out,
@@ -238,10 +250,19 @@ void linear_q(Device& dev, const LinearContext& ctx, const float* x, int rows, i
   if (w.group_size <= 0 || in % w.group_size != 0) {
     fail(LLMC_ERR_INTERNAL, "linear_q: group_size " + std::to_string(w.group_size) + " does not divide in " + std::to_string(in));
   }
-  LinearQParams p{x, w.q, w.scales, w.offsets, w.perm, bias, y, ctx.workspace, rows, in, out, w.group_size, w.qtype,
-                  bias_dtype, 1, in};
+  const int64_t groups = in / w.group_size;
+  LinearQParams p{x, w.q, w.scales, w.offsets, w.perm, w.input_scale, nullptr, bias, y, ctx.workspace, rows, in, out,
+                  w.group_size, w.qtype, bias_dtype, 1, in, w.activation_bits, 0};
+  const unsigned prep_blocks = unsigned(ceil_div<int64_t>(int64_t(rows) * groups, 4));  // a warp per (row, group)
   if (rows <= kGemvMaxRows) {
-    if (linear_q_fast_gemv(x, in, w)) {
+    const bool fast = linear_q_fast_gemv(x, in, w);
+    if (fast && linear_q_prepare_first(ctx, rows, in, w)) {  // x[:, perm] * input_scale once, then vector loads
+      dev.launch<K::llmc_linear_q_prepare_x>({prep_blocks}, 128, 0, p);
+      p.x = ctx.workspace;
+      p.perm = nullptr;
+      p.input_scale = nullptr;
+    }
+    if (fast && p.input_scale == nullptr) {
       const K k = K(int(K::llmc_gemv_q_i8_r1) + qi * kGemvMaxRows + (rows - 1));
       dev.launch_any(k, {unsigned(ceil_div(out, kGemvOutPerWarp * (kGemvThreads / 32)))}, kGemvThreads, 0, p);
     } else {
@@ -249,12 +270,28 @@ void linear_q(Device& dev, const LinearContext& ctx, const float* x, int rows, i
     }
     return;
   }
+  LinearContext split = ctx;  // what is left of the workspace for split-K partials
+  if (linear_q_act8(rows, w)) {
+    const int64_t n = (int64_t(rows) * groups + 63) / 64 * 64;
+    if (ctx.workspace == nullptr || n > ctx.workspace_floats) {
+      fail(LLMC_ERR_LIMIT, "linear_q with int8 activations needs " + std::to_string(n) + " floats of GEMM workspace for " +
+                               std::to_string(rows) + " rows, the CUDA backend has " + std::to_string(ctx.workspace_floats) +
+                               "; rebuild with a smaller --max-num-tokens");
+    }
+    p.xscale = ctx.workspace;
+    p.workspace = nullptr;
+    dev.launch<K::llmc_linear_q_prepare_x>({prep_blocks}, 128, 0, p);
+    split.workspace = ctx.workspace + n;
+    split.workspace_floats = ctx.workspace_floats - n;
+    p.workspace = split.workspace_floats > 0 ? split.workspace : nullptr;
+    if (p.workspace == nullptr) split.workspace = nullptr;
+  }
   const int tile = rows >= 128 ? 128 : 64;
-  gemm_splits(dev, ctx, rows, in, out, tile, &p.splits, &p.k_per_split);
+  gemm_splits(dev, split, rows, in, out, tile, &p.splits, &p.k_per_split);
   const K k = K(int(tile == 128 ? K::llmc_gemm_q_i8_128x128 : K::llmc_gemm_q_i8_64x64) + qi);
   dev.launch_any(k, {unsigned(ceil_div(out, tile)), unsigned(ceil_div(rows, tile)), unsigned(p.splits)}, kGemmThreads, 0, p);
   if (p.splits > 1) {
-    const GemmParams r{nullptr, nullptr, bias, y, ctx.workspace, rows, out, in, p.splits, p.k_per_split, bias_dtype};
+    const GemmParams r{nullptr, nullptr, bias, y, p.workspace, rows, out, in, p.splits, p.k_per_split, bias_dtype};
     dev.launch<K::llmc_gemm_splitk_reduce>({elt_blocks(dev, int64_t(rows) * out, 1)}, kEltThreads, 0, r);
   }
 }

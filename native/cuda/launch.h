@@ -49,19 +49,23 @@ void linear(Device& dev, const LinearContext& ctx, const float* x, int rows, int
 
 // linear_q: y[rows, out] = x[rows, in] . W^T + bias, W[o, i] = scales[o, i / group_size] * q[o, i] + offsets[...]
 // (op linear_q, kernels/linear_quant.cu). rows <= 8: the dequant-fused GEMV when in, group_size and the pointers
-// allow 16-byte code vectors, else the generic kernel; rows > 8: the dequantizing tiled GEMM, split-K as linear.
+// allow 16-byte code vectors (with perm / input_scale on x prepared in ctx.workspace), else the generic kernel;
+// rows > 8: the dequantizing tiled GEMM, split-K as linear (activation_bits 8: int8 scales at the workspace's start).
 struct QuantWeight {
   const void* q = nullptr;          // [out, row bytes] codes (u4: ceil(in / 2) bytes per row)
   int qtype = 0;                    // llmc::DType: i8, u4 or f8e4m3
   const float* scales = nullptr;    // [out, in / group_size]
   const float* offsets = nullptr;   // or null
   const int32_t* perm = nullptr;    // [in] or null
+  const float* input_scale = nullptr;  // [in] or null: column i multiplies x[perm[i]] * input_scale[i] (AWQ)
   int group_size = 0;               // divides in
+  int activation_bits = 0;          // 8: prefill (rows > 8, i8/u4 codes) fake-quantizes x to int8 per row and group
 };
 void linear_q(Device& dev, const LinearContext& ctx, const float* x, int rows, int in, const QuantWeight& w, int out,
               const void* bias, int bias_dtype, float* y);
-// Which kernel linear_q launches for these arguments (tests and --perf name the path they measure).
-const char* linear_q_kernel(const float* x, int rows, int in, const QuantWeight& w);
+// Which kernel linear_q launches for these arguments (tests and --perf name the path they measure). Decode with perm
+// gathers x into ctx.workspace first when it holds rows x in floats.
+const char* linear_q_kernel(const LinearContext& ctx, const float* x, int rows, int in, const QuantWeight& w);
 
 // The step's layout on the device, shared by every attention node.
 struct StepArrays {

@@ -3,7 +3,8 @@
 // Codes i8 / u4 / f8e4m3, rows 1..8 (every GEMV kernel), 33, 100 (tiled GEMM, split-K), realistic (in 128..4096 on
 // the emulator, 7B shapes on a GPU) and odd shapes (group sizes the vector path cannot take, rows whose bytes are
 // not 16-byte multiples, x off alignment), group sizes 32 / 64 / 128 / per-channel, with and without offsets, bias
-// (f32 / f16 / bf16) and perm. Each case also checks that the launcher took the path it names.
+// (f32 / f16 / bf16), perm (GPTQ act-order), input_scale (AWQ) and int8 activations for prefill (activation_bits 8).
+// Each case also checks that the launcher took the path it names.
 // --perf: GB/s of the quantized GEMV (codes + scales + offsets read once per call) per 7B matrix.
 #include <algorithm>
 #include <cstdio>
@@ -31,12 +32,15 @@ struct HostQuant {
   std::vector<uint8_t> q;              // [out, row bytes]
   std::vector<float> scales, offsets;  // [out, in / group_size]; offsets empty = none
   std::vector<int32_t> perm;           // [in] or empty
+  std::vector<float> input_scale;      // [in] or empty
+  int activation_bits = 0;
 };
 
 // Random codes over the whole range (f8e4m3: every value but the two NaN codes), scales of realistic size for the
 // code type (weights of magnitude ~0.1), zero points as the quantizers store them (offsets = -scale * z).
-HostQuant make_quant(DType qt, int out, int in, int gs, bool offsets, bool perm) {
-  HostQuant h{qt, out, in, gs, {}, {}, {}, {}};
+HostQuant make_quant(DType qt, int out, int in, int gs, bool offsets, bool perm, bool input_scale, bool act8) {
+  HostQuant h{qt, out, in, gs, {}, {}, {}, {}, {}, act8 ? 8 : 0};
+  if (input_scale) h.input_scale = random_vec(size_t(in), 0.25f, 4.0f);  // AWQ scales: per input channel, around 1
   const size_t rb = size_t(dtype_matrix_bytes(qt, 1, uint64_t(in)));
   h.q.resize(size_t(out) * rb);
   for (auto& b : h.q) {
@@ -68,7 +72,9 @@ cpu::QuantWeight host_view(const HostQuant& h) {
   w.scales = h.scales.data();
   w.offsets = h.offsets.empty() ? nullptr : h.offsets.data();
   w.perm = h.perm.empty() ? nullptr : h.perm.data();
+  w.input_scale = h.input_scale.empty() ? nullptr : h.input_scale.data();
   w.group_size = h.group_size;
+  w.activation_bits = h.activation_bits;
   return w;
 }
 
@@ -79,7 +85,9 @@ cuda::ops::QuantWeight device_copy(Scratch& s, const HostQuant& h) {
   w.scales = s.put(h.scales);
   w.offsets = h.offsets.empty() ? nullptr : s.put(h.offsets);
   w.perm = h.perm.empty() ? nullptr : s.put(h.perm);
+  w.input_scale = h.input_scale.empty() ? nullptr : s.put(h.input_scale);
   w.group_size = h.group_size;
+  w.activation_bits = h.activation_bits;
   return w;
 }
 
@@ -89,6 +97,8 @@ struct QCase {
   int bias;         // -1 none, else the bias dtype
   std::vector<int> rows;
   const char* expect_gemv;  // the decode path the launcher must take: "GEMV" or "generic GEMV"
+  bool input_scale = false;
+  bool act8 = false;        // activation_bits 8
 };
 
 const char* qname(DType t) { return t == DType::i8 ? "i8" : t == DType::u4 ? "u4" : "f8e4m3"; }
@@ -96,9 +106,10 @@ const char* qname(DType t) { return t == DType::i8 ? "i8" : t == DType::u4 ? "u4
 void run_case(DType qt, const QCase& c, float* ws, int64_t ws_floats) {
   const int gs = c.gs > 0 ? c.gs : c.in;
   char base[160];
-  std::snprintf(base, sizeof base, "linear_q %s %dx%d g%s%s%s%s", qname(qt), c.out, c.in, c.gs > 0 ? std::to_string(gs).c_str() : "=in",
-                c.offsets ? " +offsets" : "", c.bias >= 0 ? (std::string(" +bias ") + dtype_name(DType(c.bias))).c_str() : "",
-                c.perm ? " +perm" : "");
+  std::snprintf(base, sizeof base, "linear_q %s %dx%d g%s%s%s%s%s%s", qname(qt), c.out, c.in,
+                c.gs > 0 ? std::to_string(gs).c_str() : "=in", c.offsets ? " +offsets" : "",
+                c.bias >= 0 ? (std::string(" +bias ") + dtype_name(DType(c.bias))).c_str() : "", c.perm ? " +perm" : "",
+                c.input_scale ? " +input_scale" : "", c.act8 ? " +int8-act" : "");
   bool any = false;
   for (int rows : c.rows) {
     char name[200];
@@ -106,7 +117,7 @@ void run_case(DType qt, const QCase& c, float* ws, int64_t ws_floats) {
     any = any || selected(name);
   }
   if (!any) return;
-  const HostQuant h = make_quant(qt, c.out, c.in, gs, c.offsets, c.perm);
+  const HostQuant h = make_quant(qt, c.out, c.in, gs, c.offsets, c.perm, c.input_scale, c.act8);
   const DType bt = c.bias >= 0 ? DType(c.bias) : DType::f32;
   const Weights bias = make_weights(size_t(c.out), bt);
   Scratch s;
@@ -126,17 +137,25 @@ void run_case(DType qt, const QCase& c, float* ws, int64_t ws_floats) {
     }
     const float* dx = s.put(x);
     float* dy = s.floats(ref.size());
-    const std::string path = cuda::ops::linear_q_kernel(dx, rows, c.in, dw);
-    const std::string want = rows > kabi::kGemvMaxRows ? "tiled GEMM" : c.expect_gemv;
+    const std::string path = cuda::ops::linear_q_kernel(ctx, dx, rows, c.in, dw);
+    const bool act8 = c.act8 && qt != DType::f8e4m3;  // int8 activations apply to i8 and u4 codes
+    std::string want = rows > kabi::kGemvMaxRows ? (act8 ? "tiled GEMM, int8 activations" : "tiled GEMM") : c.expect_gemv;
+    if (want == "GEMV" && (c.perm || c.input_scale)) want = "GEMV on prepared x";
     cuda::ops::linear_q(*g_dev, ctx, dx, rows, c.in, dw, c.out, db, int(bt), dy);
     // f32 sums of in products in another order (per 16/32-code vector scaled once, split-K partials): a few ulps
     // of the largest output.
     check(std::string(name) + " (" + path + ")", fetch(dy, ref.size()).data(), ref.data(), ref.size(), Mode::rel, 2e-5);
     if (path != want) expect(std::string(name) + " takes the " + want + " path", false, "took " + path);
-    if (rows <= kabi::kGemvMaxRows && path == "GEMV" && !c.perm) {  // x one float off alignment: the generic kernel
+    if (path == "GEMV on prepared x") {  // no workspace: the GEMV gathers x itself (perm) or the generic kernel runs
+      const cuda::ops::LinearContext bare{nullptr, nullptr, 0, 128};
+      const std::string p2 = cuda::ops::linear_q_kernel(bare, dx, rows, c.in, dw);
+      cuda::ops::linear_q(*g_dev, bare, dx, rows, c.in, dw, c.out, db, int(bt), dy);
+      check(std::string(name) + " (" + p2 + ")", fetch(dy, ref.size()).data(), ref.data(), ref.size(), Mode::rel, 2e-5);
+    }
+    if (rows <= kabi::kGemvMaxRows && path == "GEMV") {  // x one float off alignment: the generic kernel
       float* dxm = s.floats(x.size() + 1) + 1;
       g_dev->copy_to_device(dxm, x.data(), x.size() * 4);
-      const std::string p2 = cuda::ops::linear_q_kernel(dxm, rows, c.in, dw);
+      const std::string p2 = cuda::ops::linear_q_kernel(ctx, dxm, rows, c.in, dw);
       cuda::ops::linear_q(*g_dev, ctx, dxm, rows, c.in, dw, c.out, db, int(bt), dy);
       check(std::string(name) + " (unaligned x: " + p2 + ")", fetch(dy, ref.size()).data(), ref.data(), ref.size(), Mode::rel, 2e-5);
     }
@@ -163,6 +182,11 @@ void test_linear_q(float* ws, int64_t ws_floats) {
       {37, 200, 40, true, true, f32, {1, 3, 33}, "generic GEMV"},
       {21, 136, 8, false, false, f16, {2, 8, 33}, "generic GEMV"},
       {77, 260, 0, true, false, -1, {1, 100}, "generic GEMV"},
+      // AWQ input_scale (with and without perm) and int8 activations for prefill (decode stays f32)
+      {96, 1024, 64, true, false, f16, {1, 8, 33}, "GEMV", true, false},
+      {64, 2048, 128, true, true, -1, {3, 100}, "GEMV", true, true},
+      {80, 512, 32, false, false, f32, {2, 9, 130}, "GEMV", false, true},
+      {37, 200, 40, true, true, f32, {3, 33}, "generic GEMV", true, true},
   };
   if (!g_emulated) {  // 7B shapes on the GPU
     cases.push_back({4096, 4096, 128, true, true, f16, {1, 2, 4, 8, 33, 100, 512}, "GEMV"});
@@ -194,13 +218,16 @@ void perf_linear_q(float* ws, int64_t ws_floats, double copy_gbs) {
   struct Scheme {
     DType qt;
     int gs;  // 0 = per channel
-    bool offsets;
+    bool offsets, perm;
     const char* label;
   };
-  const Scheme schemes[] = {{DType::i8, 0, false, "i8 per-ch"}, {DType::u4, 128, true, "u4 g128+z"}, {DType::f8e4m3, 0, false, "f8 per-ch"}};
+  const Scheme schemes[] = {{DType::i8, 0, false, false, "i8 per-ch"},
+                            {DType::u4, 128, true, false, "u4 g128+z"},
+                            {DType::u4, 128, true, true, "u4 g128+z+perm"},  // GPTQ act-order: x permuted first
+                            {DType::f8e4m3, 0, false, false, "f8 per-ch"}};
   std::printf("\nquantized GEMV (linear_q, rows 1..8; codes + scales + offsets read once per call, cold in L2): GB/s and %% of the copy "
               "bandwidth (target >= 80 %%)\n");
-  std::printf("%-12s %-10s %-12s %5s %10s %9s %7s\n", "matrix", "scheme", "out x in", "rows", "time", "GB/s", "% copy");
+  std::printf("%-12s %-15s %-12s %5s %10s %9s %7s\n", "matrix", "scheme", "out x in", "rows", "time", "GB/s", "% copy");
   Timer timer;
   const cuda::ops::LinearContext ctx{nullptr, ws, ws_floats, 128};
   for (const Scheme& sc : schemes) {
@@ -222,7 +249,14 @@ void perf_linear_q(float* ws, int64_t ws_floats, double copy_gbs) {
           offsets = s.floats(sbytes / 4);
           g_dev->memset_async(offsets, 0, sbytes);
         }
-        q = cuda::ops::QuantWeight{codes, int(sc.qt), scales, offsets, nullptr, gs};
+        q = cuda::ops::QuantWeight{codes, int(sc.qt), scales, offsets, nullptr, nullptr, gs, 0};
+      }
+      if (sc.perm) {
+        std::vector<int32_t> perm(size_t(sh.in));
+        std::iota(perm.begin(), perm.end(), 0);
+        std::shuffle(perm.begin(), perm.end(), g_rng);
+        const int32_t* dperm = s.put(perm);
+        for (auto& q : w) q.perm = dperm;
       }
       float* x = s.floats(size_t(8) * sh.in);
       float* y = s.floats(size_t(8) * sh.out);
@@ -232,7 +266,7 @@ void perf_linear_q(float* ws, int64_t ws_floats, double copy_gbs) {
           cuda::ops::linear_q(*g_dev, ctx, x, rows, sh.in, w[size_t(i % copies)], sh.out, nullptr, 0, y);
         });
         const double gbs = double(bytes) / (ms * 1e-3) / 1e9;
-        std::printf("%-12s %-10s %5dx%-6d %5d %8.1fus %9.0f %6.1f%%\n", sh.what, sc.label, sh.out, sh.in, rows, ms * 1e3, gbs,
+        std::printf("%-12s %-15s %5dx%-6d %5d %8.1fus %9.0f %6.1f%%\n", sh.what, sc.label, sh.out, sh.in, rows, ms * 1e3, gbs,
                     100 * gbs / copy_gbs);
       }
     }
@@ -249,7 +283,7 @@ void perf_linear_q(float* ws, int64_t ws_floats, double copy_gbs) {
     float* offsets = s.floats(sn);
     g_dev->memset_async(scales, 0, sn * 4);
     g_dev->memset_async(offsets, 0, sn * 4);
-    const cuda::ops::QuantWeight w{codes, int(DType::u4), scales, offsets, nullptr, gs};
+    const cuda::ops::QuantWeight w{codes, int(DType::u4), scales, offsets, nullptr, nullptr, gs, 0};
     float* x = s.floats(size_t(T) * K);
     float* y = s.floats(size_t(T) * N);
     g_dev->memset_async(x, 0, size_t(T) * K * 4);

@@ -4,7 +4,8 @@
 //   - cuda_backend_ops exits 77 with "no CUDA driver: skipped";
 //   - on the CPU emulator (native/cuda/emu: the real kernel sources run on CPU fibers) every kernel matches the CPU
 //     kernel, and the whole backend matches the CPU backend on a synthetic engine and on the golden-fixture engines,
-//     whose greedy tokens must also be HF's;
+//     whose greedy tokens must also be HF's; the same for quantized engines (linear_q: the golden-quant fixtures and
+//     --quantize int8/int4/fp8 builds);
 //   - the driver declarations match cuda.h (when the toolkit is installed) and the host pieces pass their self test.
 // The native test programs are built with CMake into their own tree (native/build/cuda-tests), incrementally.
 import { spawnSync } from 'node:child_process';
@@ -138,10 +139,16 @@ describe('quantized engines on the emulated CUDA backend', () => {
       expect(runEngine(engine, fx.prompts[g.prompt_index ?? 1], want.length)).toEqual(want);
     }, 300_000);
   }
-  for (const [scheme, extra, dtype] of [['int8', [], 'i8'], ['int4', ['--group-size', '32'], 'u4'], ['fp8', [], 'f8e4m3']] as const) {
-    test(`--quantize ${[scheme, ...extra].join(' ')}: CUDA (emulated) = CPU logits and greedy tokens`, () => {
+  const calib = join(repoRoot, 'data', 'calibration.txt');
+  for (const [scheme, extra, dtype] of [
+    ['int8', [], 'i8'], ['int4', ['--group-size', '32'], 'u4'], ['fp8', [], 'f8e4m3'],
+    // AWQ scaling from calibration text and int8 activations in prefill (the 23-token prompt is one prefill step)
+    ['int4', ['--group-size', '32', '--calib', calib, '--int8-activations'], 'u4'],
+    ['int8', ['--int8-activations'], 'i8'],
+  ] as const) {
+    test(`--quantize ${[scheme, ...extra].join(' ').replace(calib, 'CALIB')}: CUDA (emulated) = CPU logits and greedy tokens`, () => {
       const fx = loadFixture('llama');
-      const engine = join(dir, `llama-${scheme}`);
+      const engine = join(dir, `llama-${scheme}-${extra.length}`);
       const b = llmc(['build', fx.modelDir, '-o', engine, '--quantize', scheme, ...extra, '--no-accuracy-gate']);
       if (b.code !== 0) throw new Error(b.stderr);
       expectQuantized(engine, dtype);

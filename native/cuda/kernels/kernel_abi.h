@@ -295,10 +295,15 @@ LLMC_ABI_SIZE(GemmParams, 64);
 // ---- linear_quant.cu (op linear_q) -----------------------------------------------------------------------------
 // y[rows, out] = x[rows, in] . W^T + bias,  W[o, i] = scales[o, i / group_size] * q[o, i] + offsets[o, i / group_size]
 // q: [out, row bytes] codes of qtype (i8: in bytes, f8e4m3: in bytes, u4: ceil(in / 2) bytes, element 2j in the low
-// nibble of byte j). perm: column i multiplies x[perm[i]].
+// nibble of byte j). perm / input_scale: column i multiplies x[perm[i]] * input_scale[i] (GPTQ act-order, AWQ).
+// activation_bits 8 (prefill, i8/u4 codes): x' replaced by its int8 fake-quantization per row and group,
+// sx * clamp(rint(x' / sx), -127, 127) with sx = xscale[r, g] = max |x'| over the group / 127 (1 when 0).
 // llmc_gemv_q_<i8|u4|f8>_r<R>: R = rows 1..8; in and group_size multiples of the codes in 16 bytes (16 i8/f8, 32 u4),
 //   q 16-byte aligned, x too unless perm is set. grid: ceil(out / (4 * kGemvOutPerWarp)), block kGemvThreads.
 // llmc_gemv_q_generic: any shape and qtype, rows 1..8 (or more), one warp per output, grid: ceil(out / 4), block 128.
+// llmc_linear_q_prepare_x: one warp per (row, group), grid ceil(rows * groups / 4), block 128: writes
+//   workspace[r, i] = x[r, perm[i]] * input_scale[i] (decode, before the GEMV) when workspace is set, and
+//   xscale[r, g] (prefill with activation_bits 8) when xscale is set.
 // llmc_gemm_q_<i8|u4|f8>_<BM>x<BM>: rows > 8, as llmc_gemm_* (splits, k_per_split, workspace; the splits are added
 //   by llmc_gemm_splitk_reduce). grid: (ceil(out / BM), ceil(rows / BM), splits), block kGemmThreads.
 struct LinearQParams {
@@ -307,6 +312,8 @@ struct LinearQParams {
   const float* scales;   // [out, in / group_size]
   const float* offsets;  // [out, in / group_size] or null (zero)
   const int32_t* perm;   // [in] or null (identity)
+  const float* input_scale;  // [in] or null (1)
+  float* xscale;         // [rows, in / group_size] int8-activation scales (activation_bits 8, GEMM), or null
   const void* bias;      // [out] bias_dtype or null
   float* y;              // [rows, out]
   float* workspace;      // [splits, rows, out] when splits > 1 (GEMM)
@@ -318,8 +325,10 @@ struct LinearQParams {
   int32_t bias_dtype;    // kF32 | kF16 | kBF16
   int32_t splits;        // GEMM only
   int32_t k_per_split;   // GEMM only: multiple of kGemmBK
+  int32_t activation_bits;  // informational: the launcher sets xscale when 8 applies
+  int32_t pad_;
 };
-LLMC_ABI_SIZE(LinearQParams, 96);
+LLMC_ABI_SIZE(LinearQParams, 120);
 
 // ---- sampling.cu -----------------------------------------------------------------------------------------------
 // llmc_argmax: ids[r] = argmax(logits[r, :]), lowest id on ties, NaN never wins (all-NaN rows give 0): the CPU
@@ -440,6 +449,7 @@ LLMC_ABI_SIZE(SampleParams, 40);
   X(llmc_gemv_q_f8_r7, LinearQParams)              \
   X(llmc_gemv_q_f8_r8, LinearQParams)              \
   X(llmc_gemv_q_generic, LinearQParams)            \
+  X(llmc_linear_q_prepare_x, LinearQParams)        \
   X(llmc_gemm_q_i8_128x128, LinearQParams)         \
   X(llmc_gemm_q_u4_128x128, LinearQParams)         \
   X(llmc_gemm_q_f8_128x128, LinearQParams)         \

@@ -12,14 +12,18 @@
 //     offsets * sum(x over the vector), shared by the 4 weight rows:
 //       y[t, o] += scales[o, g] * sum_v q x  +  offsets[o, g] * sum_v x
 //     The 4 x R lane sums are reduced across the warp with warp_sums_to_lanes (value k ends on lane k).
-//     Needs in % codes-per-vector == 0, group_size % codes-per-vector == 0, 16-byte aligned codes (and x unless
-//     perm is set: then x is gathered by index). grid: ceil(out / 16), block kGemvThreads (128).
+//     Needs in % codes-per-vector == 0, group_size % codes-per-vector == 0, 16-byte aligned codes and x. With
+//     perm or input_scale the launcher first writes x[:, perm] * input_scale into the workspace
+//     (llmc_linear_q_prepare_x: rows x in floats); without room there the kernel gathers x through perm itself (one
+//     scattered load per code: slow, but correct) and input_scale goes to the generic kernel.
+//     grid: ceil(out / 16), block kGemvThreads (128).
 //   llmc_gemv_q_generic           any shape, group size, alignment and code type: one warp per output, the
 //     definition (dequantize each weight, multiply, sum). grid: ceil(out / 4), block 128.
 //   llmc_gemm_q_<i8|u4|f8>_<128x128|64x64>   prefill (rows > 8): the tiled SIMT GEMM of gemm_tile.cuh with a
 //     weight loader that dequantizes E codes (W = s * q + m) while it fills the shared-memory tile, so the
 //     dequantization costs E per BM x E multiply-adds. x is gathered through perm when set. Split-K into the
-//     workspace like the float GEMM; llmc_gemm_splitk_reduce adds the splits and the bias.
+//     workspace like the float GEMM; llmc_gemm_splitk_reduce adds the splits and the bias. activation_bits 8:
+//     llmc_linear_q_prepare_x first computes the per-(row, group) scales, the x loader fake-quantizes.
 //     grid: (ceil(out / BM), ceil(rows / BM), splits), block kGemmThreads (256).
 //
 // Code decoding is plain integer/float arithmetic (runs on sm_80 and in the emulator):
@@ -103,6 +107,15 @@ LLMC_DEVICE float code_at(const uint8_t* row, int qt, int64_t i) {
   if (qt == kU4) return Codes<kU4>::one(row, i);
   return Codes<kF8E4M3>::one(row, i);
 }
+
+// Column i of row r of x in qweight's column order: x[r, perm[i]] * input_scale[i] (either may be null).
+LLMC_DEVICE float x_at(const float* x, const int32_t* perm, const float* input_scale, int64_t in, int64_t r, int64_t i) {
+  const float v = x[r * in + (perm != nullptr ? perm[i] : i)];
+  return input_scale != nullptr ? v * input_scale[i] : v;
+}
+
+// int8 fake-quantization of one activation with its group's scale sx (activation_bits 8): the CPU's definition.
+LLMC_DEVICE float fake_quant8(float v, float sx) { return sx * fminf(fmaxf(rintf(v / sx), -127.0f), 127.0f); }
 
 LLMC_DEVICE uint32_t word_of(const uint4& v, int j) { return j == 0 ? v.x : j == 1 ? v.y : j == 2 ? v.z : v.w; }
 
@@ -205,20 +218,32 @@ LLMC_DEVICE void gemv(const LinearQParams& p) {
 
 // ---- prefill GEMM ----------------------------------------------------------------------------------------------
 
-// x rows for the GEMM tile: vector loads, or gathered through perm (column k of the weight multiplies x[perm[k]]).
+// x rows for the GEMM tile: vector loads, or gathered through perm and scaled by input_scale (column k of the weight
+// multiplies x[perm[k]] * input_scale[k]), int8-fake-quantized with xscale[row, k / group_size] when set.
 struct XRows {
   const float* x;
   const int32_t* perm;
+  const float* input_scale;
+  const float* xscale;
   int64_t K;
+  int32_t group_size;
+  int32_t groups;
   bool vec;
   template <int E>
   LLMC_DEVICE void load(int64_t row, bool row_ok, int k, int k_end, float* out) const {
-    if (perm == nullptr) {
+    if (perm == nullptr && input_scale == nullptr && xscale == nullptr) {
       llmc_gemm_tile::load_float_chunk<kF32, E>(x, row, row_ok, K, k, k_end, vec, out);
       return;
     }
 #pragma unroll
-    for (int e = 0; e < E; ++e) out[e] = (row_ok && k + e < k_end) ? x[row * K + perm[k + e]] : 0.0f;
+    for (int e = 0; e < E; ++e) {
+      if (!row_ok || k + e >= k_end) {
+        out[e] = 0.0f;
+        continue;
+      }
+      const float v = x_at(x, perm, input_scale, K, row, k + e);
+      out[e] = xscale != nullptr ? fake_quant8(v, xscale[row * groups + (k + e) / group_size]) : v;
+    }
   }
 };
 
@@ -281,7 +306,8 @@ struct QuantRows {
 template <int QT, int BM>
 LLMC_DEVICE void gemm(const LinearQParams& p) {
   const int64_t rb = code_row_bytes(QT, p.in);
-  const XRows a{p.x, p.perm, p.in, (p.in % 8) == 0 && aligned16(p.x)};
+  const XRows a{p.x, p.perm, p.input_scale, p.xscale, p.in, p.group_size, p.in / p.group_size,
+                (p.in % 8) == 0 && aligned16(p.x)};
   const QuantRows<QT> b{static_cast<const uint8_t*>(p.q), p.scales, p.offsets, rb, p.group_size, p.in / p.group_size,
                         (rb % 8) == 0 && aligned16(p.q)};
   // Split z writes its partial sums to workspace[z]; llmc_gemm_splitk_reduce adds the splits and the bias.
@@ -321,6 +347,26 @@ LLMC_GEMM_Q(u4, kU4, 64)
 LLMC_GEMM_Q(f8, kF8E4M3, 64)
 #undef LLMC_GEMM_Q
 
+// x in qweight's column order, scaled (perm, input_scale) into the workspace for the decode GEMV, so it reads x with
+// vector loads instead of one scattered load per code; and/or the int8-activation scales of prefill per (row, group).
+LLMC_KERNEL void __launch_bounds__(128) llmc_linear_q_prepare_x(const llmc::kabi::LinearQParams p) {
+  const int lane = threadIdx.x & 31;
+  const int64_t ng = p.in / p.group_size;
+  const int64_t wg = int64_t(blockIdx.x) * (blockDim.x / 32) + (threadIdx.x >> 5);
+  if (wg >= int64_t(p.rows) * ng) return;  // whole warp
+  const int64_t r = wg / ng, g = wg % ng;
+  float amax = 0.0f;
+  for (int64_t i = g * p.group_size + lane; i < (g + 1) * p.group_size; i += 32) {
+    const float v = x_at(p.x, p.perm, p.input_scale, p.in, r, i);
+    if (p.workspace != nullptr) p.workspace[r * p.in + i] = v;
+    amax = fmaxf(amax, fabsf(v));
+  }
+  if (p.xscale != nullptr) {
+    amax = warp_max(amax);
+    if (lane == 0) p.xscale[wg] = amax > 0.0f ? amax / 127.0f : 1.0f;
+  }
+}
+
 // The definition, for any shape: one warp per output feature, each weight dequantized then multiplied.
 LLMC_KERNEL void __launch_bounds__(128) llmc_gemv_q_generic(const llmc::kabi::LinearQParams p) {
   const int lane = threadIdx.x & 31;
@@ -329,12 +375,11 @@ LLMC_KERNEL void __launch_bounds__(128) llmc_gemv_q_generic(const llmc::kabi::Li
   const int64_t in = p.in, ng = p.in / p.group_size;
   const uint8_t* row = static_cast<const uint8_t*>(p.q) + int64_t(o) * code_row_bytes(p.qtype, in);
   for (int r = 0; r < p.rows; ++r) {
-    const float* x = p.x + r * in;
     float s = 0.0f;
     for (int64_t k = lane; k < in; k += 32) {
       const int64_t gi = int64_t(o) * ng + k / p.group_size;
       const float w = p.scales[gi] * code_at(row, p.qtype, k) + (p.offsets != nullptr ? p.offsets[gi] : 0.0f);
-      s += x[p.perm != nullptr ? p.perm[k] : k] * w;
+      s += x_at(p.x, p.perm, p.input_scale, in, r, k) * w;
     }
     s = warp_sum(s);
     if (lane == 0) p.y[int64_t(r) * p.out + o] = p.bias != nullptr ? s + load_weight(p.bias, p.bias_dtype, o) : s;
