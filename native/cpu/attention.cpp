@@ -266,6 +266,7 @@ void attention(ThreadPool& pool, const AttentionArgs& a) {
   // sub-group holds up to kMaxGroup q heads; it shrinks when there would be too few items to keep every thread busy
   // (MQA decode: one kv head, one token).
   const bool simd = simd_level() >= Simd::avx2;
+  note_kernel_path(KernelOp::attention, simd ? "avx2" : "scalar");
   const int32_t group = a.num_heads / a.num_kv_heads;
   int32_t sub = std::min(group, kMaxGroup);
   while (sub > 1 && a.rows * a.num_kv_heads * ((group + sub - 1) / sub) < 2 * pool.size()) sub = (sub + 1) / 2;
