@@ -4,6 +4,7 @@
 #pragma once
 // GCC 12 warns about its own _mm512_undefined_* self-initialisation when masked intrinsics inline; not our code.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <cstdint>
