@@ -85,6 +85,7 @@ void attention(ThreadPool& pool, const AttentionArgs& a) {
 
   // Phase 2: the items, most expensive first, claimed one by one.
   const Simd level = simd_level();
+  note_kernel_path(KernelOp::attention, level >= Simd::avx512 ? "avx512 tiles" : level >= Simd::avx2 ? "avx2 tiles" : "scalar");
   const std::vector<Item> items = plan_items(a, pool.size());
   const size_t scratch_floats = std::max(attn::decode_scratch_floats(a), attn::tile_scratch_floats(a));
   std::atomic<size_t> next{0};

@@ -95,9 +95,18 @@ LLMC_AVX2 void mul_avx2(const float* a, const float* b, int64_t n, float* y) {
   for (; i < n; ++i) y[i] = a[i] * b[i];
 }
 
-bool use_simd() { return simd_level() >= Simd::avx2; }
+bool use_simd() {
+  const bool simd = simd_level() >= Simd::avx2;
+  note_kernel_path(KernelOp::elementwise, simd ? "avx2" : "scalar");
+  return simd;
+}
 
 }  // namespace
+
+void activation_span(const float* x, int64_t n, ActivationKind kind, float* y) {
+  if (use_simd()) return activation_avx2(x, n, kind, y);
+  for (int64_t i = 0; i < n; ++i) y[i] = act_scalar(x[i], kind);
+}
 
 void add(ThreadPool& pool, const float* a, const float* b, int64_t n, float* y) {
   const bool simd = use_simd();

@@ -55,6 +55,7 @@ void scale_row(bool simd, const void* row, DType tt, int64_t width, float scale,
 void embedding(ThreadPool& pool, const int32_t* ids, int64_t rows, const void* table, DType tt, int64_t width,
                float scale, float* y) {
   const bool simd = simd_level() >= Simd::avx2;
+  note_kernel_path(KernelOp::gather, simd ? "avx2" : "scalar");
   pool.parallel_for(rows, row_grain(width), [&](int64_t r0, int64_t r1, int) {
     for (int64_t r = r0; r < r1; ++r) {
       const void* row = table_row(table, tt, ids[r], width);  // [width]
@@ -69,6 +70,7 @@ void embedding(ThreadPool& pool, const int32_t* ids, int64_t rows, const void* t
 void pos_embedding(ThreadPool& pool, const float* x, const int32_t* positions, int64_t rows, const void* table,
                    DType tt, int64_t width, int32_t offset, float* y) {
   const bool simd = simd_level() >= Simd::avx2;
+  note_kernel_path(KernelOp::gather, simd ? "avx2" : "scalar");
   pool.parallel_for(rows, row_grain(width), [&](int64_t r0, int64_t r1, int) {
     for (int64_t r = r0; r < r1; ++r) {
       const void* row = table_row(table, tt, int64_t(positions[r]) + offset, width);  // [width]

@@ -1,10 +1,11 @@
 // CPU kernels: the reference backend. Every kernel has a scalar version (the reference) and SIMD versions chosen
-// once at run time (AVX-512 / AVX2+FMA+F16C / scalar); native/tests/backend_ops.cpp checks each SIMD version
+// once at run time (AMX / AVX512-BF16 / AVX-512 / AVX2+FMA+F16C / scalar); native/tests/backend_ops.cpp checks each SIMD version
 // against the scalar one. Activations are f32; weights are f32, f16 or bf16 and are widened to f32 in registers
 // (fp32 accumulation). All matrices are row-major. No kernel works in place unless it says so.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "kv_dtype.h"
 #include "llmc/ops.generated.h"
@@ -19,12 +20,37 @@ using ::llmc::dtype_from_name;
 // Bytes of one element of a dtype of 8 bits or more (u4 packs two per byte: use dtype_matrix_bytes).
 size_t dtype_size(DType t);
 
-enum class Simd : int32_t { scalar = 0, avx2 = 1, avx512 = 2 };
-// Best level this CPU supports, lowered by the environment variable LLMC_SIMD=scalar|avx2|avx512 if set.
+// Kernel levels, each a superset of the one before (the order matters: kernels test `simd_level() >= Simd::avx512`).
+//   avx2:        AVX2 + FMA + F16C
+//   avx512:      AVX-512 F/BW/VL/DQ (zmm FMA)
+//   avx512_bf16: avx512 + AVX512_BF16 (vdpbf16ps: bf16 pairs into f32 sums)
+//   amx:         avx512_bf16 + AMX-TILE/AMX-BF16 (16x16 tile products), OS tile state and the Linux permission
+// VNNI, AVX512-FP16 and AMX-INT8 are features, not levels: see cpu_features() (cpu_features.h).
+enum class Simd : int32_t { scalar = 0, avx2 = 1, avx512 = 2, avx512_bf16 = 3, amx = 4 };
+// Best level this CPU supports, lowered by the environment variable LLMC_SIMD=scalar|avx2|avx512|avx512_bf16|amx
+// if set (a higher level than the CPU has is ignored; an unknown name is reported once on stderr and ignored).
 Simd simd_level();
+// The best level the CPU (and OS) supports, whatever LLMC_SIMD says.
+Simd cpu_simd_level();
 const char* simd_name(Simd s);
-// Tests force a level to compare against the scalar reference.
+bool simd_from_name(const char* s, Simd* out);
+// Tests force a level to compare against the scalar reference (clamped to what the CPU supports).
 void set_simd_level(Simd s);
+
+// Which code path each kind of kernel took last (process-wide; the kernels record it on every call, a relaxed
+// store of a string literal). `llmc bench` and `llmc inspect --runtime` print it.
+enum class KernelOp : int32_t { linear_decode, linear_prefill, norm, rope, attention, elementwise, gather, count };
+void note_kernel_path(KernelOp op, const char* path);  // path: a string literal, e.g. "avx512-bf16 gemm"
+// {"linear_decode": "avx2 gemv", ..., "simd": "amx", "cpu_features": "avx2 fma ..."}; ops not run yet: null.
+std::string kernel_paths_json();
+// What each kind of kernel would run now for weights of dtype wt (decode: 1..8 rows, prefill: more), same keys.
+std::string planned_kernel_paths_json(DType wt);
+// bf16 weights in prefill may round the activations to bf16 and use vdpbf16ps / AMX tiles: off by default,
+// LLMC_BF16_ACTIVATIONS=1 turns it on (docs/cpu-kernels.md); tests switch it with set_bf16_activations.
+void set_bf16_activations(bool on);
+bool bf16_activations();
+// The path linear takes for `rows` tokens and weights of dtype wt at the current level.
+const char* linear_path_name(int64_t rows, DType wt);
 
 // y[rows, out] = x[rows, in] . w[out, in]^T + bias[out]. bias may be null; it has w's dtype.
 // rows is small (1..8) in decode: a GEMV streaming w once; large in prefill: tiled so each weight row is read
@@ -70,6 +96,21 @@ void layer_norm(ThreadPool& pool, const float* x, int64_t rows, int64_t width, c
 //   (a, b) -> (a cos - b sin, b cos + a sin). Angles are computed in f32 as HF does (pos * inv_freq in f32).
 void rope(ThreadPool& pool, const float* x, int64_t rows, const int32_t* positions, int32_t num_heads,
           int32_t head_dim, int32_t rotary_dim, const float* inv_freq, RopeStyle style, float* y);
+
+// Residual add fused with the norm after it: sum[r] = a[r] + b[r] (written), y[r] = norm(sum[r]). Row by row, so
+// the norm reads a sum row from L1 just after writing it. Same results as add followed by the unfused norm.
+void add_rms_norm(ThreadPool& pool, const float* a, const float* b, int64_t rows, int64_t width, const void* w, DType wt,
+                  float eps, float weight_offset, float* sum, float* y);
+void add_layer_norm(ThreadPool& pool, const float* a, const float* b, int64_t rows, int64_t width, const void* w,
+                    DType wt, const void* bias, float eps, float* sum, float* y);
+
+// linear followed by an element-wise activation, applied by each thread to the outputs it has just computed:
+// y = act(x . w^T + bias).
+void linear_act(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out,
+                const void* bias, ActivationKind kind, float* y);
+
+// y[i] = act(x[i]) for i < n on the calling thread (the epilogue of linear_act). y may be x.
+void activation_span(const float* x, int64_t n, ActivationKind kind, float* y);
 
 void add(ThreadPool& pool, const float* a, const float* b, int64_t n, float* y);
 void mul(ThreadPool& pool, const float* a, const float* b, int64_t n, float* y);

@@ -15,6 +15,8 @@
 // over it; packing also removes the power-of-two row strides (in = 2048, 4096) that map a block's rows onto the
 // same L1 sets. Partial sums over k blocks collect in a small contiguous [kTB, kMB] buffer, not in y.
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -22,6 +24,7 @@
 #include "avx2.h"
 #include "dtype.h"
 #include "kernels.h"
+#include "linear_paths.h"
 
 namespace llmc::cpu {
 namespace {
@@ -235,23 +238,114 @@ LLMC_AVX2 void linear_avx2_range(const float* x, int64_t rows, int64_t in, const
 
 }  // namespace
 
-void linear(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out,
-            const void* bias, float* y) {
+namespace {
+
+// Whether bf16 weights take the bf16-activation paths (vdpbf16ps, AMX) in prefill: off unless
+// LLMC_BF16_ACTIVATIONS=1 (or set_bf16_activations), because rounding the activations makes a prefill row differ
+// from the same token decoded alone (decode keeps f32) and from the same prompt in a batch of another size, by
+// about 1e-2 of the logits (docs/cpu-kernels.md).
+std::atomic<int> g_bf16_activations{-1};
+
+bool bf16_activations_allowed() {
+  int v = g_bf16_activations.load(std::memory_order_relaxed);
+  if (v < 0) {
+    const char* e = std::getenv("LLMC_BF16_ACTIVATIONS");
+    v = e && std::strcmp(e, "1") == 0 ? 1 : 0;
+    g_bf16_activations.store(v, std::memory_order_relaxed);
+  }
+  return v == 1;
+}
+
+enum class Path { scalar, avx2, gemv_avx512, gemm_avx512_f32, gemm_avx512_bf16, gemm_amx_bf16 };
+
+Path choose_path(int64_t rows, DType wt) {
+  const Simd level = simd_level();
+  if (level < Simd::avx2) return Path::scalar;
+  if (level < Simd::avx512 || rows == 1) return Path::avx2;  // rows = 1: AVX2's 8-stream GEMV is at the bandwidth
+  if (rows <= kGemvMaxRows) return Path::gemv_avx512;
+  if (wt == DType::bf16 && bf16_activations_allowed()) {
+    if (level >= Simd::amx) return Path::gemm_amx_bf16;
+    if (level >= Simd::avx512_bf16) return Path::gemm_avx512_bf16;
+  }
+  return Path::gemm_avx512_f32;
+}
+
+const char* path_name(Path p, DType wt) {
+  switch (p) {
+    case Path::scalar: return "scalar";
+    case Path::avx2: return "avx2";
+    case Path::gemv_avx512: return "avx512 batched gemv";
+    case Path::gemm_avx512_f32:
+      return wt == DType::f32 ? "avx512 f32 fma" : wt == DType::f16 ? "avx512 f32 fma (f16 widened)" : "avx512 f32 fma (bf16 widened)";
+    case Path::gemm_avx512_bf16: return "avx512_bf16 vdpbf16ps";
+    case Path::gemm_amx_bf16: return "amx bf16 tiles";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void set_bf16_activations(bool on) { g_bf16_activations.store(on ? 1 : 0, std::memory_order_relaxed); }
+bool bf16_activations() { return bf16_activations_allowed(); }
+
+const char* linear_path_name(int64_t rows, DType wt) { return path_name(choose_path(rows, wt), wt); }
+
+namespace {
+
+void add_bias(const void* bias, DType wt, int64_t rows, int64_t out, int64_t j0, int64_t j1, float* y) {
+  for (int64_t t = 0; t < rows; ++t)
+    for (int64_t j = j0; j < j1; ++j) y[t * out + j] += load_weight(bias, wt, j);
+}
+
+}  // namespace
+
+namespace {
+
+// act: the activation of linear_act, or null for a plain linear.
+void linear_impl(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out,
+                 const void* bias, const ActivationKind* act, float* y) {
   if (rows <= 0 || out <= 0) return;
   if (in <= 0) {  // an empty reduction: y is the bias
     for (int64_t t = 0; t < rows; ++t)
       for (int64_t j = 0; j < out; ++j) y[t * out + j] = bias ? load_weight(bias, wt, j) : 0.0f;
+    if (act) activation_span(y, rows * out, *act, y);
     return;
   }
-  const bool simd = simd_level() >= Simd::avx2;
-  // Chunks are whole kMB-row blocks, and at least kMinMacsPerChunk of work each.
+  const Path path = choose_path(rows, wt);
+  note_kernel_path(rows <= kGemvMaxRows ? KernelOp::linear_decode : KernelOp::linear_prefill, path_name(path, wt));
+  // Chunks are whole blocks (kMB rows, or a packed panel of the AVX-512 / AMX GEMMs), and at least
+  // kMinMacsPerChunk of work each.
+  const int64_t block = path >= Path::gemm_avx512_f32 ? linear_path::kPanel : kMB;
   const int64_t macs_per_row = std::max<int64_t>(1, rows * in);
   int64_t grain = (kMinMacsPerChunk + macs_per_row - 1) / macs_per_row;
-  grain = std::max<int64_t>(kMB, (grain + kMB - 1) / kMB * kMB);
+  grain = std::max<int64_t>(block, (grain + block - 1) / block * block);
   pool.parallel_for(out, grain, [&](int64_t j0, int64_t j1, int) {
-    if (simd) linear_avx2_range(x, rows, in, w, wt, out, bias, j0, j1, y);
-    else linear_scalar_range(x, rows, in, w, wt, out, bias, j0, j1, y);
+    switch (path) {
+      case Path::scalar: linear_scalar_range(x, rows, in, w, wt, out, bias, j0, j1, y); break;
+      case Path::avx2: linear_avx2_range(x, rows, in, w, wt, out, bias, j0, j1, y); break;
+      case Path::gemv_avx512: linear_path::gemv_avx512(x, rows, in, w, wt, out, j0, j1, y); break;
+      case Path::gemm_avx512_f32: linear_path::gemm_avx512_f32(x, rows, in, w, wt, out, j0, j1, y); break;
+      case Path::gemm_avx512_bf16: linear_path::gemm_avx512_bf16(x, rows, in, w, out, j0, j1, y); break;
+      case Path::gemm_amx_bf16: linear_path::gemm_amx_bf16(x, rows, in, w, out, j0, j1, y); break;
+    }
+    if (bias && path >= Path::gemv_avx512) add_bias(bias, wt, rows, out, j0, j1, y);  // the others add it themselves
+    // Epilogue of linear_act: this thread's block of outputs, just written (in L1/L2 for decode-sized steps),
+    // instead of a second parallel pass over all of y.
+    if (act)
+      for (int64_t t = 0; t < rows; ++t) activation_span(y + t * out + j0, j1 - j0, *act, y + t * out + j0);
   });
+}
+
+}  // namespace
+
+void linear(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out,
+            const void* bias, float* y) {
+  linear_impl(pool, x, rows, in, w, wt, out, bias, nullptr, y);
+}
+
+void linear_act(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out,
+                const void* bias, ActivationKind kind, float* y) {
+  linear_impl(pool, x, rows, in, w, wt, out, bias, &kind, y);
 }
 
 }  // namespace llmc::cpu

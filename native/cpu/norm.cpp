@@ -112,12 +112,55 @@ LLMC_AVX2 void layer_norm_row_avx2(const float* x, int64_t width, const void* w,
   }
 }
 
+// sum = a + b over one row (exact in any order, so the fused norms match add + norm bit for bit).
+LLMC_AVX2 void add_row_avx2(const float* a, const float* b, int64_t width, float* s) {
+  int64_t i = 0;
+  for (; i + 8 <= width; i += 8) _mm256_storeu_ps(s + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  for (; i < width; ++i) s[i] = a[i] + b[i];
+}
+
+void add_row(bool simd, const float* a, const float* b, int64_t width, float* s) {
+  if (simd) return add_row_avx2(a, b, width, s);
+  for (int64_t i = 0; i < width; ++i) s[i] = a[i] + b[i];
+}
+
 }  // namespace
+
+void add_rms_norm(ThreadPool& pool, const float* a, const float* b, int64_t rows, int64_t width, const void* w, DType wt,
+                  float eps, float weight_offset, float* sum, float* y) {
+  if (rows <= 0 || width <= 0) return;
+  const bool simd = simd_level() >= Simd::avx2;
+  note_kernel_path(KernelOp::norm, simd ? "avx2" : "scalar");
+  pool.parallel_for(rows, row_grain(width), [&](int64_t r0, int64_t r1, int) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* s = sum + r * width;  // [width], still in L1 when the norm reads it
+      add_row(simd, a + r * width, b + r * width, width, s);
+      if (simd) rms_norm_row_avx2(s, width, w, wt, eps, weight_offset, y + r * width);
+      else rms_norm_row_scalar(s, width, w, wt, eps, weight_offset, y + r * width);
+    }
+  });
+}
+
+void add_layer_norm(ThreadPool& pool, const float* a, const float* b, int64_t rows, int64_t width, const void* w,
+                    DType wt, const void* bias, float eps, float* sum, float* y) {
+  if (rows <= 0 || width <= 0) return;
+  const bool simd = simd_level() >= Simd::avx2;
+  note_kernel_path(KernelOp::norm, simd ? "avx2" : "scalar");
+  pool.parallel_for(rows, row_grain(width), [&](int64_t r0, int64_t r1, int) {
+    for (int64_t r = r0; r < r1; ++r) {
+      float* s = sum + r * width;
+      add_row(simd, a + r * width, b + r * width, width, s);
+      if (simd) layer_norm_row_avx2(s, width, w, wt, bias, eps, y + r * width);
+      else layer_norm_row_scalar(s, width, w, wt, bias, eps, y + r * width);
+    }
+  });
+}
 
 void rms_norm(ThreadPool& pool, const float* x, int64_t rows, int64_t width, const void* w, DType wt, float eps,
               float weight_offset, float* y) {
   if (rows <= 0 || width <= 0) return;
   const bool simd = simd_level() >= Simd::avx2;
+  note_kernel_path(KernelOp::norm, simd ? "avx2" : "scalar");
   pool.parallel_for(rows, row_grain(width), [&](int64_t r0, int64_t r1, int) {
     for (int64_t r = r0; r < r1; ++r) {
       if (simd) rms_norm_row_avx2(x + r * width, width, w, wt, eps, weight_offset, y + r * width);
@@ -130,6 +173,7 @@ void layer_norm(ThreadPool& pool, const float* x, int64_t rows, int64_t width, c
                 const void* b, float eps, float* y) {
   if (rows <= 0 || width <= 0) return;
   const bool simd = simd_level() >= Simd::avx2;
+  note_kernel_path(KernelOp::norm, simd ? "avx2" : "scalar");
   pool.parallel_for(rows, row_grain(width), [&](int64_t r0, int64_t r1, int) {
     for (int64_t r = r0; r < r1; ++r) {
       if (simd) layer_norm_row_avx2(x + r * width, width, w, wt, b, eps, y + r * width);

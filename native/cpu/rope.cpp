@@ -98,6 +98,7 @@ void rope(ThreadPool& pool, const float* x, int64_t rows, const int32_t* positio
   const int32_t half = rotary_dim / 2;
   const int64_t width = int64_t(num_heads) * head_dim;
   const bool simd = simd_level() >= Simd::avx2;
+  note_kernel_path(KernelOp::rope, simd ? "avx2" : "scalar");
   const int64_t grain = width >= kElemsPerChunk ? 1 : kElemsPerChunk / (width > 0 ? width : 1);
   pool.parallel_for(rows, grain, [&](int64_t r0, int64_t r1, int) {
     thread_local std::vector<float> table;  // cos | sin | gptj cos per element | gptj signed sin per element

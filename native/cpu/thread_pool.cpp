@@ -22,9 +22,14 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -62,6 +67,7 @@ struct ThreadPool::Impl {
   alignas(64) std::atomic<int> sleepers{0};
   std::atomic<bool> stop{false};
   std::mutex mutex;
+  std::mutex job_mutex;  // one job at a time when several callers (engines) share the pool
   std::condition_variable cv;
   std::exception_ptr error;  // first exception of the current job (guarded by mutex)
 
@@ -130,8 +136,33 @@ struct ThreadPool::Impl {
   }
 };
 
+int default_thread_count() {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+#endif
+  const unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+std::shared_ptr<ThreadPool> ThreadPool::shared(int num_threads) {
+  if (num_threads <= 0) num_threads = default_thread_count();
+  static std::mutex m;
+  static std::map<int, std::weak_ptr<ThreadPool>> pools;
+  std::lock_guard<std::mutex> lock(m);
+  std::shared_ptr<ThreadPool> p = pools[num_threads].lock();
+  if (!p) {
+    p = std::make_shared<ThreadPool>(num_threads);
+    pools[num_threads] = p;
+  }
+  return p;
+}
+
 ThreadPool::ThreadPool(int num_threads) : impl_(new Impl) {
-  if (num_threads <= 0) num_threads = static_cast<int>(std::thread::hardware_concurrency());
+  if (num_threads <= 0) num_threads = default_thread_count();
   if (num_threads <= 0) num_threads = 1;
   if (num_threads > kMaxThreads) num_threads = kMaxThreads;
   impl_->num_threads = num_threads;
@@ -164,6 +195,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const Fn& fn) {
     fn(0, n, 0);  // not worth a hand-off
     return;
   }
+  std::lock_guard<std::mutex> job(p.job_mutex);
   p.fn = &fn;
   p.n = n;
   p.grain = grain;

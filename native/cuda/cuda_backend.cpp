@@ -495,6 +495,23 @@ void CudaBackend::run_node(const BoundNode& b, const StepBatch& step) {
       ops::linear_q(d, lin_, in[0].act, rows, int(in[0].width), w, int(out.width), in[4].w, in[4].dtype, out.act);
       break;
     }
+    // The CPU fusions (docs/cpu-kernels.md) run here as their two parts, with the same kernels and results.
+    case OpId::linear_act:
+      ops::linear(d, lin_, in[0].act, rows, int(in[0].width), in[1].w, in[1].dtype, int(out.width), in[2].w, out.act);
+      ops::activation(d, out.act, int64_t(rows) * out.width, int(std::get<runtime::ActivationAttrs>(n.attrs).kind), out.act);
+      break;
+    case OpId::add_rms_norm: {  // outputs: sum, out
+      const auto& a = std::get<runtime::RmsNormAttrs>(n.attrs);
+      ops::add(d, in[0].act, in[1].act, int64_t(rows) * out.width, out.act);
+      ops::rms_norm(d, out.act, rows, out.width, in[2].w, in[2].dtype, a.eps, a.weight_offset, b.out[1].act);
+      break;
+    }
+    case OpId::add_layer_norm: {
+      const auto& a = std::get<runtime::LayerNormAttrs>(n.attrs);
+      ops::add(d, in[0].act, in[1].act, int64_t(rows) * out.width, out.act);
+      ops::layer_norm(d, out.act, rows, out.width, in[2].w, in[2].dtype, in[3].w, a.eps, b.out[1].act);
+      break;
+    }
     case OpId::rope: {
       const auto& a = std::get<runtime::RopeAttrs>(n.attrs);
       ops::rope(d, in[0].act, rows, positions, a.num_heads, a.head_dim, a.rotary_dim, static_cast<const float*>(in[1].w),

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "cpu_bench.h"
 #include "engine_wrap.h"
 #include "executor_wrap.h"
 #include "js_args.h"
@@ -138,6 +139,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("loadEngine", Napi::Function::New<LoadEngine>(env, "loadEngine"));
   exports.Set("measureMemoryBandwidth", Napi::Function::New<MeasureMemoryBandwidth>(env, "measureMemoryBandwidth"));
+  exports.Set("cpuKernelPaths", Napi::Function::New<CpuKernelPaths>(env, "cpuKernelPaths"));
+  exports.Set("plannedKernelPaths", Napi::Function::New<PlannedKernelPaths>(env, "plannedKernelPaths"));
   exports.Set("apiVersion", Napi::Number::New(env, LLMC_API_VERSION));
   exports.Set("engineFormatVersion", Napi::Number::New(env, LLMC_ENGINE_FORMAT_VERSION));
   exports.Set("schemaHash", Napi::String::New(env, llmc::kSchemaHash));

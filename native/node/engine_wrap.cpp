@@ -1,6 +1,7 @@
 #include "engine_wrap.h"
 
 #include "executor_wrap.h"
+#include "cpu_bench.h"
 #include "generate_worker.h"
 #include "js_args.h"
 #include "status.h"
@@ -72,6 +73,7 @@ Napi::Function EngineWrap::DefineClass(Napi::Env env) {
                                                  InstanceMethod<&EngineWrap::CreateExecutor>("createExecutor"),
                                                  InstanceMethod<&EngineWrap::Cancel>("cancel"),
                                                  InstanceMethod<&EngineWrap::Close>("close"),
+                                                 InstanceMethod<&EngineWrap::BenchBatch>("benchBatch"),
                                              });
 }
 
@@ -125,6 +127,7 @@ Napi::Value EngineWrap::CreateExecutor(const Napi::CallbackInfo& info) {
   if (!handle_) throw MakeStatusError(info.Env(), LLMC_ERR_INVALID_ARGUMENT, kClosed);
   return ExecutorWrap::Create(info, handle_, ExecutorCtor(info.Env()));
 }
+Napi::Value EngineWrap::BenchBatch(const Napi::CallbackInfo& info) { return llmc_node::BenchBatch(info.Env(), handle_, info); }
 
 void EngineWrap::Cancel(const Napi::CallbackInfo&) {
   if (handle_) llmc_engine_cancel(handle_->engine);

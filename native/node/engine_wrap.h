@@ -21,6 +21,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value Score(const Napi::CallbackInfo& info);
   Napi::Value CreateExecutor(const Napi::CallbackInfo& info);
   void Cancel(const Napi::CallbackInfo& info);
+  Napi::Value BenchBatch(const Napi::CallbackInfo& info);  // native/node/cpu_bench.cpp
   void Close(const Napi::CallbackInfo& info);
 
   EngineHandlePtr handle_;  // null after close()

@@ -9,7 +9,7 @@ std::unique_ptr<Backend> create_cpu_backend(const LoadedEngine& engine, int num_
   return std::make_unique<CpuBackend>(engine, num_threads);
 }
 
-CpuBackend::CpuBackend(const LoadedEngine& engine, int num_threads) : plan_(engine.plan), pool_(num_threads) {
+CpuBackend::CpuBackend(const LoadedEngine& engine, int num_threads) : plan_(engine.plan), pool_holder_(cpu::ThreadPool::shared(num_threads)), pool_(*pool_holder_) {
   // The plan's arena holds every activation at max_num_tokens rows. The `logit_rows` values (the LM head's rows,
   // [R, vocab] for the logits) only ever have R <= max_logit_rows rows, so they get their own small buffer, and the
   // token arena is only as wide as the `tokens` values reach.
@@ -138,6 +138,23 @@ void CpuBackend::run_node(const BoundNode& b, const StepBatch& step) {
       w.group_size = std::get<LinearQAttrs>(n.attrs).group_size;
       w.activation_bits = std::get<LinearQAttrs>(n.attrs).activation_bits;
       cpu::linear_q(pool_, in[0].act, rows, in[0].width, w, out.width, in[4].w, in[4].wt, out.act);
+      break;
+    }
+    case OpId::linear_act:
+      // y = act(x . w^T + bias)
+      cpu::linear_act(pool_, in[0].act, rows, in[0].width, in[1].w, in[1].wt, out.width, in[2].w,
+                      std::get<ActivationAttrs>(n.attrs).kind, out.act);
+      break;
+    case OpId::add_rms_norm: {  // outputs: sum, out
+      const auto& a = std::get<RmsNormAttrs>(n.attrs);
+      cpu::add_rms_norm(pool_, in[0].act, in[1].act, rows, out.width, in[2].w, in[2].wt, a.eps, a.weight_offset, out.act,
+                        b.out[1].act);
+      break;
+    }
+    case OpId::add_layer_norm: {
+      const auto& a = std::get<LayerNormAttrs>(n.attrs);
+      cpu::add_layer_norm(pool_, in[0].act, in[1].act, rows, out.width, in[2].w, in[2].wt, in[3].w, a.eps, out.act,
+                          b.out[1].act);
       break;
     }
     case OpId::rope: {

@@ -45,7 +45,8 @@ class CpuBackend final : public Backend {
   }
 
   const Plan& plan_;
-  cpu::ThreadPool pool_;
+  std::shared_ptr<cpu::ThreadPool> pool_holder_;  // shared with other engines of the same thread count
+  cpu::ThreadPool& pool_;
   HostBuffer arena_;     // [token_floats_ * max_num_tokens] f32: the `tokens` values at their planned offsets
   HostBuffer logit_arena_;  // [logit_floats_ * max_logit_rows] f32: the `logit_rows` values, one after another
   int64_t token_floats_ = 0, logit_floats_ = 0;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../cpu/dtype.h"
+#include "../cpu/thread_pool.h"
 #include "dummy_rng.h"
 #include "errors.h"
 
@@ -110,7 +111,7 @@ void fill_dummy_weights(LoadedEngine& e, int num_threads) {
     for (int64_t b = 0; b < n; b += kChunk) items.push_back({w, base + offset, b, std::min(n, b + kChunk)});
     w->data = base + offset;
   }
-  int threads = num_threads > 0 ? num_threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = num_threads > 0 ? num_threads : cpu::default_thread_count();
   threads = int(std::min<size_t>(size_t(threads), items.size()));
   std::atomic<size_t> next{0};
   auto work = [&]() {

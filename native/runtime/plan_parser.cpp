@@ -90,13 +90,15 @@ NodeAttrs parse_attrs(OpId op, AttrReader& a) {
   switch (op) {
     case OpId::embedding: return EmbeddingAttrs{a.get_float_or("scale", 1.0f)};
     case OpId::pos_embedding: return PosEmbeddingAttrs{a.get_int_or("offset", 0)};
-    case OpId::rms_norm: {
+    case OpId::rms_norm:
+    case OpId::add_rms_norm: {
       RmsNormAttrs r;
       r.eps = a.get_float("eps");
       r.weight_offset = a.get_float_or("weight_offset", 0.0f);
       return r;
     }
-    case OpId::layer_norm: return LayerNormAttrs{a.get_float("eps")};
+    case OpId::layer_norm:
+    case OpId::add_layer_norm: return LayerNormAttrs{a.get_float("eps")};
     case OpId::rope: {
       RopeAttrs r;
       r.num_heads = a.get_int("num_heads");
@@ -116,6 +118,7 @@ NodeAttrs parse_attrs(OpId op, AttrReader& a) {
       return r;
     }
     case OpId::activation:
+    case OpId::linear_act:
     case OpId::gated_activation: return ActivationAttrs{a.get_enum<ActivationKind>("kind", &activation_kind_from_name)};
     case OpId::split: return SplitAttrs{a.get_int_array("sizes")};
     case OpId::linear_q: {

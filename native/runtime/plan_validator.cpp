@@ -144,7 +144,25 @@ class PlanChecker {
         same_shape(x, out_act(n.outputs[0]), "x and out");
         break;
       }
-      case OpId::linear: {
+      case OpId::add_rms_norm:
+      case OpId::add_layer_norm: {
+        const ActivationInfo& a = in_act(in[0]);
+        const ActivationInfo& b = in_act(in[1]);
+        same_shape(a, b, "both inputs");
+        const WeightInfo& w = in_weight(in[2]);
+        vector_weight(w, a.width, "weight");
+        if (n.op == OpId::add_layer_norm && in[3] >= 0) {
+          const WeightInfo& bias = in_weight(in[3]);
+          vector_weight(bias, a.width, "bias");
+          expect(bias.dtype == w.dtype, "bias must have the weight's dtype");
+        }
+        expect(n.outputs.size() == 2 && n.outputs[0] != n.outputs[1], "sum and out must be two distinct outputs");
+        same_shape(a, out_act(n.outputs[0]), "inputs and sum");
+        same_shape(a, out_act(n.outputs[1]), "inputs and out");
+        break;
+      }
+      case OpId::linear:
+      case OpId::linear_act: {
         const ActivationInfo& x = in_act(in[0]);
         const WeightInfo& w = in_weight(in[1]);
         expect(w.shape.size() == 2 && w.shape[1] == x.width, "weight must be 2-D [out, in] with in == x width");

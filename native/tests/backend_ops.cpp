@@ -5,7 +5,8 @@
 //   g++ -O3 -std=c++17 -pthread -Wall -Wextra -Inative/include -Inative/cpu native/cpu/*.cpp native/tests/backend_ops.cpp -o /tmp/backend_ops
 //   /tmp/backend_ops              # correctness, about half a minute
 //   /tmp/backend_ops linear       # only cases whose name contains "linear"
-//   /tmp/backend_ops --perf       # GEMV / GEMM throughput against the measured read bandwidth
+//   /tmp/backend_ops --perf       # GEMV / GEMM throughput against the measured read bandwidth and peaks
+//   /tmp/backend_ops --perf gemm  # one section: gemv (rows=1), batch (rows 1-8), gemm (prefill), step (decode step)
 //   /tmp/backend_ops --threads 1  # pool size (default: all cores)
 //
 // Tolerances: "rel" cases compare max |simd - ref| with rtol * max |ref| over the case (sums whose order differs:
@@ -26,9 +27,11 @@
 #include <thread>
 #include <vector>
 
+#include "cpu_features.h"
 #include "dtype.h"
 #include "kernels.h"
 #include "kernel_test_support.h"
+#include "peak_flops.h"
 
 using namespace llmc;
 using namespace llmc::cpu;
@@ -136,22 +139,53 @@ void test_thread_pool(ThreadPool& pool) {
   pool.parallel_for(1000, 1, [&](int64_t b, int64_t e, int) { after += e - b; });
   expect("pool rethrows a chunk's exception in the caller, stays usable",
          (caught || pool.size() == 1) && after.load() == 1000);
+  // Two engines in one process: the same thread count gives the same pool, and jobs from two caller threads at
+  // once take turns (each job still sees exactly its own chunks).
+  {
+    std::shared_ptr<ThreadPool> a = ThreadPool::shared(2), b = ThreadPool::shared(2);
+    expect("pool shared(n): one pool per thread count per process", a == b && a->size() == 2 && default_thread_count() >= 1,
+           "default_thread_count() = " + std::to_string(default_thread_count()));
+    std::atomic<int64_t> sums[2] = {{0}, {0}};
+    std::atomic<bool> bad{false};
+    std::vector<std::thread> callers;
+    for (int c = 0; c < 2; ++c) {
+      callers.emplace_back([&, c] {
+        for (int i = 0; i < 3000; ++i) {
+          std::atomic<int64_t> covered{0};
+          a->parallel_for(100 + c, 1, [&](int64_t b0, int64_t e0, int) { covered += e0 - b0; });
+          if (covered.load() != 100 + c) bad = true;
+          sums[c] += covered.load();
+        }
+      });
+    }
+    for (auto& t : callers) t.join();
+    expect("pool shared by two caller threads: 2 x 3000 concurrent jobs, each covered once",
+           !bad.load() && sums[0].load() == 3000 * 100 && sums[1].load() == 3000 * 101);
+  }
 }
 
 // ------------------------------------------------------------------------------------------------ linear
 
-void test_linear(ThreadPool& pool, Simd best) {
+// Whether linear at this level rounds the activations to bf16 (the vdpbf16ps and AMX GEMMs, bf16 weights only).
+bool linear_rounds_activations(Simd level, DType dt, int64_t rows) {
+  return dt == DType::bf16 && rows > 8 && level >= Simd::avx512_bf16 && bf16_activations();
+}
+
+// Every SIMD level the CPU has against the scalar kernel (on x rounded to bf16 where the level's path rounds it,
+// so the comparison is still exact to summation order); the scalar kernel against a double-precision sum.
+void test_linear(ThreadPool& pool, const std::vector<Simd>& levels) {
   if (!selected("linear")) return;
-  std::printf("linear (SIMD vs scalar; scalar vs f64 reference)\n");
+  std::printf("linear (each SIMD level vs scalar; scalar vs f64 reference)\n");
   struct Case {
     int64_t out, in;
     std::vector<int64_t> rows;
     bool bias;
   };
   const Case cases[] = {
-      {768, 768, {1, 7, 64, 300}, true},   {2048, 768, {1, 8, 64}, false}, {768, 2048, {1, 7, 64, 300}, false},
-      {32000, 768, {1, 7}, false},         {4096, 4096, {1, 3}, false},    {37, 13, {1, 5, 11}, true},
-      {100, 84, {2, 9, 31}, true},         {3, 1000, {1, 20}, true},       {96, 1030, {4, 10}, false},
+      {768, 768, {1, 7, 33, 64, 300}, true}, {2048, 768, {1, 8, 64}, false}, {768, 2048, {1, 7, 64, 300}, false},
+      {32000, 768, {1, 7, 9}, false},        {4096, 4096, {1, 3, 33}, false}, {37, 13, {1, 5, 11}, true},
+      {100, 84, {2, 9, 31, 4096}, true},     {3, 1000, {1, 20}, true},       {96, 1030, {4, 10, 33}, false},
+      {65, 33, {1, 7, 33, 4096}, true},      {130, 47, {9, 40}, false},
   };
   for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
     for (const Case& c : cases) {
@@ -163,12 +197,34 @@ void test_linear(ThreadPool& pool, Simd best) {
                       (long long)c.out, (long long)c.in, c.bias ? " +bias" : "");
         if (!selected(name)) continue;
         const std::vector<float> x = random_vec(size_t(rows * c.in));
-        std::vector<float> y_scalar(size_t(rows * c.out)), y_simd(y_scalar.size(), NAN);
-        scalar_and_simd(best, [&](bool simd) {
-          linear(pool, x.data(), rows, c.in, w.data(), dt, c.out, c.bias ? b.data() : nullptr,
-                 simd ? y_simd.data() : y_scalar.data());
-        });
-        check(name, y_simd.data(), y_scalar.data(), y_scalar.size(), Mode::rel, 1e-5);
+        std::vector<float> xr(x.size());  // x rounded to bf16
+        for (size_t i = 0; i < x.size(); ++i) xr[i] = bf16_to_f32(f32_to_bf16(x[i]));
+        std::vector<float> y_scalar(size_t(rows * c.out)), y_scalar_r, y_simd(y_scalar.size());
+        set_simd_level(Simd::scalar);
+        linear(pool, x.data(), rows, c.in, w.data(), dt, c.out, c.bias ? b.data() : nullptr, y_scalar.data());
+        // bf16 weights from avx512_bf16 up: both the default f32-activation path and the opt-in bf16 one.
+        std::vector<std::pair<Simd, bool>> runs;
+        for (Simd level : levels) {
+          runs.push_back({level, false});
+          if (dt == DType::bf16 && level >= Simd::avx512_bf16) runs.push_back({level, true});
+        }
+        for (auto [level, bf16x] : runs) {
+          set_bf16_activations(bf16x);
+          const bool rounds = linear_rounds_activations(level, dt, rows);
+          if (rounds && y_scalar_r.empty()) {
+            y_scalar_r.resize(y_scalar.size());
+            set_simd_level(Simd::scalar);
+            linear(pool, xr.data(), rows, c.in, w.data(), dt, c.out, c.bias ? b.data() : nullptr, y_scalar_r.data());
+          }
+          std::fill(y_simd.begin(), y_simd.end(), NAN);
+          set_simd_level(level);
+          linear(pool, x.data(), rows, c.in, w.data(), dt, c.out, c.bias ? b.data() : nullptr, y_simd.data());
+          const std::string lname = std::string(name) + " " + simd_name(level) + (rounds ? " (bf16 x)" : "");
+          check(lname, y_simd.data(), rounds ? y_scalar_r.data() : y_scalar.data(), y_scalar.size(), Mode::rel, 1e-5);
+          // What rounding the activations costs, against the f32-activation result: bounded, not exact.
+          if (rounds) check(lname + " vs f32 x", y_simd.data(), y_scalar.data(), y_scalar.size(), Mode::rel, 2e-2);
+        }
+        set_bf16_activations(false);
         // The scalar kernel against a double-precision sum, on a sample of rows (the full product is slow).
         std::vector<float> ref, got;
         for (int64_t t = 0; t < rows; t += std::max<int64_t>(1, rows / 5))
@@ -182,6 +238,60 @@ void test_linear(ThreadPool& pool, Simd best) {
       }
     }
   }
+  set_simd_level(levels.empty() ? Simd::scalar : levels.back());
+}
+
+// ------------------------------------------------------------------------------------------------ fusions
+
+// The fused ops against their unfused parts, at scalar and every SIMD level: the same arithmetic in the same order,
+// so the results must agree to the last bit (tolerance 0 on each element).
+void test_fusions(ThreadPool& pool, const std::vector<Simd>& levels) {
+  if (!selected("fused")) return;
+  std::printf("fused ops (add_rms_norm, add_layer_norm, linear_act) vs their unfused parts, every level\n");
+  std::vector<Simd> all{Simd::scalar};
+  all.insert(all.end(), levels.begin(), levels.end());
+  for (Simd level : all) {
+    set_simd_level(level);
+    for (DType dt : {DType::f32, DType::bf16}) {
+      for (int64_t width : {64, 100, 768}) {
+        for (int64_t rows : {1, 7, 33}) {
+          const std::vector<float> a = random_vec(size_t(rows * width), -2.0f, 2.0f), b = random_vec(a.size());
+          const Weights w = make_weights(size_t(width), dt, 0.5f, 1.5f), bias = make_weights(size_t(width), dt);
+          std::vector<float> s_ref(a.size()), y_ref(a.size()), s(a.size(), NAN), y(a.size(), NAN);
+          char name[128];
+          std::snprintf(name, sizeof name, "fused add_rms_norm %s rows=%lld width=%lld %s", dtype_name(dt), (long long)rows,
+                        (long long)width, simd_name(level));
+          add(pool, a.data(), b.data(), rows * width, s_ref.data());
+          rms_norm(pool, s_ref.data(), rows, width, w.data(), dt, 1e-6f, 0.0f, y_ref.data());
+          add_rms_norm(pool, a.data(), b.data(), rows, width, w.data(), dt, 1e-6f, 0.0f, s.data(), y.data());
+          check(std::string(name) + " sum", s.data(), s_ref.data(), s.size(), Mode::elem, 0.0);
+          check(std::string(name) + " out", y.data(), y_ref.data(), y.size(), Mode::elem, 0.0);
+          std::snprintf(name, sizeof name, "fused add_layer_norm %s rows=%lld width=%lld +bias %s", dtype_name(dt),
+                        (long long)rows, (long long)width, simd_name(level));
+          layer_norm(pool, s_ref.data(), rows, width, w.data(), dt, bias.data(), 1e-5f, y_ref.data());
+          add_layer_norm(pool, a.data(), b.data(), rows, width, w.data(), dt, bias.data(), 1e-5f, s.data(), y.data());
+          check(std::string(name) + " out", y.data(), y_ref.data(), y.size(), Mode::elem, 0.0);
+        }
+      }
+      for (int64_t rows : {1, 7, 33}) {
+        const int64_t in = 100, out = 130;
+        const Weights w = make_weights(size_t(out * in), dt, -0.5f, 0.5f), bias = make_weights(size_t(out), dt);
+        const std::vector<float> x = random_vec(size_t(rows * in));
+        std::vector<float> h(size_t(rows * out)), y_ref(h.size()), y(h.size(), NAN);
+        for (ActivationKind kind : {ActivationKind::gelu_tanh, ActivationKind::relu}) {
+          char name[128];
+          std::snprintf(name, sizeof name, "fused linear_act %s rows=%lld %lldx%lld +bias %s %s", dtype_name(dt),
+                        (long long)rows, (long long)out, (long long)in, kind == ActivationKind::relu ? "relu" : "gelu_tanh",
+                        simd_name(level));
+          linear(pool, x.data(), rows, in, w.data(), dt, out, bias.data(), h.data());
+          activation(pool, h.data(), rows * out, kind, y_ref.data());
+          linear_act(pool, x.data(), rows, in, w.data(), dt, out, bias.data(), kind, y.data());
+          check(name, y.data(), y_ref.data(), y.size(), Mode::elem, 0.0);
+        }
+      }
+    }
+  }
+  set_simd_level(levels.empty() ? Simd::scalar : levels.back());
 }
 
 // ------------------------------------------------------------------------------------------------ norms
@@ -573,7 +683,7 @@ void run_perf(ThreadPool& pool) {
   const int64_t fma_iters = 20000;  // 200k FMAs: short enough to find undisturbed windows
   std::atomic<float> sink{0};
   const Timing one = time_calls([&](int) { sink = sink + fma_chains(fma_iters); }, 0.5);
-  const double peak1 = fma_iters * 160.0 / one.best / 1e9, peak_nominal = peak1 * pool.size();
+  const double peak1 = fma_iters * 160.0 / one.best / 1e9;
   auto sustained = [&](int threads) {
     const int64_t iters = 2000000;  // about 30 ms per thread at full speed
     const auto t0 = std::chrono::steady_clock::now();
@@ -598,6 +708,7 @@ void run_perf(ThreadPool& pool) {
     int64_t out, in;
   };
   const Shape shapes[] = {{768, 768}, {2048, 768}, {768, 2048}, {32000, 768}};
+  if (selected("gemv")) {
   std::printf("\nGEMV rows=1. cold: cycles through copies of the matrix totalling >= 512 MiB, so every call streams it\n"
               "from DRAM, as a decode step of a model larger than the caches does; hot: the same copy every call.\n"
               "%% bw: cold best GB/s over the read bandwidth above. %% read: median over calls of (time of a plain\n"
@@ -630,15 +741,23 @@ void run_perf(ThreadPool& pool) {
                   100 * ratio[ratio.size() / 2], 2.0 * n / cold.best / 1e9, hot.best * 1e6, bytes / hot.best / 1e9);
     }
   }
-  std::printf("\nGEMV small batches (several sequences decoding together), 2048x768, cold\n%-5s %5s %10s %8s %8s %8s %8s\n",
-              "dtype", "rows", "best", "GB/s", "% bw", "% read", "GFLOP/s");
-  for (DType dt : {DType::f32, DType::f16}) {
+  }
+  if (selected("batch")) {
+  std::printf("\nGEMV small batches (several sequences decoding together), 2048x768, cold; x rows=1: best time over\n"
+              "the best rows=1 time of the same level (1.00 = the 8 sequences cost what one does)\n"
+              "%-12s %-5s %5s %10s %8s %8s %8s %8s %9s  %s\n", "level", "dtype", "rows", "best", "GB/s", "% bw", "% read",
+              "GFLOP/s", "x rows=1", "path");
+  const Simd top_level = simd_level();
+  for (Simd level : {Simd::avx2, top_level}) {
+  set_simd_level(level);
+  for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
     const Shape s{2048, 768};
     const size_t n = size_t(s.out * s.in), bytes = n * dtype_size(dt);
     const size_t copies = (size_t(512) << 20) / bytes + 1;
     const Weights w = make_weights(n, dt);
     std::vector<uint8_t> all_copies(copies * bytes);
     for (size_t i = 0; i < copies; ++i) std::memcpy(&all_copies[i * bytes], w.data(), bytes);
+    double t1 = 0;
     for (int64_t rows : {1, 2, 4, 8}) {
       const std::vector<float> x = random_vec(size_t(rows * s.in));
       std::vector<float> y(size_t(rows * s.out));
@@ -650,32 +769,68 @@ void run_perf(ThreadPool& pool) {
         ratio.push_back(timed_read(pool, &all_copies[((2 * size_t(i) + 1) % copies) * bytes], bytes) / tg);
       }, 0.5);
       std::sort(ratio.begin(), ratio.end());
-      std::printf("%-5s %5lld %8.1fus %8.2f %7.1f%% %7.1f%% %8.1f\n", dtype_name(dt), (long long)rows, t.best * 1e6,
-                  bytes / t.best / 1e9, 100 * bytes / t.best / 1e9 / bw, 100 * ratio[ratio.size() / 2],
-                  2.0 * rows * n / t.best / 1e9);
+      if (rows == 1) t1 = t.best;
+      std::printf("%-12s %-5s %5lld %8.1fus %8.2f %7.1f%% %7.1f%% %8.1f %9.2f  %s\n", simd_name(level), dtype_name(dt),
+                  (long long)rows, t.best * 1e6, bytes / t.best / 1e9, 100 * bytes / t.best / 1e9 / bw,
+                  100 * ratio[ratio.size() / 2], 2.0 * rows * n / t.best / 1e9, t.best / t1, linear_path_name(rows, dt));
     }
   }
+  if (top_level == Simd::avx2) break;
+  }
+  set_simd_level(top_level);
 
-  std::printf("\nGEMM prefill rows=128 (%% of peak: of %d x the one-thread FMA peak, %.1f GFLOP/s)\n%-5s %-12s %10s %10s %9s %7s\n", pool.size(),
-              peak_nominal, "dtype", "out x in", "best", "median", "GFLOP/s", "% peak");
-  std::printf("(weights are read once per block of 48 tokens; the GB/s of a prefill is not a limit, so not shown)\n");
-  for (DType dt : {DType::f32, DType::f16, DType::bf16}) {
-    for (const Shape& s : shapes) {
-      const int64_t rows = 128;
-      const Weights w = make_weights(size_t(s.out * s.in), dt);
-      const std::vector<float> x = random_vec(size_t(rows * s.in));
-      std::vector<float> y(size_t(rows * s.out));
-      const Timing t = time_calls([&](int) { linear(pool, x.data(), rows, s.in, w.data(), dt, s.out, nullptr, y.data()); },
-                                  s.out > 4096 ? 3.0 : 1.0);
-      const double gf = 2.0 * rows * s.in * s.out / t.best / 1e9;
-      std::printf("%-5s %5lldx%-6lld %8.2fms %8.2fms %9.1f %6.0f%%\n", dtype_name(dt), (long long)s.out, (long long)s.in,
-                  t.best * 1e3, t.median * 1e3, gf, 100 * gf / peak_nominal);
-    }
   }
+  if (selected("gemm")) {
+  // Prefill GEMMs at every level the CPU has, against the measured peak of the instruction set each one uses.
+  const std::vector<Peak> peaks = measure_peaks(pool.size());
+  std::printf("\nMeasured peaks, %d threads (independent chains of one instruction, best of 3 x 30 ms):\n", pool.size());
+  for (const Peak& p : peaks) std::printf("  %-22s %9.1f GFLOP/s\n", p.name, p.gflops);
+  auto peak_of = [&](const char* name) {
+    for (const Peak& p : peaks)
+      if (std::strcmp(p.name, name) == 0) return p.gflops;
+    return 0.0;
+  };
+  const Simd top = simd_level();
+  const int64_t prefill_rows = 512;
+  std::printf("\nGEMM prefill rows=%lld at each SIMD level (%% peak: of the instruction set the path uses, above)\n"
+              "%-12s %-5s %-12s %10s %10s %9s %7s  %s\n", (long long)prefill_rows, "level", "dtype", "out x in", "best",
+              "median", "GFLOP/s", "% peak", "path");
+  for (Simd level : {Simd::avx2, Simd::avx512, Simd::avx512_bf16, Simd::amx}) {
+    if (level > top) {
+      std::printf("%-12s skipped (%s)\n", simd_name(level), level <= cpu_simd_level() ? "lowered by LLMC_SIMD" : "not on this CPU");
+      continue;
+    }
+    set_simd_level(level);
+    // bf16 twice from avx512_bf16 up: f32 activations (default) and bf16 activations (LLMC_BF16_ACTIVATIONS=1).
+    std::vector<std::pair<DType, bool>> configs{{DType::f32, false}, {DType::f16, false}, {DType::bf16, false}};
+    if (level >= Simd::avx512_bf16) configs.push_back({DType::bf16, true});
+    for (auto [dt, bf16x] : configs) {
+      set_bf16_activations(bf16x);
+      const bool rounds = linear_rounds_activations(level, dt, prefill_rows);
+      const char* isa = rounds ? (level >= Simd::amx ? "amx tdpbf16ps" : "avx512_bf16 vdpbf16ps")
+                               : (level >= Simd::avx512 ? "avx512 fma" : "avx2 fma");
+      for (const Shape& s : shapes) {
+        const int64_t rows = prefill_rows;
+        const Weights w = make_weights(size_t(s.out * s.in), dt);
+        const std::vector<float> x = random_vec(size_t(rows * s.in));
+        std::vector<float> y(size_t(rows * s.out));
+        const Timing t = time_calls([&](int) { linear(pool, x.data(), rows, s.in, w.data(), dt, s.out, nullptr, y.data()); },
+                                    0.5);
+        const double gf = 2.0 * rows * s.in * s.out / t.best / 1e9;
+        std::printf("%-12s %-5s %5lldx%-6lld %8.2fms %8.2fms %9.1f %6.0f%%  %s\n", simd_name(level), bf16x ? "bf16x" : dtype_name(dt),
+                    (long long)s.out, (long long)s.in, t.best * 1e3, t.median * 1e3, gf, 100 * gf / peak_of(isa), isa);
+      }
+    }
+    set_bf16_activations(false);
+  }
+  set_simd_level(top);
+  }
+  if (selected("step")) {
   std::printf("\nDecode step, kernels only: 110M-param llama shape (12 x [qkv, o, gate|up, down] + tied 32000x768 head),\n"
               "rows = 1, 256..320 tokens of context. %% bw counts weights + KV cache read.\n"
               "%-5s %10s %11s %11s %9s %8s %9s\n", "dtype", "weights", "best", "median", "GB/s", "% bw", "tok/s med");
   for (DType dt : {DType::f32, DType::f16, DType::bf16}) perf_decode_step(pool, dt, bw);
+  }
 }
 
 }  // namespace
@@ -694,11 +849,19 @@ int main(int argc, char** argv) {
     return 0;
   }
   const Simd best = simd_level();
-  std::printf("backend_ops: SIMD level %s vs scalar, %d threads\n", simd_name(best), pool.size());
+  std::printf("backend_ops: SIMD level %s vs scalar, %d threads; CPU features: %s\n", simd_name(best), pool.size(),
+              cpu_features().names().c_str());
   if (best == Simd::scalar) std::printf("note: no SIMD level available; only the scalar kernels are checked\n");
+  // Every level up to the best one is tested; the levels above it are reported as skipped by name.
+  std::vector<Simd> levels;
+  for (Simd l : {Simd::avx2, Simd::avx512, Simd::avx512_bf16, Simd::amx}) {
+    if (l <= best) levels.push_back(l);
+    else std::printf("  SKIP  level %s: %s\n", simd_name(l), l <= cpu_simd_level() ? "lowered by LLMC_SIMD" : "not supported by this CPU");
+  }
   test_dtype(best);
   test_thread_pool(pool);
-  test_linear(pool, best);
+  test_linear(pool, levels);
+  test_fusions(pool, levels);
   test_norms(pool, best);
   test_rope(pool, best);
   test_elementwise(pool, best);

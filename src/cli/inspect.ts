@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { SCHEMA_HASH } from '../compiler/ir/ops.generated.js';
 import { LlmcError } from '../errors.js';
+import { loadAddon } from '../runtime/addon.js';
 import { ENGINE_FORMAT_VERSION, rebuildCommand, type EngineManifest, type MemoryPlan } from '../runtime/manifest.js';
 import { exportOnnx, readEngineFatbin, readPlan, type EngineFatbin, type Plan } from './compiler.js';
 import { formatBytes, table } from './format.js';
@@ -177,6 +178,12 @@ function printText(dir: string, m: EngineManifest, plan: Plan, s: PlanSummary, f
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
+/** The CPU kernel path each op kind takes on this machine for the engine's weight dtype (docs/cpu-kernels.md). */
+function runtimePaths(m: EngineManifest): Record<string, unknown> {
+  const dtype = m.build?.dtype === 'float16' ? 'f16' : m.build?.dtype === 'bfloat16' ? 'bf16' : 'f32';
+  return { weight_dtype: dtype, ...(JSON.parse(loadAddon().plannedKernelPaths(dtype)) as Record<string, unknown>) };
+}
+
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
@@ -185,18 +192,24 @@ export function registerInspect(program: Command): void {
     .argument('<engine_dir>', 'engine directory')
     .option('--json', 'print one JSON object: manifest, plan summary, memory plan')
     .option('--onnx <file>', 'also export the plan as ONNX (custom-domain ops) for viewing in Netron', nonEmpty('--onnx'))
-    .action(async (dir: string, flags: { json?: boolean; onnx?: string }) => {
+    .option('--runtime', 'also show what this machine runs it with: CPU features, SIMD level, the kernel path of each op')
+    .action(async (dir: string, flags: { json?: boolean; onnx?: string; runtime?: boolean }) => {
       const manifest = readRawManifest(dir);
       const plan = await readPlan(dir);
       const summary = summarizePlan(plan);
       const fatbin = await readEngineFatbin(dir, manifest.target);
       if (flags.onnx) await exportOnnx(dir, flags.onnx);
+      const runtime = flags.runtime ? runtimePaths(manifest) : null;
       if (flags.json) {
         const linears = manifest.quantization ? { linears: linearRows(plan) } : {};
-        process.stdout.write(`${JSON.stringify({ manifest, plan: summary, memory_plan: manifest.memory_plan ?? null, ...linears, ...(fatbin ? { fatbin } : {}), ...(flags.onnx ? { onnx: flags.onnx } : {}) })}\n`);
+        process.stdout.write(`${JSON.stringify({ manifest, plan: summary, memory_plan: manifest.memory_plan ?? null, ...linears, ...(fatbin ? { fatbin } : {}), ...(flags.onnx ? { onnx: flags.onnx } : {}), ...(runtime ? { runtime } : {}) })}\n`);
         return;
       }
       printText(dir, manifest, plan, summary, fatbin);
+      if (runtime) {
+        process.stdout.write(`runtime (this machine, CPU backend, ${String(runtime.weight_dtype)} weights; LLMC_SIMD can lower the level):\n`);
+        process.stdout.write(`${table(Object.entries(runtime).filter(([k]) => k !== 'weight_dtype').map(([k, v]) => [k, String(v)]))}\n`);
+      }
       if (flags.onnx) process.stdout.write(`wrote ${flags.onnx}\n`);
     });
 }

@@ -3,7 +3,9 @@
 import type { Graph } from '../compiler/ir/graph.js';
 import { verify } from '../compiler/ir/verify.js';
 import { canonicalize } from './canonicalize.js';
+import { fuseAddNorm } from './fuse-add-norm.js';
 import { fuseGatedActivation } from './fuse-gated-activation.js';
+import { fuseLinearActivation } from './fuse-linear-activation.js';
 import { fuseSiblingLinears } from './fuse-sibling-linears.js';
 import type { Pass } from './pass.js';
 import { planMemory } from './plan-memory.js';
@@ -25,7 +27,8 @@ export function buildPipeline(opts: PipelineOptions = {}): Pass[] {
     //      and fusion joins only siblings quantized alike.
     ...(quantizeNeeded(opts.quantize) ? [quantizePass(opts.quantize!)] : []),
     // ---- Phase 3. Fusion on the op graph (weights are re-laid out by the engine writer, not here).
-    ...(fuse ? [fuseGatedActivation, fuseSiblingLinears, canonicalize] : []),
+    // fuse_add_norm and fuse_linear_activation save a pass over memory each (docs/cpu-kernels.md, "Fusions").
+    ...(fuse ? [fuseGatedActivation, fuseSiblingLinears, fuseAddNorm, fuseLinearActivation, canonicalize] : []),
     // ---- Phase 4. Parallelism: shard (tensor-parallel colwise/rowwise + all-reduce, pipeline stages) goes here.
     // ---- Phase 5. Memory: arena offsets for every activation. Must stay last: any change to nodes invalidates it.
     planMemory,

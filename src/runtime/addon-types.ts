@@ -107,12 +107,28 @@ export interface AddonEngine {
   cancel(): void;
   /** Frees the engine; later calls reject. */
   close(): void;
+  /** llmc_bench_batch: `batch` sequences through the executor, prefill and decode timed separately. */
+  benchBatch(prompt: Int32Array, batch: number, genLen: number): Promise<BatchBenchResult>;
+}
+
+export interface BatchBenchResult {
+  batch: number;
+  decodeSteps: number;
+  prefillMs: number;
+  decodeMs: number;
+  /** Aggregate decode tokens/s over all sequences, and per sequence. */
+  decodeTokS: number;
+  perSeqTokS: number;
 }
 
 export interface Addon {
   /** Rejects with Error(llmc_last_error()) and sets err.code to the llmc_status name (e.g. 'LLMC_ERR_VERSION'). */
   loadEngine(dir: string, opts: AddonLoadOptions): Promise<AddonEngine>;
   measureMemoryBandwidth(numThreads: number, seconds: number): Promise<number>;
+  /** llmc_cpu_kernel_paths_json: the path each CPU kernel kind took last in this process. */
+  cpuKernelPaths(): string;
+  /** llmc_cpu_planned_kernel_paths_json: what each CPU kernel kind would run for weights of this dtype. */
+  plannedKernelPaths(dtype: 'f32' | 'f16' | 'bf16'): string;
   apiVersion: number;
   engineFormatVersion: number;
   schemaHash: string;

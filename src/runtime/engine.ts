@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { LlmcError } from '../errors.js';
 import { loadAddon } from './addon.js';
-import type { AddonEngine } from './addon-types.js';
+import type { AddonEngine, BatchBenchResult } from './addon-types.js';
 import { encodeChat } from './chat-template.js';
 import { Executor, type ExecutorStats, type SchedulerOptions } from './executor.js';
 import { runGeneration, type GenerateOptions, type GenerationResult } from './generation.js';
@@ -68,6 +68,15 @@ export class Engine {
   info(): Record<string, unknown> {
     if (!this.infoCache) this.infoCache = JSON.parse(this.native.info()) as Record<string, unknown>;
     return this.infoCache;
+  }
+
+  /** `batch` sequences of the prompt (ids shifted per sequence) decoded together; see llmc_bench_batch. */
+  async benchBatch(promptIds: readonly number[], batch: number, genLen: number): Promise<BatchBenchResult> {
+    try {
+      return await this.native.benchBatch(Int32Array.from(promptIds), batch, genLen);
+    } catch (e) {
+      throw fromNativeError(e);
+    }
   }
 
   get maxSeqLen(): number {

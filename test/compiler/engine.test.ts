@@ -41,7 +41,9 @@ const LLAMA_NODES = [
   'embed',
   ...[0, 1].flatMap((i) => [
     `l${i}.attn_norm`, `l${i}.qkv`, `l${i}.qkv.split`, `l${i}.q_rope`, `l${i}.k_rope`, `l${i}.attn`, `l${i}.attn_out`,
-    `l${i}.attn_residual`, `l${i}.mlp_norm`, `l${i}.gate_up`, `l${i}.gate_up.split`, `l${i}.mlp_act`, `l${i}.mlp_out`, `l${i}.out`,
+    // fuse_add_norm: each residual add is part of the norm after it (l0.attn_residual of l0.mlp_norm, l0.out of
+    // l1.attn_norm, l1.out of final_norm), which takes the add's place.
+    `l${i}.mlp_norm`, `l${i}.gate_up`, `l${i}.gate_up.split`, `l${i}.mlp_act`, `l${i}.mlp_out`,
   ]),
   'final_norm', 'logit_rows', 'logits',
 ];
@@ -102,7 +104,7 @@ describe('engine for the llama fixture', () => {
     expect(m).toMatchObject({
       format_version: FORMAT_VERSION, schema_hash: SCHEMA_HASH,
       build: { dtype: 'float32', max_batch_size: 8, max_seq_len: 128, max_num_tokens: 128,
-        passes: ['canonicalize', 'fuse_gated_activation', 'fuse_sibling_linears', 'canonicalize', 'plan_memory'] },
+        passes: ['canonicalize', 'fuse_gated_activation', 'fuse_sibling_linears', 'fuse_add_norm', 'fuse_linear_activation', 'canonicalize', 'plan_memory'] },
       target: { backend: 'cpu' }, mapping: { world_size: 1, tp: 1, pp: 1 },
       source: { dir: fixtureModel('llama'), files: ['model.safetensors'], checkpoint_sha256: openCheckpoint(fixtureModel('llama')).sha256 },
       generation: { bos_token_id: 1, eos_token_ids: [2], pad_token_id: 0 },
@@ -143,13 +145,13 @@ describe('engine for the llama fixture', () => {
     expect(lines.join('\n')).toMatch(/llmc build: LlamaForCausalLM \(2 layers, hidden 64, 4 heads \/ 2 kv heads, vocab 512\)/);
     expect(lines.join('\n')).toMatch(/limits: max_batch_size 8, max_seq_len 128, max_num_tokens 128 \(default: max_seq_len/);
     expect(lines.filter((l) => l.startsWith('memory plan: '))).toHaveLength(3);
-    expect(lines.join('\n')).toMatch(/memory plan: KV cache f32, 512 bytes\/token; 0\.50 MB at 8 sequences x 128 tokens/);
+    expect(lines.join('\n')).toMatch(/memory plan: KV cache f32, 512 bytes\/token; 0\.50 MiB at 8 sequences x 128 tokens/);
   });
 
   test('dumpIrDir holds the IR after every pass, each one valid', () => {
     const dumps = readdirSync(irDir).sort();
     expect(dumps).toEqual(['00-input.ir', '01-canonicalize.ir', '02-fuse_gated_activation.ir',
-      '03-fuse_sibling_linears.ir', '04-canonicalize.ir', '05-plan_memory.ir']);
+      '03-fuse_sibling_linears.ir', '04-fuse_add_norm.ir', '05-fuse_linear_activation.ir', '06-canonicalize.ir', '07-plan_memory.ir']);
     for (const f of dumps) verify(parseGraph(readFileSync(join(irDir, f), 'utf8')));
   });
 

@@ -8,7 +8,9 @@ import { printGraph } from '../../src/compiler/ir/print.js';
 import { verify } from '../../src/compiler/ir/verify.js';
 import { liveRanges, rangesOverlap } from '../../src/compiler/ir/liveness.js';
 import { canonicalize } from '../../src/passes/canonicalize.js';
+import { fuseAddNorm } from '../../src/passes/fuse-add-norm.js';
 import { fuseGatedActivation } from '../../src/passes/fuse-gated-activation.js';
+import { fuseLinearActivation } from '../../src/passes/fuse-linear-activation.js';
 import { fuseSiblingLinears, fusedName } from '../../src/passes/fuse-sibling-linears.js';
 import { planMemory, ARENA_ALIGN_FLOATS } from '../../src/passes/plan-memory.js';
 import { buildPipeline, runPipeline } from '../../src/passes/pipeline.js';
@@ -28,7 +30,7 @@ function expectBaseline(path: string, actual: string): void {
   expect(actual).toBe(readFileSync(path, 'utf8'));
 }
 
-const PASSES: Pass[] = [canonicalize, fuseGatedActivation, fuseSiblingLinears, planMemory];
+const PASSES: Pass[] = [canonicalize, fuseGatedActivation, fuseSiblingLinears, fuseAddNorm, fuseLinearActivation, planMemory];
 
 describe.each(PASSES.map((p) => [p.name, p] as const))('pass %s', (name, pass) => {
   const dir = join(baselines, 'passes', name);
@@ -46,7 +48,7 @@ describe.each(PASSES.map((p) => [p.name, p] as const))('pass %s', (name, pass) =
 });
 
 describe('pipeline baselines (IR after each pass of a whole build)', () => {
-  test.each(['llama', 'qwen2', 'llama3_rope', 'llama_rope_linear'])('%s', (fixture) => {
+  test.each(['llama', 'qwen2', 'llama3_rope', 'llama_rope_linear', 'gpt2'])('%s', (fixture) => {
     const dir = join(baselines, 'pipeline', fixture);
     mkdirSync(dir, { recursive: true });
     const input = graphOf(fixtureModel(fixture));

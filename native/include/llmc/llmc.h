@@ -41,7 +41,7 @@ typedef struct llmc_load_options {
 // Loads ENGINE_DIR/rank0.engine (mmap) after checking config.json. Refuses another format version or schema hash.
 int llmc_engine_load(const char* engine_dir, const llmc_load_options* opts, llmc_engine** out);
 void llmc_engine_free(llmc_engine* engine);
-// JSON describing the loaded engine: model dims, limits, backend, simd ("avx512" | "avx2" | "scalar"), threads,
+// JSON describing the loaded engine: model dims, limits, backend, simd ("amx" | "avx512_bf16" | "avx512" | "avx2" | "scalar"), threads,
 // weights_bytes, decode_weight_bytes, kv_cache_bytes, kv_block_count; with the CUDA backend also device,
 // compute_capability, kernels (what runs: SASS or JIT-compiled PTX), device_bandwidth_gb_s (a device-to-device
 // copy, bytes read + written per second), cuda_graphs, cublaslt. Owned by the engine.
@@ -177,6 +177,30 @@ int llmc_executor_step(llmc_executor* ex, llmc_step_event* events, int32_t capac
 // Peak read bandwidth of host memory in GB/s, measured with num_threads threads (0 = all cores) streaming a
 // buffer much larger than the caches for about `seconds`.
 double llmc_measure_memory_bandwidth(int32_t num_threads, double seconds);
+
+// ---- CPU kernels and batched benchmarks (docs/cpu-kernels.md) -------------------------------------------------
+// JSON: the code path each kind of CPU kernel took last in this process ({"linear_decode": "avx2", "linear_prefill":
+// "amx bf16 tiles", ..., null where not run yet}) plus "simd" (the level in use), "cpu_simd" (the best the CPU
+// has) and "cpu_features". Thread-local string, valid until the next call on this thread.
+const char* llmc_cpu_kernel_paths_json(void);
+// The same keys for what would run now with weights of dtype "f32" | "f16" | "bf16" (NULL on an unknown dtype).
+const char* llmc_cpu_planned_kernel_paths_json(const char* weight_dtype);
+
+typedef struct llmc_batch_bench_result {
+  int32_t batch;
+  int32_t decode_steps;      // steps in which all `batch` sequences decoded together
+  double prefill_ms;         // from the first step until every sequence had its first token
+  double decode_ms;          // total time of those decode steps
+  double decode_tok_s;       // aggregate: batch * decode_steps / decode_ms
+  double per_seq_tok_s;      // decode_tok_s / batch
+} llmc_batch_bench_result;
+
+// Runs `batch` sequences of prompt_len tokens each (the prompt with its ids shifted per sequence, so no two
+// sequences are equal) through the executor, greedy, max_new_tokens = gen_len (>= 2), EOS ignored, and times the
+// prefill and the decode steps separately. Fails with LLMC_ERR_LIMIT when batch exceeds the engine's
+// max_batch_size or prompt_len + gen_len its max_seq_len.
+int llmc_bench_batch(llmc_engine* engine, const int32_t* prompt, int32_t prompt_len, int32_t batch, int32_t gen_len,
+                     llmc_batch_bench_result* out);
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,7 @@
 
 namespace llmc {
 
-constexpr const char* kSchemaHash = "9109769c9a67b749";
+constexpr const char* kSchemaHash = "7191f7b9cbb19e15";
 constexpr int kSchemaVersion = 1;
 
 // Weight dtypes of the engine. bits < 8: packed along the last dimension, element 2j in the low nibble of byte j, each row starting at a byte boundary (row bytes = ceil(cols * bits / 8)). Integer and fp8 codes are only read by the quantized ops.
@@ -74,6 +74,9 @@ enum class OpId : int32_t {
   split = 12,  // Splits the columns of x into consecutive blocks of the given widths (e.g
   select_rows = 13,  // Keeps the rows whose logits the step wants (the last token of each sequence, or every token when all logits are asked for), so the LM head runs only on them.
   linear_q = 14,  // Weight-only quantized linear: out = x 
+  add_rms_norm = 30,  // Residual add fused with the next RMSNorm (pass fuse_add_norm): sum = a + b; out = sum / sqrt(mean(sum^2) + eps) * (weight + weight_offset)
+  add_layer_norm = 31,  // Residual add fused with the next LayerNorm (pass fuse_add_norm): sum = a + b; out = (sum - mean) / sqrt(var + eps) * weight + bias (biased variance)
+  linear_act = 32,  // linear with its bias and the following element-wise activation in the epilogue (pass fuse_linear_activation): out = act(x 
 };
 
 inline OpId op_id_from_name(const char* name) {
@@ -91,6 +94,9 @@ inline OpId op_id_from_name(const char* name) {
   if (std::strcmp(name, "split") == 0) return OpId::split;
   if (std::strcmp(name, "select_rows") == 0) return OpId::select_rows;
   if (std::strcmp(name, "linear_q") == 0) return OpId::linear_q;
+  if (std::strcmp(name, "add_rms_norm") == 0) return OpId::add_rms_norm;
+  if (std::strcmp(name, "add_layer_norm") == 0) return OpId::add_layer_norm;
+  if (std::strcmp(name, "linear_act") == 0) return OpId::linear_act;
   return OpId::invalid;
 }
 
@@ -112,6 +118,9 @@ inline OpArity op_arity(OpId id) {
     case OpId::split: return {1, 1, -1};
     case OpId::select_rows: return {1, 1, 1};
     case OpId::linear_q: return {7, 3, 1};
+    case OpId::add_rms_norm: return {3, 3, 2};
+    case OpId::add_layer_norm: return {4, 3, 2};
+    case OpId::linear_act: return {3, 2, 1};
     default: return {0, 0, 0};
   }
 }
@@ -132,6 +141,9 @@ inline const char* op_name(OpId id) {
     case OpId::split: return "split";
     case OpId::select_rows: return "select_rows";
     case OpId::linear_q: return "linear_q";
+    case OpId::add_rms_norm: return "add_rms_norm";
+    case OpId::add_layer_norm: return "add_layer_norm";
+    case OpId::linear_act: return "linear_act";
     default: return "invalid";
   }
 }

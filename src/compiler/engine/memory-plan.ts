@@ -52,7 +52,7 @@ export function memoryPlan(g: Graph, cfg: ModelConfig, limits: Limits, layout: W
 }
 
 export function memoryPlanLines(m: MemoryPlan, limits: Limits, dtype: string): string[] {
-  const mb = (b: number) => `${(b / (1024 * 1024)).toFixed(2)} MB`;
+  const mb = (b: number) => `${(b / (1024 * 1024)).toFixed(2)} MiB`;  // 2^20 bytes: MiB, not MB
   return [
     `memory plan: weights ${mb(m.weights_bytes)} (${dtype}); one decode step reads ${mb(m.decode_weight_bytes)}`,
     `memory plan: KV cache ${KV_CACHE_DTYPES[m.kv_cache_dtype].what}, ${m.kv_bytes_per_token} bytes/token; ${mb(m.kv_cache_bytes)} at ${limits.max_batch_size} sequences x ${limits.max_seq_len} tokens`,

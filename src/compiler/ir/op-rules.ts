@@ -145,6 +145,18 @@ export function inferOutputs(node: Pick<Node, 'op' | 'inputs' | 'attrs'>, ctx: R
     case 'select_rows':
       if (A.x.rows !== 'tokens') bad(`x must have rows 'tokens'`);
       return [{ rows: 'logit_rows', width: A.x.width }];
+    case 'add_rms_norm':
+    case 'add_layer_norm':
+      same(A.a, A.b);
+      vec(W.weight, A.a.width, 'weight');
+      if (W.bias) vec(W.bias, A.a.width, 'bias');
+      if (!(int('eps') > 0)) bad(`eps must be > 0`);
+      return [...like(A.a), ...like(A.a)];
+    case 'linear_act':
+      mat(W.weight, 'weight');
+      if (W.weight.shape[1] !== A.x.width) bad(`weight @${W.weight.name} [${W.weight.shape}] has ${W.weight.shape[1]} in-features, x has width ${A.x.width}`);
+      if (W.bias) vec(W.bias, W.weight.shape[0], 'bias');
+      return [{ rows: A.x.rows, width: W.weight.shape[0] }];
   }
 }
 
