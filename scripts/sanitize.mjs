@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // CI's sanitizer step (.ci/run; docs/hardening.md): the native runtime built with AddressSanitizer +
 // UndefinedBehaviorSanitizer (+ LeakSanitizer) in native/build-asan, then
-//   1. the native test binaries (runtime self test, targets/dummy weights, backend ops, CUDA host code and the
+//   1. the native test binaries (runtime self test, targets/dummy weights, backend ops, quantized ops, CUDA host code and the
 //      CUDA backend on the emulator),
 //   2. every golden fixture through the standalone runner llmc-run: prefill + decode logits within 1e-4 of HF and
 //      greedy tokens identical (as test/golden does through the CLI),
@@ -53,7 +53,7 @@ function buildAsan() {
 
 function nativeTests() {
   const tests = [
-    ['runtime_selftest', []], ['target_dummy_test', []], ['backend_ops', []], ['cuda_host_selftest', []],
+    ['runtime_selftest', []], ['target_dummy_test', []], ['backend_ops', []], ['quant_ops', []], ['cuda_host_selftest', []],
     ['cuda_backend_ops', ['--emulate']], ['cuda_emu_backend_test', []],
   ];
   for (const [bin, argv] of tests) {

@@ -1,4 +1,4 @@
-// npm run fuzz -- --target NAME|all --runs N [--seed S] [--timeout-ms T] [--only I] [--out DIR] [--json] [--list]
+// npm run fuzz -- --target NAME|all --runs N [--seed S] [--timeout-ms T] [--only I] [--out DIR] [--json] [--progress-s S] [--list]
 // Seeded and reproducible: input i of a target is a pure function of (seed, target, i). Each input runs under a
 // time bound (a hang is a finding); findings are written to DIR (default fuzz-findings/) with the input's files,
 // and the exit code is 1 when there is any. docs/hardening.md has the figures and how to turn a finding into a
@@ -12,7 +12,7 @@ import { clearDir } from './worker.js';
 import { scratchRoot } from './corpus.js';
 import type { FuzzTarget } from './target.js';
 
-interface Options { targets: FuzzTarget[]; runs: number; seed: number; timeoutMs: number; only: number | null; out: string; json: boolean }
+interface Options { targets: FuzzTarget[]; runs: number; seed: number; timeoutMs: number; only: number | null; out: string; json: boolean; progressS: number }
 
 export interface TargetReport {
   target: string; seed: number; runs: number; accepted: number; rejected: number; findings: number; hangs: number;
@@ -25,7 +25,7 @@ function usage(msg: string): never {
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { targets: [...TARGETS], runs: 1000, seed: 1, timeoutMs: 10_000, only: null, out: resolve('fuzz-findings'), json: false };
+  const o: Options = { targets: [...TARGETS], runs: 1000, seed: 1, timeoutMs: 10_000, only: null, out: resolve('fuzz-findings'), json: false, progressS: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => (i + 1 < argv.length ? argv[++i] : usage(`${a} needs a value`));
@@ -42,6 +42,7 @@ function parseOptions(argv: string[]): Options {
     else if (a === '--timeout-ms') o.timeoutMs = int(1);
     else if (a === '--only') o.only = int(0);
     else if (a === '--out') o.out = resolve(value());
+    else if (a === '--progress-s') o.progressS = int(1);
     else if (a === '--json') o.json = true;
     else if (a === '--list') {
       for (const t of TARGETS) process.stdout.write(`${t.name.padEnd(22)} ${t.what}\n`);
@@ -85,6 +86,11 @@ async function fuzzTarget(t: FuzzTarget, o: Options): Promise<TargetReport> {
       resourceLimits: { maxOldGenerationSizeMb: 4096 },
       stdout: true, stderr: true,
     });
+    const progress = o.progressS > 0 ? setInterval(() => {
+      const done = report.runs + Atomics.load(state, S.done);
+      process.stderr.write(`fuzz ${t.name}: ${done} inputs so far, ${report.findings + Atomics.load(state, S.findings)} exceptions, ` +
+        `${report.hangs} hangs, ${report.crashes} crashes (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
+    }, o.progressS * 1000) : null;
     const outcome = await new Promise<{ kind: 'done' | 'hang' | 'crash' | 'fatal'; error?: string }>((resolveOutcome) => {
       let lastIndex = -1;
       let since = performance.now();
@@ -108,6 +114,7 @@ async function fuzzTarget(t: FuzzTarget, o: Options): Promise<TargetReport> {
       worker.on('error', (e) => { clearInterval(timer); resolveOutcome({ kind: 'crash', error: describeError(e).error }); });
       worker.on('exit', (code) => { clearInterval(timer); resolveOutcome(code === 0 ? { kind: 'done' } : { kind: 'crash', error: `worker exited with code ${code}` }); });
     });
+    if (progress) clearInterval(progress);
     report.accepted += Atomics.load(state, S.accepted);
     report.rejected += Atomics.load(state, S.rejected);
     report.findings += Atomics.load(state, S.findings);
