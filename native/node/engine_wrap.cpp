@@ -1,6 +1,7 @@
 #include "engine_wrap.h"
 
 #include "executor_wrap.h"
+#include "batch_worker.h"
 #include "generate_worker.h"
 #include "js_args.h"
 #include "status.h"
@@ -70,6 +71,7 @@ Napi::Function EngineWrap::DefineClass(Napi::Env env) {
                                                  InstanceMethod<&EngineWrap::Generate>("generate"),
                                                  InstanceMethod<&EngineWrap::Score>("score"),
                                                  InstanceMethod<&EngineWrap::CreateExecutor>("createExecutor"),
+                                                 InstanceMethod<&EngineWrap::RunBatch>("runBatch"),
                                                  InstanceMethod<&EngineWrap::Cancel>("cancel"),
                                                  InstanceMethod<&EngineWrap::Close>("close"),
                                              });
@@ -124,6 +126,20 @@ Napi::Value EngineWrap::Score(const Napi::CallbackInfo& info) {
 Napi::Value EngineWrap::CreateExecutor(const Napi::CallbackInfo& info) {
   if (!handle_) throw MakeStatusError(info.Env(), LLMC_ERR_INVALID_ARGUMENT, kClosed);
   return ExecutorWrap::Create(info, handle_, ExecutorCtor(info.Env()));
+// runBatch(prompts: Int32Array[], maxNewTokens: number): Promise<{ steps, tokens }> (batch_worker.h)
+Napi::Value EngineWrap::RunBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsNumber()) {
+    throw Napi::TypeError::New(env, "runBatch(prompts: Int32Array[], maxNewTokens: number)");
+  }
+  Napi::Array arr = info[0].As<Napi::Array>();
+  std::vector<std::vector<int32_t>> prompts;
+  for (uint32_t i = 0; i < arr.Length(); ++i) prompts.push_back(ToInt32Vector(arr.Get(i), "prompts[i]"));
+  if (!handle_) return RejectedPromise(env, LLMC_ERR_INVALID_ARGUMENT, kClosed);
+  auto* worker = new BatchWorker(env, handle_, std::move(prompts), info[1].As<Napi::Number>().Int32Value());
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
 void EngineWrap::Cancel(const Napi::CallbackInfo&) {
