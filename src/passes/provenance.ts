@@ -1,6 +1,6 @@
-// Which pass made each node: `llmc verify` names the pass behind the first value that goes wrong. A node is
-// credited to the last pass after which it is new or different (its op, inputs by value name, or attrs); nodes the
-// layer builders wrote and no pass touched are not listed. Recorded in the manifest (`provenance.nodes`).
+// Which passes made each node: `llmc verify` names the passes behind the first value that goes wrong. A node is
+// credited to every pass after which it is new or different (its op, inputs by value name, or attrs), in order;
+// nodes the layer builders wrote and no pass touched are not listed. Recorded in the manifest (`provenance.nodes`).
 import type { Graph, Node } from '../compiler/ir/graph.js';
 
 function signature(g: Graph, n: Node): string {
@@ -10,7 +10,7 @@ function signature(g: Graph, n: Node): string {
 }
 
 export class NodeProvenance {
-  private readonly byNode = new Map<string, string>();
+  private readonly byNode = new Map<string, string[]>();
   private before: Map<string, string>;
 
   constructor(input: Graph) {
@@ -20,13 +20,18 @@ export class NodeProvenance {
   /** Call after each pass with its result. */
   record(passName: string, g: Graph): void {
     const now = this.signatures(g);
-    for (const [name, sig] of now) if (this.before.get(name) !== sig) this.byNode.set(name, passName);
+    for (const [name, sig] of now) {
+      if (this.before.get(name) === sig) continue;
+      const list = this.byNode.get(name) ?? [];
+      if (list[list.length - 1] !== passName) list.push(passName);
+      this.byNode.set(name, list);
+    }
     for (const name of [...this.byNode.keys()]) if (!now.has(name)) this.byNode.delete(name);
     this.before = now;
   }
 
-  /** node name -> pass name, in node-name order (deterministic manifests). */
-  nodes(): Record<string, string> {
+  /** node name -> the passes that made or changed it, in node-name order (deterministic manifests). */
+  nodes(): Record<string, string[]> {
     return Object.fromEntries([...this.byNode].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   }
 

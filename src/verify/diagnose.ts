@@ -74,8 +74,9 @@ export function checkWeights(engine: Plan, reference: Plan, node: PlanNode, ew: 
   return out;
 }
 
-export function diagnose(node: PlanNode, provenance: Record<string, string>, backend: string, weights: WeightCheck[]): Diagnosis {
-  const pass = provenance[node.name] ?? null;
+export function diagnose(node: PlanNode, provenance: Record<string, string | string[]>, backend: string, weights: WeightCheck[]): Diagnosis {
+  const made = provenance[node.name];
+  const pass = made === undefined ? null : Array.isArray(made) ? made.join(' then ') : made;
   const kernel = `${node.op} on ${backend}`;
   const badW = weights.filter((w) => !w.ok);
   let cause: string;

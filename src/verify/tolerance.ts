@@ -9,7 +9,13 @@ export const DEFAULT_TOLERANCE: Record<string, number> = {
   f32: 1e-4,        // fusion and kernel choice only reorder float32 sums
   f16: 2e-2,        // 11-bit mantissa weights
   bf16: 8e-2,       // 8-bit mantissa weights
-  // quantization schemes (the lead's issue 9 adds their weight dtypes): i8, u4, f8e4m3 budgets go here
+  // Quantized linears (llmc build --quantize; the dtype of their codes). Provisional budgets: about twice the worst
+  // relative error measured on the random 2-layer llama fixture (int8 0.031, fp8 0.147, int4 g128 0.48 at the
+  // logits), whose random weights quantize worse than trained ones. A scheme with a calibrated budget replaces
+  // its entry.
+  i8: 6e-2,
+  f8e4m3: 3e-1,
+  u4: 6e-1,
 };
 
 /**

@@ -231,7 +231,7 @@ export async function verifyEngine(opts: VerifyOptions): Promise<VerifyReport> {
           rw.close();
         }
       }
-      const provenance = (manifest as { provenance?: { nodes?: Record<string, string> } }).provenance?.nodes ?? {};
+      const provenance = (manifest as { provenance?: { nodes?: Record<string, string | string[]> } }).provenance?.nodes ?? {};
       const part = bad.parts ? bad.parts.find((p) => p.rel_err > tol.tolerance)?.ref ?? null : null;
       firstBad = { ...bad, part, diagnosis: diagnose(node, provenance, backend, weights) };
     }

@@ -99,6 +99,18 @@ test('float16 weights: within the f16 default, and with --tolerance 1e-5 the fir
   expect(report.steps).toBe(2);
 });
 
+test('a quantized (int8) engine is judged by its scheme budget; a planted linear_q bug past a tighter one is named', () => {
+  const q = join(work, 'int8');
+  build(llama.modelDir, q, ['--quantize', 'int8', '--no-accuracy-gate']);
+  const ok = llmc(['verify', q]);
+  expect(ok.code).toBe(0);
+  expect(ok.stdout).toMatch(/tolerance 0.06 relative \(i8 weights\)/);
+  const { code, report } = verifyJson(q, ['--tolerance', '0.01'], { LLMC_TEST_FAULT_OP: 'linear_q' });
+  expect(code).toBe(3);
+  expect(report.first_bad).toMatchObject({ value: 'l0.qkv', part: 'l0.q', op: 'linear_q', first_bad_step: 0 });
+  expect(report.first_bad.diagnosis.kernel).toBe('linear_q on cpu');
+});
+
 test('--prompts FILE (token ids per line); llmc build --verify runs verify at the end', () => {
   const file = join(work, 'prompts.txt');
   writeFileSync(file, '5,17,42\n1,2,3,4,5,6,7,8,9,10\n');
@@ -148,5 +160,7 @@ describe('bad input', () => {
     expectCleanError(llmc(['verify', f32, '--prompts', p]), /--prompts line 1: token id 999999 is outside the vocabulary/);
     expectCleanError(llmc(['verify', f32, '--prompts', p, '--random-prompts', '2']), /not both/);
     expectCleanError(llmc(['verify', join(work, 'no-engine')]), /does not exist/);
+    expectCleanError(llmc(['verify', f32, '--engine-dumps', join(work, 'nope')]), /--engine-dumps .* does not exist/);
+    expectCleanError(llmc(['verify', f32, '--engine-dumps', work, '--random-prompts', '2']), /--engine-dumps brings its own prompts/);
   });
 });

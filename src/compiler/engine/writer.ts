@@ -44,7 +44,7 @@ export interface EngineInput {
   /** Progress lines (what was cleaned up or restored from an interrupted build). */
   log?: (line: string) => void;
   /** node name -> the pass that made it (src/passes/provenance.ts), for llmc verify. */
-  provenance?: Record<string, string>;
+  provenance?: Record<string, string[]>;
   /** Built as llmc verify's reference (float32, no fusion). */
   reference?: boolean;
   /** The content key (src/compiler/cache/build-key.ts) and the inputs' date (reproducible `created`). */
