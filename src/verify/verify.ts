@@ -12,6 +12,7 @@ import { LlmcError } from '../errors.js';
 import type { Plan } from '../compiler/engine/format.js';
 import { readPlan } from '../compiler/engine/reader.js';
 import { openCheckpoint } from '../compiler/hf/checkpoint.js';
+import { readPackedFormat } from '../compiler/quant/checkpoint-config.js';
 import { WeightValues } from '../compiler/engine/weight-values.js';
 import { Engine } from '../runtime/engine.js';
 import { readEngineManifest, type EngineManifest } from '../runtime/manifest.js';
@@ -155,6 +156,11 @@ export async function verifyEngine(opts: VerifyOptions): Promise<VerifyReport> {
       if (!hfDir) throw new LlmcError('BAD_ARGUMENT', `${engineDir}/config.json records no checkpoint directory`, 'pass --reference HF_DIR');
       if (!existsSync(hfDir)) {
         throw new LlmcError('NOT_FOUND', `the checkpoint ${hfDir} this engine was built from is not there any more`, 'pass --reference HF_DIR');
+      }
+      const packed = readPackedFormat(openCheckpoint(hfDir).config);
+      if (packed) {
+        throw new LlmcError('UNSUPPORTED', `${hfDir} is a pre-quantized checkpoint (${packed.label}): it has no float weights to build a float32 reference from`,
+          'pass --reference with the float checkpoint it was quantized from, or --reference-dumps (scripts/hf-dump.py)');
       }
       refEngineDir = join(work, 'reference');
       log(`llmc verify: building the float32 reference (no fusion, cpu) from ${hfDir}`);

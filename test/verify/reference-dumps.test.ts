@@ -43,6 +43,18 @@ for (const name of ['llama', 'gpt2', 'falcon_mqa']) {
   });
 }
 
+test('a pre-quantized (GPTQ int4) engine against the HF dumps of its fixture; its float reference is refused plainly', () => {
+  const fx = loadFixture('gptq_int4_g32_sym', join(repoRoot, 'test', 'fixtures', 'golden-quant'));
+  const engine = join(work, 'gptq'), dumps = join(work, 'gptq-dumps');
+  expect(llmc(['build', fx.modelDir, '-o', engine]).code).toBe(0);
+  dumpsFromFixture(fx, dumps);
+  // HF's numbers are the dequantized model's, so the engine is held to float32 closeness, not the int4 budget.
+  const r = llmc(['verify', engine, '--reference-dumps', dumps, '--json', '--tolerance', '1e-4']);
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, steps_compared: 8, tokens_agree: true });
+  expectCleanError(llmc(['verify', engine]), /is a pre-quantized checkpoint \(gptq int4 g32.*\): it has no float weights to build a float32 reference from/);
+});
+
 test('a reference dump that differs at one decode step: verify names logits at that step', () => {
   const fx = loadFixture('llama');
   const dumps = join(work, 'bad-dumps');
