@@ -126,6 +126,8 @@ Napi::Value EngineWrap::Score(const Napi::CallbackInfo& info) {
 Napi::Value EngineWrap::CreateExecutor(const Napi::CallbackInfo& info) {
   if (!handle_) throw MakeStatusError(info.Env(), LLMC_ERR_INVALID_ARGUMENT, kClosed);
   return ExecutorWrap::Create(info, handle_, ExecutorCtor(info.Env()));
+}
+
 // runBatch(prompts: Int32Array[], maxNewTokens: number): Promise<{ steps, tokens }> (batch_worker.h)
 Napi::Value EngineWrap::RunBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
