@@ -146,6 +146,10 @@ describe('quantized engines on the emulated CUDA backend', () => {
       if (b.code !== 0) throw new Error(b.stderr);
       expectQuantized(engine, dtype);
       expect(runEngine(engine, fx.json.prompts[1], 12)).toHaveLength(12);
+    }, 300_000);
+  }
+});
+
 // llmc verify (docs/verify.md) of the CUDA kernels: the engine runs on the emulated CUDA backend with every
 // activation dumped (cuda_emu_dump), and verify compares that run with the float32 unfused reference on the CPU.
 describe('llmc verify on the emulated CUDA backend: every golden fixture', () => {
