@@ -387,16 +387,31 @@ bool CudaBackend::graph_eligible(const StepBatch& step) const {
 }
 
 void CudaBackend::run_nodes(const StepBatch& step, bool argmax) {
+  if (dump_.enabled()) dump_.begin_step();
   for (const BoundNode& b : nodes_) {
     dev_->set_launch_label(b.node->name.c_str());
     run_node(b, step);
+    if (dump_.enabled()) dump_node(b, step);
   }
   dev_->set_launch_label("");
   if (argmax) ops::argmax(*dev_, logits_dev_, step.num_logit_rows, plan_.model.vocab_size, ids_dev_.get<int32_t>());
 }
 
+// LLMC_DUMP_DIR (llmc verify, debugging): each output of the node, copied to the host once its kernel is done.
+void CudaBackend::dump_node(const BoundNode& b, const StepBatch& step) {
+  for (size_t i = 0; i < b.out.size(); ++i) {
+    const Operand& o = b.out[i];
+    const int rows = rows_of(o, step);
+    if (rows == 0) continue;
+    dump_host_.resize(size_t(rows) * size_t(o.width));
+    dev_->copy_to_host_async(dump_host_.data(), o.act, dump_host_.size() * sizeof(float));
+    dev_->synchronize("an activation dump");
+    dump_.write(op_name(b.node->op), plan_.values[b.node->outputs[i]].name, dump_host_.data(), rows, o.width);
+  }
+}
+
 void CudaBackend::execute(const StepBatch& step, bool argmax) {
-  if (!use_graphs_ || !graph_eligible(step)) {
+  if (!use_graphs_ || dump_.enabled() || !graph_eligible(step)) {   // a dumping step runs node by node
     run_nodes(step, argmax);
     return;
   }

@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "../runtime/activation_dump.h"
 #include "../runtime/backend.h"
 #include "cublaslt.h"
 #include "device.h"
@@ -80,6 +81,7 @@ class CudaBackend final : public runtime::Backend {
   Operand bind(int32_t value_id);
   void run_nodes(const runtime::StepBatch& step, bool argmax);
   void run_node(const BoundNode& b, const runtime::StepBatch& step);
+  void dump_node(const BoundNode& b, const runtime::StepBatch& step);
   void prepare_step(const runtime::StepBatch& step);
   void execute(const runtime::StepBatch& step, bool argmax);
   bool graph_eligible(const runtime::StepBatch& step) const;
@@ -108,6 +110,8 @@ class CudaBackend final : public runtime::Backend {
   PinnedBuffer logits_host_;
   DeviceBuffer kv_;
   MetaLayout meta_{};
+  runtime::ActivationDump dump_;   // LLMC_DUMP_DIR: every activation of every step (llmc verify --backend cuda)
+  std::vector<float> dump_host_;
   int32_t max_seqs_ = 0;
   int32_t max_blocks_per_seq_ = 0;
   int32_t max_tiles_ = 0;

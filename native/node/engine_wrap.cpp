@@ -1,6 +1,7 @@
 #include "engine_wrap.h"
 
 #include "executor_wrap.h"
+#include "batch_worker.h"
 #include "cpu_bench.h"
 #include "generate_worker.h"
 #include "js_args.h"
@@ -71,6 +72,7 @@ Napi::Function EngineWrap::DefineClass(Napi::Env env) {
                                                  InstanceMethod<&EngineWrap::Generate>("generate"),
                                                  InstanceMethod<&EngineWrap::Score>("score"),
                                                  InstanceMethod<&EngineWrap::CreateExecutor>("createExecutor"),
+                                                 InstanceMethod<&EngineWrap::RunBatch>("runBatch"),
                                                  InstanceMethod<&EngineWrap::Cancel>("cancel"),
                                                  InstanceMethod<&EngineWrap::Close>("close"),
                                                  InstanceMethod<&EngineWrap::BenchBatch>("benchBatch"),
@@ -128,6 +130,22 @@ Napi::Value EngineWrap::CreateExecutor(const Napi::CallbackInfo& info) {
   return ExecutorWrap::Create(info, handle_, ExecutorCtor(info.Env()));
 }
 Napi::Value EngineWrap::BenchBatch(const Napi::CallbackInfo& info) { return llmc_node::BenchBatch(info.Env(), handle_, info); }
+
+// runBatch(prompts: Int32Array[], maxNewTokens: number): Promise<{ steps, tokens }> (batch_worker.h)
+Napi::Value EngineWrap::RunBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsNumber()) {
+    throw Napi::TypeError::New(env, "runBatch(prompts: Int32Array[], maxNewTokens: number)");
+  }
+  Napi::Array arr = info[0].As<Napi::Array>();
+  std::vector<std::vector<int32_t>> prompts;
+  for (uint32_t i = 0; i < arr.Length(); ++i) prompts.push_back(ToInt32Vector(arr.Get(i), "prompts[i]"));
+  if (!handle_) return RejectedPromise(env, LLMC_ERR_INVALID_ARGUMENT, kClosed);
+  auto* worker = new BatchWorker(env, handle_, std::move(prompts), info[1].As<Napi::Number>().Int32Value());
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
 
 void EngineWrap::Cancel(const Napi::CallbackInfo&) {
   if (handle_) llmc_engine_cancel(handle_->engine);

@@ -20,6 +20,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value Generate(const Napi::CallbackInfo& info);
   Napi::Value Score(const Napi::CallbackInfo& info);
   Napi::Value CreateExecutor(const Napi::CallbackInfo& info);
+  Napi::Value RunBatch(const Napi::CallbackInfo& info);  // llmc verify: greedy batch through the executor
   void Cancel(const Napi::CallbackInfo& info);
   Napi::Value BenchBatch(const Napi::CallbackInfo& info);  // native/node/cpu_bench.cpp
   void Close(const Napi::CallbackInfo& info);

@@ -82,17 +82,25 @@ const float* CpuBackend::run_step(const StepBatch& step) {
     fail(LLMC_ERR_INTERNAL, "bad step: " + std::to_string(step.num_tokens) + " tokens, " + std::to_string(step.num_logit_rows) + " logit rows");
   }
   if (!dump_.enabled()) {
-    for (const BoundNode& b : nodes_) run_node(b, step);
+    for (const BoundNode& b : nodes_) {
+      run_node(b, step);
+      if (fault_.hits(op_name(b.node->op))) plant_fault(b, step);
+    }
     return logits_;
   }
   dump_.begin_step();
   for (const BoundNode& b : nodes_) {
     run_node(b, step);
+    if (fault_.hits(op_name(b.node->op))) plant_fault(b, step);
     for (size_t i = 0; i < b.out.size(); ++i) {
       dump_.write(op_name(b.node->op), plan_.values[b.node->outputs[i]].name, b.out[i].act, rows_of(b.out[i], step), b.out[i].width);
     }
   }
   return logits_;
+}
+
+void CpuBackend::plant_fault(const BoundNode& b, const StepBatch& step) {
+  for (const Operand& o : b.out) TestFault::apply(o.act, rows_of(o, step), o.width);
 }
 
 void CpuBackend::run_node(const BoundNode& b, const StepBatch& step) {

@@ -8,6 +8,7 @@
 #include "../cpu/kernels.h"
 #include "../cpu/thread_pool.h"
 #include "activation_dump.h"
+#include "test_fault.h"
 #include "backend.h"
 #include "host_buffer.h"
 
@@ -40,6 +41,7 @@ class CpuBackend final : public Backend {
 
   Operand bind(int32_t value_id);
   void run_node(const BoundNode& b, const StepBatch& step);
+  void plant_fault(const BoundNode& b, const StepBatch& step);  // LLMC_TEST_FAULT_OP (tests of llmc verify)
   int64_t rows_of(const Operand& o, const StepBatch& step) const {
     return o.rows == RowsKind::tokens ? step.num_tokens : step.num_logit_rows;
   }
@@ -56,6 +58,7 @@ class CpuBackend final : public Backend {
   int32_t kv_blocks_ = 0;
   std::vector<BoundNode> nodes_;
   const float* logits_ = nullptr;
+  TestFault fault_;      // LLMC_TEST_FAULT_OP: a planted kernel bug, tests only
   ActivationDump dump_;  // LLMC_DUMP_DIR: every activation of every step, for finding the first wrong layer
 };
 

@@ -33,6 +33,9 @@ interface BuildFlags {
   accuracyGate?: boolean;
   awq?: boolean;
   int8Activations?: boolean;
+  verify?: boolean;
+  rehash?: boolean;
+  cacheDir?: string;
 }
 
 export function registerBuild(program: Command): void {
@@ -64,6 +67,9 @@ export function registerBuild(program: Command): void {
     .option('--int8-activations', 'prefill int8/int4 linears with int8 activations (per row and group scales; VNNI integer dot products where the CPU has them): faster prefill, measured by the accuracy gate')
     .option('--no-awq', 'with --quantize int4 --calib: keep round-to-nearest (the file is only the accuracy gate\'s text)')
     .option('--dump-ir <dir>', 'write the IR after each pass into this directory')
+    .option('--rehash', 'decide "up to date" by hashing every input (and the engine), not by size and mtime')
+    .option('--cache-dir <dir>', 'keep built engines by content key in this directory and reuse them (llmc cache ls|prune)', nonEmpty('--cache-dir'))
+    .option('--verify', 'run `llmc verify` on the engine at the end: exit 3, naming the first bad layer, past the tolerance')
     .option('--force', 'overwrite a non-empty directory that is not an engine (an existing engine is always replaced)')
     .action(async (hfDir: string | undefined, flags: BuildFlags) => {
       if (hfDir === undefined && !flags.dummyWeights) {
@@ -96,8 +102,21 @@ export function registerBuild(program: Command): void {
         accuracyGate: flags.accuracyGate,
         awq: flags.awq,
         int8Activations: flags.int8Activations,
+        rehash: flags.rehash,
+        cacheDir: flags.cacheDir,
         log: (line) => process.stdout.write(`${line}\n`),
       });
+      if (flags.verify) {
+        const { verifyEngine } = await import('../verify/verify.js');
+        const { formatReport, EXIT_PAST_TOLERANCE } = await import('./verify.js');
+        const v = await verifyEngine({ engineDir: report.engineDir, log: (line) => process.stdout.write(`${line}\n`) });
+        process.stdout.write(`${formatReport(v)}\n`);
+        if (!v.ok) {
+          process.stdout.write(`the engine is kept in ${report.engineDir} for debugging (llmc verify ${report.engineDir} --work-dir DIR keeps the dumps)\n`);
+          process.exitCode = EXIT_PAST_TOLERANCE;
+          return;
+        }
+      }
       process.stdout.write(`next: llmc run ${report.engineDir} --prompt "..."   (or --token-ids 1,2,3)\n`);
     });
 }

@@ -12,7 +12,7 @@ interface Summary {
   accuracy?: {
     tokens: number; text: string; ppl_float: number; ppl_quant: number; ppl_change_pct: number; top1_agreement_pct: number;
     mean_kl: number; worst_layers: { name: string; rel_error: number }[]; budget: { ppl_change_pct: number; top1_agreement_pct: number };
-    passed: boolean; seconds: number;
+    passed: boolean; seconds?: number;   // absent since builds are reproducible (printed by the build instead)
   };
 }
 
@@ -44,7 +44,7 @@ export function quantizationRows(q: Summary | undefined, plan: Plan): [string, s
     out.push(['accuracy', `perplexity ${a.ppl_float.toFixed(3)} -> ${a.ppl_quant.toFixed(3)} (${a.ppl_change_pct >= 0 ? '+' : ''}${a.ppl_change_pct.toFixed(2)}%, budget +${a.budget.ppl_change_pct}%)`]);
     out.push(['', `top-1 agreement ${a.top1_agreement_pct.toFixed(1)}% (budget ${a.budget.top1_agreement_pct}%), mean KL ${a.mean_kl.toExponential(2)}`]);
     out.push(['', `moved most: ${a.worst_layers.map((l) => `${l.name} ${(l.rel_error * 100).toFixed(2)}%`).join(', ')}`]);
-    out.push(['', `measured on ${a.tokens} tokens of ${a.text} in ${a.seconds.toFixed(1)} s: ${a.passed ? 'passed' : 'FAILED'}`]);
+    out.push(['', `measured on ${a.tokens} tokens of ${a.text}${a.seconds !== undefined ? ` in ${a.seconds.toFixed(1)} s` : ''}: ${a.passed ? 'passed' : 'FAILED'}`]);
   } else if (q.source !== 'checkpoint') {
     out.push(['accuracy', 'not measured (built with --no-accuracy-gate)']);
   }

@@ -7,6 +7,9 @@ import { registerBuild } from './build.js';
 import { registerEval } from './eval.js';
 import { registerInspect } from './inspect.js';
 import { registerRun } from './run.js';
+import { registerVerify } from './verify.js';
+import { registerDiff } from './diff.js';
+import { registerCache } from './cache.js';
 import { reportError } from './report-error.js';
 import { registerServe } from './serve.js';
 import { registerBenchServe } from './bench-serve.js';
@@ -45,6 +48,9 @@ Set LLMC_DEBUG=1 to see stack traces.`);
   registerEval(program);
   registerServe(program);
   registerBenchServe(program);
+  registerVerify(program);
+  registerDiff(program);
+  registerCache(program);
   return program;
 }
 

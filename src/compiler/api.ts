@@ -18,6 +18,9 @@ export interface BuildOptions {
   dummyWeights?: boolean;    // no weights stored: generated at load from a seed (speed/memory work without a checkpoint)
   config?: string;           // with dummyWeights: a preset (src/compiler/dummy/presets.ts), config.json or checkpoint dir
   dummySeed?: number;        // with dummyWeights: integer in [0, 2^32), default 0
+  reference?: boolean;       // llmc verify's reference: float32, no math-changing pass (no fusion), CPU target
+  rehash?: boolean;          // up-to-date check: hash every input (and the engine) instead of trusting size + mtime
+  cacheDir?: string;         // keep built engines by content key here and reuse them (src/compiler/cache/)
   log?: (line: string) => void;  // progress and the memory plan, one line at a time
   // ---- quantization (docs/quantization.md)
   quantize?: 'int8' | 'int4' | 'fp8';  // round-to-nearest weight-only quantization of the decoder linears
@@ -36,4 +39,5 @@ export interface BuildReport {
   engineDir: string;
   manifest: Record<string, unknown>;  // the config.json written
   seconds: number;
+  upToDate?: string;                  // set when nothing was built: why (up to date, reused from the cache)
 }

@@ -7,7 +7,8 @@
 //                   (rope/alibi extrapolate), except with learned positions (the table ends there: an error)
 //   max_num_tokens  tokens in one packed step; default max_seq_len, so one whole prompt fits one step. It must be
 //                   >= max_batch_size: a decode step carries one token of every running sequence.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { fail } from '../errors.js';
 import type { BuildDType, BuildOptions, BuildReport } from './api.js';
@@ -30,6 +31,7 @@ import { resolveKvCacheDType } from './engine/kv-dtype.js';
 import type { Limits } from './engine/plan.js';
 import { writeEngine } from './engine/writer.js';
 import { buildPipeline, runPipeline } from '../passes/pipeline.js';
+import { NodeProvenance } from '../passes/provenance.js';
 import { buildTarget, resolveTarget } from './cuda/target.js';
 import { resolveDummyConfig } from './dummy/config.js';
 import { DummyWeightTable } from './dummy/weights.js';
@@ -39,6 +41,12 @@ import { readPackedFormat, type PackedFormat } from './quant/checkpoint-config.j
 import { foldPackedModules } from './quant/packed.js';
 import { checkQuantOptions, quantizationLines, quantizationSummary } from './quant/options.js';
 import type { QuantDecision } from '../passes/quantize.js';
+import { buildSettings, inputFiles, inputsDate } from './cache/inputs.js';
+import { checkBuildKey } from './cache/up-to-date.js';
+import { statInputs } from './cache/build-key.js';
+import { cacheStore } from './cache/engine-cache.js';
+import { streamLine } from './engine/stream-stats.js';
+import { manifestDigest } from './engine/integrity.js';
 
 const DTYPES: Record<BuildDType, WeightDType> = { float32: 'f32', float16: 'f16', bfloat16: 'bf16' };
 const DEFAULT_MAX_BATCH_SIZE = 8;
@@ -64,9 +72,10 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   if (modelDir !== undefined && (outAbs === modelDir || modelDir.startsWith(outAbs + sep))) {
     fail('BAD_ARGUMENT', `the engine directory ${outAbs} would replace the checkpoint ${modelDir}`, 'pick another -o directory');
   }
-  const outDir = checkOutDir(outAbs, opts.force ?? false, log);
+  const outDirLines: string[] = [];                       // said only when the build really writes outDir
+  const outDir = checkOutDir(outAbs, opts.force ?? false, (line) => outDirLines.push(line));
   const env = opts.env ?? process.env;
-  const target = resolveTarget(opts.target, opts.cudaArch, env);   // flags and nvcc, before any checkpoint work
+  const target = opts.reference ? resolveTarget('cpu', undefined, env) : resolveTarget(opts.target, opts.cudaArch, env);   // flags and nvcc, before any checkpoint work
 
   // ---- import: a checkpoint, or (--dummy-weights) a config alone
   const dummySrc = opts.dummyWeights ? resolveDummyConfig(opts.config ?? modelDir) : null;
@@ -85,23 +94,48 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   const imported = ckpt && packedFormat ? { ...ckpt, tensors: foldPacked(ckpt.tensors, packedFormat) } : ckpt;
   const model = loadModel(imported ?? { config: dummySrc!.config, tensors: new Map() });  // canonical tensor names
   const { family, architecture, cfg } = model;
-  const dtype = opts.dtype ?? cfg.torch_dtype;
+  // --reference (llmc verify): float32, no math-changing pass, CPU: what the optimized engine is checked against.
+  const dtype = opts.reference ? 'float32' : opts.dtype ?? cfg.torch_dtype;
   log(`llmc build: ${architecture} (${cfg.num_layers} layers, hidden ${cfg.hidden_size}, ${cfg.num_heads} heads / ${cfg.num_kv_heads} kv heads, ` +
     `vocab ${cfg.vocab_size}) from ${ckpt ? ckpt.dir : `--config ${dummySrc!.label}`}, weights ${dtype}${dummySrc ? ' (dummy: generated at load)' : ''}`);
   const limits = resolveLimits(opts, cfg, log);
+  const decisions: QuantDecision[] = [];
+  const packedTable = new Map([...model.tensors].filter(([, t]) => t.packed).map(([n, t]) => [n, t.packed!] as const));
+  // The reference has no math-changing pass: no quantization (pre-quantized weights are dequantized), no fusion.
+  // The pass list is known now (for the key); the AWQ scales the real quantize pass takes come after the graph.
+  const keyPasses = opts.reference ? buildPipeline({ fuse: false }) : buildPipeline({ quantize: { ...quant, packed: packedTable } });
+
+  // ---- content key: up to date, or in the cache (src/compiler/cache/)
+  const inputs = inputFiles(ckpt, dummySrc);
+  const settings = buildSettings({ dtype: DTYPES[dtype], limits, target, dummy: dummySrc ? { config: dummySrc.label, seed: opts.dummySeed ?? 0 } : null,
+    reference: opts.reference ?? false, passes: keyPasses.map((p) => p.name), kvCacheDType,
+    quantize: opts.reference ? null : {
+      ...quant, keepFloat: quant.keepFloat?.map((r) => r.source) ?? null, gated: qb.gated, awq: qb.awq,
+      accuracy_budget: opts.accuracyBudget ?? null, int8_activations: opts.int8Activations ?? false,
+      calib_sha256: opts.calib !== undefined && existsSync(opts.calib) ? createHash('sha256').update(readFileSync(opts.calib)).digest('hex') : null,
+    } });
+  const cacheDir = opts.cacheDir === undefined ? undefined : resolve(opts.cacheDir);
+  const keyCheck = checkBuildKey({ outDir, settings, inputs, rehash: opts.rehash ?? false, cacheDir, log });
+  if (keyCheck.done) {
+    log(`${outDir}: ${keyCheck.done.how}; key ${keyCheck.key().key.slice(0, 16)}`);
+    return { engineDir: outDir, manifest: keyCheck.done.manifest, seconds: (performance.now() - started) / 1000, upToDate: keyCheck.done.how };
+  }
+  for (const line of outDirLines) log(line);
   const weights = dummySrc ? new DummyWeightTable(model, opts.dummySeed ?? 0) : resolveWeights(model);
 
   // ---- graph and passes
   const ctx: LayerContext = { g: new GraphBuilder(), cfg, weights, dtype: DTYPES[dtype] };
   let graph = (family.build ?? buildDecoder)(ctx);
   checkEveryTargetUsed(weights, graph, architecture);
-  const decisions: QuantDecision[] = [];
-  const packedTable = new Map([...model.tensors].filter(([, t]) => t.packed).map(([n, t]) => [n, t.packed!] as const));
-  const inputScales = await qb.awqScales(graph, model.tensors, cfg.vocab_size, limits, log);
-  const passes = buildPipeline({ quantize: { ...quant, packed: packedTable, decisions, inputScales } });
+  const inputScales = opts.reference ? undefined : await qb.awqScales(graph, model.tensors, cfg.vocab_size, limits, log);
+  const passes = opts.reference ? keyPasses : buildPipeline({ quantize: { ...quant, packed: packedTable, decisions, inputScales } });
+  const provenance = new NodeProvenance(graph);
   const dump = opts.dumpIrDir ? irDumper(opts.dumpIrDir) : undefined;
   dump?.(0, 'input', graph);
-  graph = runPipeline(graph, passes, (i, p, g) => dump?.(i + 1, p.name, g));
+  graph = runPipeline(graph, passes, (i, p, g) => {
+    dump?.(i + 1, p.name, g);
+    provenance.record(p.name, g);
+  });
   log(`passes: ${passes.map((p) => p.name).join(', ')} -> ${graph.nodes.length} nodes, ${graph.weights.size} weights`);
   const quantization = quantizationSummary(quant, packedFormat, decisions);
   for (const line of quantizationLines(quantization)) log(line);
@@ -111,19 +145,23 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   // A gated quantized build is written to a staging directory and moved into place only once it passed.
   const writeDir = qb.gated ? makeTempDir(outDir) : outDir;
   if (qb.gated) rmSync(writeDir, { recursive: true });
-  const { manifest, memory } = writeEngine({
+  const { manifest, memory, stream } = writeEngine({
     outDir: writeDir, graph, cfg, limits, dtype, kvCacheDType, passes: passes.map((p) => p.name),
     checkpoint: ckpt ? { ...ckpt, tensors: model.tensors } : null,
     dummy: dummySrc ? { config: dummySrc.label, seed: opts.dummySeed ?? 0, dir: dummySrc.dir, generation: dummySrc.generation } : undefined,
-    target: targetManifest, files, quantization, log,
+    target: targetManifest, files, quantization, log, provenance: provenance.nodes(), reference: opts.reference ?? false,
+    buildKey: keyCheck.key, created: inputsDate(statInputs(inputs), env),
   });
   for (const line of memoryPlanLines(memory, limits, quantization ? `${dtype}; quantized linears ${quantization.scheme}` : dtype)) log(line);
+  log(streamLine(stream, keyCheck.hashed()));
   {
     if (qb.gated) {
       try {
         const report = await qb.gate(writeDir, target.backend, cfg.vocab_size, limits, log);
-        (manifest.quantization as QuantizationSummary).accuracy = report as unknown as Record<string, unknown>;
-        writeFileSync(join(writeDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+        // The gate's wall time is printed, not recorded: the manifest stays a function of the inputs (reproducible).
+        const { seconds: _seconds, ...figures } = report;
+        (manifest.quantization as QuantizationSummary).accuracy = figures as unknown as Record<string, unknown>;
+        rewriteManifest(writeDir, manifest);       // its own checksum follows (integrity.manifest_sha256)
         if (!report.passed) gateFailure(report, quantization!.scheme);
         commitTempDir(writeDir, outDir);
       } finally {
@@ -134,10 +172,22 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
         : 'accuracy gate skipped (--no-accuracy-gate): the quantized engine was not measured against the float one');
     }
   }
+  if (cacheDir) {
+    const k = keyCheck.key().key;
+    const how = cacheStore(cacheDir, k, outDir);
+    log(how === 'present' ? `cache: ${cacheDir} already holds key ${k.slice(0, 16)}` : `cache: stored as ${k.slice(0, 16)} in ${cacheDir} (${how})`);
+  }
   const seconds = (performance.now() - started) / 1000;
   log(`wrote ${outDir} in ${seconds.toFixed(2)} s`);
   qb.close();   // the float twin (also removed at exit if the build fails before this)
   return { engineDir: outDir, manifest, seconds };
+}
+
+/** Writes the manifest again (after the accuracy gate added its figures), its own checksum updated. */
+function rewriteManifest(dir: string, manifest: Record<string, unknown>): void {
+  const integ = manifest.integrity as { manifest_sha256?: string } | undefined;
+  if (integ) integ.manifest_sha256 = manifestDigest(manifest);
+  writeFileSync(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
 }
 
 /** Folds a pre-quantized checkpoint's packed tensors into virtual `<module>.weight` tensors (quant/packed.ts). */

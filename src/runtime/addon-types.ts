@@ -103,6 +103,11 @@ export interface AddonEngine {
   generate(req: AddonRequest, onToken?: (tokenId: number, index: number) => void): Promise<AddonGenerateResult>;
   /** Negative log-likelihood of tokens[1..] given their prefix. */
   score(tokens: Int32Array): Promise<{ nll: number; count: number }>;
+  /**
+   * Greedy requests (EOS ignored) through one executor, so steps carry batch > 1 with paged KV (llmc verify).
+   * tokens: (step, request index, token id) triples, in the order the steps produced them.
+   */
+  runBatch(prompts: Int32Array[], maxNewTokens: number): Promise<{ steps: number; tokens: Int32Array }>;
   /** llmc_engine_cancel: the running generate stops after its current step. */
   cancel(): void;
   /** Frees the engine; later calls reject. */

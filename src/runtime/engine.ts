@@ -154,6 +154,22 @@ export class Engine {
     }
   }
 
+  /**
+   * Greedy requests (EOS ignored) batched through one executor: steps with several sequences, paged KV. Returns
+   * the number of steps and each generated token with the step that produced it (llmc verify, src/verify/).
+   */
+  async runBatch(prompts: readonly (readonly number[])[], maxNewTokens: number): Promise<{ steps: number; tokens: { step: number; request: number; token: number }[] }> {
+    this.checkOpen();
+    try {
+      const r = await this.native.runBatch(prompts.map((p) => Int32Array.from(p)), maxNewTokens);
+      const tokens = [];
+      for (let i = 0; i + 2 < r.tokens.length; i += 3) tokens.push({ step: r.tokens[i], request: r.tokens[i + 1], token: r.tokens[i + 2] });
+      return { steps: r.steps, tokens };
+    } catch (e) {
+      throw fromNativeError(e);
+    }
+  }
+
   /** Stops every running request after its current step (their stop reason becomes 'cancelled'). */
   cancel(): void {
     if (!this.closed) this.native.cancel();

@@ -18,6 +18,11 @@ beforeAll(() => {
 function damaged(name: string, damage: (file: string, dir: string) => void): string {
   const dir = join(work, name);
   cpSync(engine, dir, { recursive: true });
+  // Builds record every file's size (integrity.files), which the loader checks first; these cases test the
+  // structural checks behind it, so the copy drops the record (the recorded-size check has its own tests below).
+  const m = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  delete m.integrity;
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(m, null, 2));
   damage(join(dir, 'rank0.engine'), dir);
   return dir;
 }
@@ -54,6 +59,13 @@ test.each([
   ['logits pointing at a weight', (f: string) => editPlan(f, (plan) => { plan.outputs.logits = 0; }), /outputs\.logits .* must be an activation/],
 ])('rank0.engine %s: one line naming the file', (name, damage, pattern) => {
   expectCleanError(run(damaged(name.replace(/\W+/g, '-'), damage)), pattern);
+});
+
+test('a truncated copy of an engine as built (sizes recorded): the recorded size names it first', () => {
+  const dir = join(work, 'as-built-truncated');
+  cpSync(engine, dir, { recursive: true });
+  truncateSync(join(dir, 'rank0.engine'), 4096);
+  expectCleanError(run(dir), /rank0\.engine is 4096 bytes but config\.json records \d+ \(integrity\.files\): it is truncated/);
 });
 
 test('a size recorded in config.json (integrity.files, written by builds with integrity) is checked before anything is read', () => {

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expectCleanError, llmc, repoRoot, tempDir } from '../helpers/cli.js';
-import { loadFixture } from '../helpers/golden.js';
+import { fixtureNames, loadFixture } from '../helpers/golden.js';
 
 const buildDir = join(repoRoot, 'native', 'build', 'cuda-tests');
 const noDriver = /^error: CUDA backend unavailable: libcuda\.so\.1 not found \(no NVIDIA driver on this machine\); run on a GPU machine or use --backend cpu$/;
@@ -32,7 +32,7 @@ const noDriverTest = hasDriver ? test.skip : test;
 beforeAll(() => {
   const cfg = sh('cmake', ['-S', 'native', '-B', buildDir, '-DCMAKE_BUILD_TYPE=Release']);
   if (cfg.code !== 0) throw new Error(`cmake configure failed:\n${cfg.out}`);
-  const targets = ['cuda_host_selftest', 'cuda_backend_ops', 'cuda_emu_backend_test', 'cuda_bench', 'llmc-run'];
+  const targets = ['cuda_host_selftest', 'cuda_backend_ops', 'cuda_emu_backend_test', 'cuda_bench', 'llmc-run', 'cuda_emu_dump'];
   if (existsSync('/usr/local/cuda/include/cuda.h')) targets.push('cuda_driver_abi_check');
   const b = sh('cmake', ['--build', buildDir, '-j', '2', '--target', ...targets]);
   if (b.code !== 0) throw new Error(`cmake build failed:\n${b.out.slice(-4000)}`);
@@ -153,6 +153,28 @@ describe('quantized engines on the emulated CUDA backend', () => {
       if (b.code !== 0) throw new Error(b.stderr);
       expectQuantized(engine, dtype);
       expect(runEngine(engine, fx.json.prompts[1], 12)).toHaveLength(12);
+    }, 300_000);
+  }
+});
+
+// llmc verify (docs/verify.md) of the CUDA kernels: the engine runs on the emulated CUDA backend with every
+// activation dumped (cuda_emu_dump), and verify compares that run with the float32 unfused reference on the CPU.
+describe('llmc verify on the emulated CUDA backend: every golden fixture', () => {
+  const dir = tempDir('llmc-cuda-verify-');
+  for (const name of fixtureNames()) {
+    test(`${name}: verify --engine-dumps of the emulated CUDA run is clean`, () => {
+      const fx = loadFixture(name);
+      const engine = join(dir, name), dumps = join(dir, `${name}-dump`);
+      const b = llmc(['build', fx.modelDir, '-o', engine]);
+      if (b.code !== 0) throw new Error(b.stderr);
+      const prompts = [fx.json.prompts[0].slice(0, 9), fx.json.prompts[1].slice(0, 5), [3, 4, 5]].map((p) => p.join(',')).join(';');
+      const d = sh(bin('cuda_emu_dump'), [engine, dumps, '--prompts', prompts, '--max-new-tokens', '4']);
+      if (d.code !== 0) throw new Error(d.out);
+      const r = llmc(['verify', engine, '--engine-dumps', dumps]);
+      if (r.code !== 0) throw new Error(r.stdout + r.stderr);
+      expect(r.stdout).toMatch(/cuda \(emulated\) \(its run in --engine-dumps/);
+      expect(r.stdout).toMatch(/3 prompts, 4 new tokens: 4 steps, 4 compared/);
+      expect(r.stdout).toMatch(/^ok: \d+ values within/m);
     }, 300_000);
   }
 });

@@ -41,16 +41,11 @@ export class WeightData {
       emit(encodeFromF32(this.rows(src, 0, rowCount), w.dtype));
       return;
     }
-    if (src.op === 'tensor') {
-      const t = this.tensors.get(src.name)!;
-      if ((SAME_DTYPE as Record<string, string>)[t.dtype] === w.dtype) {
-        const rowBytes = rowElems * CHECKPOINT_DTYPE_BYTES[t.dtype];
-        for (let r = 0; r < rowCount; r += rowsPerChunk) {
-          const n = Math.min(rowsPerChunk, rowCount - r);
-          emit(this.reader.read(t, r * rowBytes, n * rowBytes));
-        }
-        return;
-      }
+    if (this.copyable(src, w.dtype)) {
+      // Tensors already in the target dtype, row ranges of them and concatenations of those (fused q/k/v,
+      // gate/up): their bytes in order, no conversion.
+      this.copyRows(src, 0, rowCount, rowsPerChunk, emit);
+      return;
     }
     for (let r = 0; r < rowCount; r += rowsPerChunk) {
       emit(encodeFromF32(this.rows(src, r, Math.min(rowCount, r + rowsPerChunk)), w.dtype, rowElems));
@@ -86,6 +81,39 @@ export class WeightData {
       default: break;
     }
     return fail('UNSUPPORTED', `pre-quantized weights through ${formatSource(src)} (part ${part}) are not supported`, 'build this model from a float checkpoint');
+  }
+
+  /** True when the expression's bytes are checkpoint bytes in `dtype`, in row order (no arithmetic). */
+  private copyable(s: WeightSource, dtype: string): boolean {
+    if (s.op === 'tensor') {
+      const t = this.tensors.get(s.name)!;
+      return !t.packed && (SAME_DTYPE as Record<string, string>)[t.dtype] === dtype;
+    }
+    if (s.op === 'rows') return this.copyable(s.src, dtype);
+    if (s.op === 'concat') return s.srcs.every((p) => this.copyable(p, dtype));
+    return false;
+  }
+
+  /** Emits the bytes of rows [r0, r1) of a copyable expression, at most `chunkRows` rows of a tensor at a time. */
+  private copyRows(s: WeightSource, r0: number, r1: number, chunkRows: number, emit: (bytes: Buffer) => void): void {
+    if (s.op === 'tensor') {
+      const t = this.tensors.get(s.name)!;
+      const rowBytes = numel(t.shape.slice(1)) * CHECKPOINT_DTYPE_BYTES[t.dtype];
+      for (let r = r0; r < r1; r += chunkRows) {
+        const n = Math.min(chunkRows, r1 - r);
+        emit(this.reader.read(t, r * rowBytes, n * rowBytes));
+      }
+    } else if (s.op === 'rows') {
+      this.copyRows(s.src, s.start + r0, s.start + r1, chunkRows, emit);
+    } else if (s.op === 'concat') {
+      let base = 0;
+      for (const part of s.srcs) {
+        const n = this.shape(part)[0];
+        const [a, b] = [Math.max(r0, base), Math.min(r1, base + n)];
+        if (a < b) this.copyRows(part, a - base, b - base, chunkRows, emit);
+        base += n;
+      }
+    }
   }
 
   /** Rows [r0, r1) of the expression as f32, row-major. */

@@ -23,6 +23,7 @@ import { faultPoint, injectedWriteFailure } from './fault-hooks.js';
 import { LlmcError } from '../../errors.js';
 import { llmcVersion } from './version.js';
 import type { QuantizationSummary } from '../quant/options.js';
+import { digestFile, engineFiles, manifestDigest, StreamingDigest, type FileDigest, type Integrity } from './integrity.js';
 
 export interface EngineInput {
   outDir: string;              // absolute; already checked by checkOutDir
@@ -42,6 +43,13 @@ export interface EngineInput {
   quantization?: QuantizationSummary;
   /** Progress lines (what was cleaned up or restored from an interrupted build). */
   log?: (line: string) => void;
+  /** node name -> the pass that made it (src/passes/provenance.ts), for llmc verify. */
+  provenance?: Record<string, string[]>;
+  /** Built as llmc verify's reference (float32, no fusion). */
+  reference?: boolean;
+  /** The content key (src/compiler/cache/build-key.ts) and the inputs' date (reproducible `created`). */
+  buildKey?: () => unknown;       // called when the manifest is written (the inputs hash on a worker meanwhile)
+  created?: string | null;
 }
 
 /** Where a dummy-weight engine came from (llmc build --dummy-weights --config ...). */
@@ -55,7 +63,11 @@ export interface DummySource {
 export interface EngineOutput {
   manifest: Record<string, unknown>;
   memory: MemoryPlan;
+  /** The weight streaming of rank0.engine: checkpoint bytes read, engine bytes written, seconds. */
+  stream: StreamStats;
 }
+
+export interface StreamStats { bytesRead: number; bytesWritten: number; seconds: number }
 
 export function writeEngine(input: EngineInput): EngineOutput {
   const layout = layoutWeights(input.graph);
@@ -69,11 +81,14 @@ export function writeEngine(input: EngineInput): EngineOutput {
   // so a temp directory is never an engine until it is complete, and the rename makes it one atomically.
   const release = acquireBuildLock(input.outDir);
   let tmp: string | null = null;
+  let stream: StreamStats = { bytesRead: 0, bytesWritten: 0, seconds: 0 };
   try {
     faultPoint('locked');
     cleanLeftovers(input.outDir, input.log ?? (() => {}));
     tmp = makeTempDir(input.outDir);
-    writeEngineFile(join(tmp, ENGINE_FILE), plan, layout, input.checkpoint?.tensors ?? new Map());
+    const t0 = performance.now();
+    const { digest: engineDigest, bytesRead } = writeEngineFile(join(tmp, ENGINE_FILE), plan, layout, input.checkpoint?.tensors ?? new Map());
+    stream = { bytesRead, bytesWritten: engineDigest.bytes, seconds: (performance.now() - t0) / 1000 };
     for (const f of input.files ?? []) {
       mkdirSync(dirname(join(tmp, f.path)), { recursive: true });
       writeFileSync(join(tmp, f.path), f.bytes);
@@ -82,6 +97,11 @@ export function writeEngine(input: EngineInput): EngineOutput {
       const src = join(copyDir!, f);
       if (existsSync(src)) copyFileSync(src, join(tmp, f));
     }
+    // Checksums of every file (llmc verify --integrity), the manifest last: it holds them.
+    if (input.buildKey) manifest.build_key = input.buildKey();
+    const files: Record<string, FileDigest> = {};
+    for (const f of engineFiles(tmp)) files[f] = f === ENGINE_FILE ? engineDigest : digestFile(join(tmp, f));
+    manifest.integrity = { algorithm: 'sha256', manifest_sha256: manifestDigest(manifest), files } satisfies Integrity;
     faultPoint('manifest');
     writeFileSync(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
     commitTempDir(tmp, input.outDir);
@@ -92,7 +112,7 @@ export function writeEngine(input: EngineInput): EngineOutput {
     if (tmp !== null) rmSync(tmp, { recursive: true, force: true });
     release();
   }
-  return { manifest, memory };
+  return { manifest, memory, stream };
 }
 
 const FS_FAILURES: Record<string, string> = {
@@ -123,9 +143,11 @@ function buildManifest(input: EngineInput, memory: MemoryPlan, tokenizerPresent:
     format_version: FORMAT_VERSION,
     schema_hash: SCHEMA_HASH,
     llmc_version: llmcVersion(),
-    created: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    // Not the wall clock: the inputs' date (SOURCE_DATE_EPOCH, else the newest input file), so that two builds of
+    // the same inputs are byte-identical.
+    ...(input.created ? { created: input.created } : {}),
     model: cfg,
-    build: { dtype: input.dtype, kv_cache_dtype: input.kvCacheDType ?? 'float32', ...limits, passes: input.passes },
+    build: { dtype: input.dtype, kv_cache_dtype: input.kvCacheDType ?? 'float32', ...limits, passes: input.passes, ...(input.reference ? { reference: true } : {}) },
     ...(input.quantization ? { quantization: input.quantization } : {}),
     target: input.target ?? { backend: 'cpu' },
     ...(dummy ? { dummy_weights: true } : {}),
@@ -134,11 +156,12 @@ function buildManifest(input: EngineInput, memory: MemoryPlan, tokenizerPresent:
     source,
     generation: checkpoint?.generation ?? dummy!.generation,
     tokenizer: { present: tokenizerPresent },
+    provenance: { nodes: input.provenance ?? {} },
   };
 }
 
 /** rank0.engine: 40-byte header, plan JSON padded with spaces to the 4096-aligned data offset, then the weights. */
-function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors: ReadonlyMap<string, TensorInfo>): void {
+function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors: ReadonlyMap<string, TensorInfo>): { digest: FileDigest; bytesRead: number } {
   const planBytes = Buffer.from(planJson(plan), 'utf8');
   const dataOffset = alignUp(HEADER_BYTES + planBytes.length, DATA_ALIGN);
   const header = Buffer.alloc(dataOffset, 0x20);
@@ -152,8 +175,11 @@ function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors
 
   const fd = openSync(path, 'w');
   const reader = new TensorReader();
+  const digest = new StreamingDigest();
+  let inOrder = true;               // weights are laid out at increasing offsets; if not, hash the file afterwards
   try {
     writeAll(fd, header, 0);
+    digest.update(header, 0);
     faultPoint('engine-header');
     const data = new WeightData(tensors, reader);
     for (const p of layout.weights) {
@@ -161,6 +187,7 @@ function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors
       let pos = dataOffset + p.offset;
       data.stream(p.weight, (bytes) => {
         writeAll(fd, bytes, pos);
+        if (inOrder) inOrder = digest.update(bytes, pos);
         pos += bytes.length;
       });
       if (pos !== dataOffset + p.offset + p.nbytes) throw new Error(`weight ${p.weight.name}: wrote ${pos - dataOffset - p.offset} bytes, expected ${p.nbytes}`);
@@ -171,6 +198,7 @@ function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors
     reader.close();
     closeSync(fd);
   }
+  return { digest: inOrder ? digest.finish(dataOffset + layout.dataSize) : digestFile(path), bytesRead: reader.bytesRead };
 }
 
 let written = 0;  // bytes of rank0.engine written by this process (for LLMC_TEST_FAULT=enospc-after:N)

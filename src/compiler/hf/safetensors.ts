@@ -137,6 +137,8 @@ function readFully(fd: number, buf: Buffer, position: number, name: string): voi
  */
 export class TensorReader {
   private readonly fds = new Map<string, number>();
+  /** Bytes read so far (the build's read throughput). */
+  bytesRead = 0;
 
   /** Bytes of elements [first, first + count) of `t` in storage order. */
   read(t: TensorInfo, firstByte = 0, nbytes = t.nbytes): Buffer {
@@ -157,6 +159,7 @@ export class TensorReader {
       if (e instanceof LlmcError) throw e;
       fail('BAD_CHECKPOINT', `cannot read tensor ${t.name} from ${basename(t.file)}: ${(e as Error).message}`);
     }
+    this.bytesRead += nbytes;
     return buf;
   }
 

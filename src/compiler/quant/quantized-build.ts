@@ -52,7 +52,7 @@ export class QuantizedBuild {
   }
 
   private base(): BuildOptions {
-    return { ...this.opts, target: 'cpu', accuracyGate: false, accuracyBudget: undefined, calib: undefined, awq: undefined, dumpIrDir: undefined, force: true, log: () => {} };
+    return { ...this.opts, cacheDir: undefined, target: 'cpu', accuracyGate: false, accuracyBudget: undefined, calib: undefined, awq: undefined, dumpIrDir: undefined, force: true, log: () => {} };
   }
 
   private tokens(engineDir: string, vocab: number): { tokens: number[]; label: string } {

@@ -1,0 +1,93 @@
+// What produced the first bad value: its node's weights (compared with the reference's, allowing for the rounding
+// of the engine's weight dtype), the pass that made the node (the manifest's provenance), or its kernel.
+import type { Plan, PlanNode, PlanWeightValue } from '../compiler/engine/format.js';
+import type { WeightValues } from '../compiler/engine/weight-values.js';
+
+export interface WeightCheck {
+  weight: string;
+  reference: string[];
+  dtype: string;
+  max_abs: number;
+  bad_elements: number;       // beyond the dtype's rounding of the reference value
+  first_bad_index: number | null;
+  ok: boolean;
+}
+
+export interface Diagnosis {
+  node: string;
+  op: string;
+  pass: string | null;        // the pass that made or changed the node; null: as the layer builders wrote it
+  kernel: string;             // `<op> on <backend>`
+  weights: WeightCheck[];
+  cause: string;              // one sentence
+}
+
+const ROUNDING: Record<string, number> = { f32: 0, f16: 2 ** -11, bf16: 2 ** -8 };
+const FLOAT_DTYPES = new Set(Object.keys(ROUNDING));
+
+function weightOf(plan: Plan, id: number): PlanWeightValue | null {
+  const v = plan.values[id];
+  return v?.kind === 'weight' ? v : null;
+}
+
+/** The reference nodes that compute what `node` computes (the same node, or the members of a fused node). */
+function counterparts(engine: Plan, reference: Plan, node: PlanNode): PlanNode[] {
+  const same = reference.nodes.find((n) => n.name === node.name && n.op === node.op);
+  if (same) return [same];
+  const split = engine.nodes.find((n) => n.op === 'split' && n.inputs[0] === node.outputs[0]);
+  if (!split) return [];
+  const producers = split.outputs.map((o) => {
+    const name = engine.values[o].name;
+    return reference.nodes.find((n) => n.op === node.op && n.outputs.some((x) => reference.values[x].name === name));
+  });
+  return producers.every((p) => p !== undefined) ? (producers as PlanNode[]) : [];
+}
+
+export function checkWeights(engine: Plan, reference: Plan, node: PlanNode, ew: WeightValues, rw: WeightValues): WeightCheck[] {
+  const refs = counterparts(engine, reference, node);
+  if (refs.length === 0) return [];
+  const out: WeightCheck[] = [];
+  node.inputs.forEach((id, slot) => {
+    const w = id >= 0 ? weightOf(engine, id) : null;
+    if (!w || !FLOAT_DTYPES.has(w.dtype)) return;      // quantized codes are judged through the node's output
+    const parts = refs.map((r) => (r.inputs[slot] >= 0 ? weightOf(reference, r.inputs[slot]) : null));
+    if (parts.some((p) => p === null || !FLOAT_DTYPES.has(p.dtype))) return;
+    const x = ew.f32(w);
+    const ys = parts.map((p) => rw.f32(p!));
+    if (x === null || ys.some((y) => y === null)) return;
+    const y = new Float32Array(ys.reduce((a, b) => a + b!.length, 0));
+    let at = 0;
+    for (const p of ys) { y.set(p!, at); at += p!.length; }
+    if (y.length !== x.length) return;
+    const rel = ROUNDING[w.dtype] ?? 0;
+    let maxAbs = 0, bad = 0, firstBad: number | null = null;
+    for (let i = 0; i < x.length; i++) {
+      const d = Math.abs(x[i] - y[i]);
+      if (d > maxAbs || Number.isNaN(d)) maxAbs = Number.isNaN(d) ? Infinity : d;
+      if (!(d <= Math.abs(y[i]) * rel * 1.0001 + 1e-30 + (w.dtype === 'f32' ? 0 : 2 ** -24))) {
+        bad++;
+        if (firstBad === null) firstBad = i;
+      }
+    }
+    out.push({ weight: w.name, reference: parts.map((p) => p!.name), dtype: w.dtype, max_abs: maxAbs, bad_elements: bad, first_bad_index: firstBad, ok: bad === 0 });
+  });
+  return out;
+}
+
+export function diagnose(node: PlanNode, provenance: Record<string, string | string[]>, backend: string, weights: WeightCheck[]): Diagnosis {
+  const made = provenance[node.name];
+  const pass = made === undefined ? null : Array.isArray(made) ? made.join(' then ') : made;
+  const kernel = `${node.op} on ${backend}`;
+  const badW = weights.filter((w) => !w.ok);
+  let cause: string;
+  if (badW.length > 0) {
+    const w = badW[0];
+    cause = `its weight ${w.weight} differs from the reference's ${w.reference.join(' + ')} beyond ${w.dtype} rounding ` +
+      `(${w.bad_elements} elements, max abs ${w.max_abs.toExponential(3)}, first at element ${w.first_bad_index})`;
+  } else if (pass) {
+    cause = `node ${node.name} was made by pass ${pass}; its kernel is ${kernel}${weights.length ? ' (its weights match the reference)' : ''}`;
+  } else {
+    cause = `kernel ${kernel} (node ${node.name} is as the layer builders wrote it${weights.length ? ', and its weights match the reference' : ''})`;
+  }
+  return { node: node.name, op: node.op, pass, kernel, weights, cause };
+}
