@@ -25,6 +25,24 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
       "ldflags": ["-pthread", "-Wl,-z,now"],
       "libraries": ["-ldl"]
+    },
+    # The MPI plugin for sharded engines (native/mpi; docs/parallel.md): build/Release/llmc_mpi.node, built only
+    # where mpicxx is on PATH.
+    # The runtime opens it with dlopen when an engine has more than one rank, so llmc.node never links libmpi.
+    {
+      "target_name": "llmc_mpi",
+      "type": "loadable_module",
+      "conditions": [
+        ["<!(node scripts/find-mpi.mjs found)==1", {
+          "sources": ["native/mpi/llmc_mpi.cpp"],
+          "cflags": ["-O2", "-Wall", "<!@(node scripts/find-mpi.mjs cflags)"],
+          "cflags_cc": ["-std=c++17", "-fexceptions"],
+          "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+          "libraries": ["<!@(node scripts/find-mpi.mjs ldflags)"]
+        }, {
+          "type": "none"
+        }]
+      ]
     }
   ]
 }

@@ -65,6 +65,15 @@ CudaBackend::CudaBackend(const runtime::LoadedEngine& engine, const DriverApi& a
     : engine_(engine), plan_(engine.plan) {
   quiet_ = env_is("LLMC_CUDA_QUIET", "1");
   int ordinal = 0;
+  // Ranks of a sharded engine on one machine take one GPU each: the launcher's local rank.
+  if (engine.plan.mapping.world_size > 1) {
+    for (const char* k : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}) {
+      if (const char* v = std::getenv(k); v != nullptr && v[0] != '\0') {
+        ordinal = std::atoi(v);
+        break;
+      }
+    }
+  }
   if (const char* v = std::getenv("LLMC_CUDA_DEVICE"); v != nullptr && v[0] != '\0') {
     char* end = nullptr;
     ordinal = int(std::strtol(v, &end, 10));
@@ -129,6 +138,7 @@ CudaBackend::CudaBackend(const runtime::LoadedEngine& engine, const DriverApi& a
   meta_.decode_rows = region(T);
   meta_.tiles = region(4 * int64_t(max_tiles_));
   meta_.block_tables = region(int64_t(max_seqs_) * max_blocks_per_seq_);
+  meta_.shard_ids = region(T);
   meta_.total = at;
   meta_dev_.allocate(*dev_, size_t(meta_.total) * 4, "step arrays");
   meta_host_.reserve(*dev_, size_t(meta_.total) * 4, "step arrays (pinned)");
@@ -163,7 +173,12 @@ CudaBackend::CudaBackend(const runtime::LoadedEngine& engine, const DriverApi& a
       for (const Operand& o : b.out) b.split_outs.push_back(o.act);
     nodes_.push_back(std::move(b));
   }
-  logits_dev_ = bind(plan_.logits_value).act;
+  logits_dev_ = plan_.logits_value >= 0 ? bind(plan_.logits_value).act : nullptr;  // -1: a rank without logits
+  for (const runtime::PlanNode& n : plan_.nodes) {
+    if (n.op != OpId::embedding_shard) continue;
+    shard_vocab_start_ = std::get<runtime::EmbeddingShardAttrs>(n.attrs).vocab_start;
+    shard_vocab_rows_ = plan_.values[n.inputs[0]].weight.shape[0];
+  }
 
   use_graphs_ = !env_is("LLMC_CUDA_GRAPHS", "0");
   use_device_argmax_ = !env_is("LLMC_CUDA_DEVICE_ARGMAX", "0");
@@ -367,6 +382,13 @@ void CudaBackend::prepare_step(const StepBatch& step) {
   up(meta_.decode_rows, num_decode);
   up(meta_.tiles, 4 * int64_t(num_tiles));
   up(meta_.block_tables, bt);
+  if (shard_vocab_start_ >= 0) {  // embedding_shard: ids local to this rank's rows, -1 for the others'
+    for (int t = 0; t < T; ++t) {
+      const int64_t local = int64_t(step.token_ids[t]) - shard_vocab_start_;
+      h[meta_.shard_ids + t] = local >= 0 && local < shard_vocab_rows_ ? int32_t(local) : -1;
+    }
+    up(meta_.shard_ids, T);
+  }
 
   step_arrays_.positions = meta_dev(meta_.positions);
   step_arrays_.seq_of_token = meta_dev(meta_.seq_of_token);
@@ -446,12 +468,13 @@ const float* CudaBackend::run_step(const StepBatch& step) {
   dev_->make_current();
   prepare_step(step);
   execute(step, false);
-  const int64_t bytes = int64_t(step.num_logit_rows) * plan_.model.vocab_size * 4;
+  const int64_t bytes = logits_dev_ != nullptr ? int64_t(step.num_logit_rows) * plan_.model.vocab_size * 4 : 0;
   if (bytes > 0) {
     logits_host_.reserve(*dev_, size_t(bytes), "logits (pinned)");
     dev_->copy_to_host_async(logits_host_.get(), logits_dev_, size_t(bytes));
   }
-  dev_->synchronize("a step");
+  if (nccl_) nccl_->synchronize_step("a step");
+  else dev_->synchronize("a step");
   return logits_host_.get<float>();
 }
 
@@ -465,8 +488,22 @@ const int32_t* CudaBackend::run_step_argmax(const StepBatch& step) {
   return ids_host_.get<int32_t>();
 }
 
+void CudaBackend::attach_collectives(runtime::Collectives* c) {
+  comm_ = c;
+  dev_->make_current();
+  nccl_ = std::make_unique<NcclCollectives>(*dev_, *c, plan_.mapping);
+  use_graphs_ = false;       // NCCL calls are not captured into the decode graphs
+  use_device_argmax_ = false;  // rank 0 samples from logits (the sharded wrapper has no argmax path)
+}
+
 void CudaBackend::run_node(const BoundNode& b, const StepBatch& step) {
   const PlanNode& n = *b.node;
+  if (n.op == OpId::send) {  // the only op without an output
+    const Operand& x = b.in[0];
+    const int rows = rows_of(x, step);
+    if (rows > 0) nccl_->send(x.act, int64_t(rows) * x.width * 4, std::get<runtime::PeerAttrs>(n.attrs).peer, n.name.c_str());
+    return;
+  }
   const Operand& out = b.out[0];
   const int rows = rows_of(out, step);
   if (rows == 0) return;
@@ -576,6 +613,22 @@ void CudaBackend::run_node(const BoundNode& b, const StepBatch& step) {
       break;
     }
     case OpId::select_rows: ops::select_rows(d, in[0].act, out.width, meta_dev(meta_.logit_rows), rows, out.act); break;
+    case OpId::all_reduce:
+      d.copy_device_to_device_async(out.act, in[0].act, size_t(rows) * size_t(out.width) * 4);
+      nccl_->all_reduce_sum(out.act, int64_t(rows) * out.width, n.name.c_str());
+      break;
+    case OpId::all_gather: {
+      const auto& a = std::get<runtime::AllGatherAttrs>(n.attrs);
+      nccl_->all_gather_cols(in[0].act, rows, a.sizes.data(), int32_t(a.sizes.size()), out.act, n.name.c_str());
+      break;
+    }
+    case OpId::recv:
+      nccl_->recv(out.act, int64_t(rows) * out.width * 4, std::get<runtime::PeerAttrs>(n.attrs).peer, n.name.c_str());
+      break;
+    case OpId::embedding_shard:
+      ops::embedding(d, meta_dev(meta_.shard_ids), rows, in[0].w, in[0].dtype, out.width,
+                     std::get<runtime::EmbeddingShardAttrs>(n.attrs).scale, out.act);
+      break;
     default: fail(LLMC_ERR_UNSUPPORTED, std::string("the CUDA backend does not implement op ") + llmc::op_name(n.op));
   }
 }

@@ -32,6 +32,7 @@
 #include "cublaslt.h"
 #include "device.h"
 #include "launch.h"
+#include "nccl.h"
 
 namespace llmc::cuda {
 
@@ -48,6 +49,8 @@ class CudaBackend final : public runtime::Backend {
   const float* run_step(const runtime::StepBatch& step) override;
   const int32_t* run_step_argmax(const runtime::StepBatch& step) override;
   std::string info_json_fields() const override;
+  // A sharded engine: NCCL for the device data (nccl.h); CUDA graphs off (collectives are not captured).
+  void attach_collectives(runtime::Collectives* c) override;
 
   Device& device() { return *dev_; }
   double device_bandwidth_gbs() const { return bandwidth_gbs_; }
@@ -69,7 +72,7 @@ class CudaBackend final : public runtime::Backend {
   };
   // Offsets (int32 elements) of the step arrays inside the meta buffers (host staging and device copy).
   struct MetaLayout {
-    int64_t token_ids, positions, seq_of_token, logit_rows, decode_rows, tiles, block_tables, total;
+    int64_t token_ids, positions, seq_of_token, logit_rows, decode_rows, tiles, block_tables, shard_ids, total;
   };
   struct Graph {
     CUgraphExec exec = nullptr;
@@ -129,6 +132,9 @@ class CudaBackend final : public runtime::Backend {
   double bandwidth_gbs_ = 0;
   double upload_seconds_ = 0;
   std::string fatbin_path_;
+  std::unique_ptr<NcclCollectives> nccl_;
+  int32_t shard_vocab_start_ = -1;  // embedding_shard: this rank's first table row (-1: no such node)
+  int64_t shard_vocab_rows_ = 0;
 };
 
 }  // namespace llmc::cuda

@@ -236,6 +236,11 @@ void Device::copy_to_device_async(void* dst, const void* src, size_t bytes) {
   check(api_.cuMemcpyHtoDAsync(CUdeviceptr(uintptr_t(dst)), src, bytes, stream_), "cuMemcpyHtoDAsync");
 }
 
+void Device::copy_device_to_device_async(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  check(api_.cuMemcpyDtoDAsync(CUdeviceptr(uintptr_t(dst)), CUdeviceptr(uintptr_t(src)), bytes, stream_), "cuMemcpyDtoDAsync");
+}
+
 void Device::copy_to_host_async(void* dst, const void* src, size_t bytes) {
   if (bytes == 0) return;
   check(api_.cuMemcpyDtoHAsync(dst, CUdeviceptr(uintptr_t(src)), bytes, stream_), "cuMemcpyDtoHAsync");

@@ -94,6 +94,7 @@ class Device {
   void free_host(void* p);
   void copy_to_device_async(void* dst, const void* src, size_t bytes);
   void copy_to_host_async(void* dst, const void* src, size_t bytes);
+  void copy_device_to_device_async(void* dst, const void* src, size_t bytes);
   void copy_to_device(void* dst, const void* src, size_t bytes);  // synchronous
   void memset_async(void* dst, int value, size_t bytes);
   void synchronize(const char* what);

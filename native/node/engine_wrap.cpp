@@ -61,6 +61,31 @@ class ScoreWorker : public Napi::AsyncWorker {
   int32_t count_ = 0;
 };
 
+// AddonEngine.follow: llmc_engine_follow off the event loop (a rank > 0 of a sharded engine, until rank 0 stops).
+class FollowWorker : public Napi::AsyncWorker {
+ public:
+  FollowWorker(Napi::Env env, EngineHandlePtr handle)
+      : Napi::AsyncWorker(env, "llmc.follow"), handle_(std::move(handle)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    std::lock_guard<std::mutex> lock(handle_->run_mutex);
+    int st = llmc_engine_follow(handle_->engine);
+    if (st != LLMC_OK) {
+      status_ = st;
+      SetError(LastErrorMessage(st));
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(MakeStatusError(Env(), status_, e.Message()).Value()); }
+
+ private:
+  EngineHandlePtr handle_;
+  Napi::Promise::Deferred deferred_;
+  int status_ = LLMC_OK;
+};
+
 const char* const kClosed = "the engine is closed";
 
 }  // namespace
@@ -73,6 +98,7 @@ Napi::Function EngineWrap::DefineClass(Napi::Env env) {
                                                  InstanceMethod<&EngineWrap::Score>("score"),
                                                  InstanceMethod<&EngineWrap::CreateExecutor>("createExecutor"),
                                                  InstanceMethod<&EngineWrap::RunBatch>("runBatch"),
+                                                 InstanceMethod<&EngineWrap::Follow>("follow"),
                                                  InstanceMethod<&EngineWrap::Cancel>("cancel"),
                                                  InstanceMethod<&EngineWrap::Close>("close"),
                                                  InstanceMethod<&EngineWrap::BenchBatch>("benchBatch"),
@@ -142,6 +168,14 @@ Napi::Value EngineWrap::RunBatch(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < arr.Length(); ++i) prompts.push_back(ToInt32Vector(arr.Get(i), "prompts[i]"));
   if (!handle_) return RejectedPromise(env, LLMC_ERR_INVALID_ARGUMENT, kClosed);
   auto* worker = new BatchWorker(env, handle_, std::move(prompts), info[1].As<Napi::Number>().Int32Value());
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value EngineWrap::Follow(const Napi::CallbackInfo& info) {
+  if (!handle_) return RejectedPromise(info.Env(), LLMC_ERR_INVALID_ARGUMENT, kClosed);
+  auto* worker = new FollowWorker(info.Env(), handle_);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

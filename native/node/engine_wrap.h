@@ -21,6 +21,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   Napi::Value Score(const Napi::CallbackInfo& info);
   Napi::Value CreateExecutor(const Napi::CallbackInfo& info);
   Napi::Value RunBatch(const Napi::CallbackInfo& info);  // llmc verify: greedy batch through the executor
+  Napi::Value Follow(const Napi::CallbackInfo& info);  // ranks > 0 of a sharded engine (llmc_engine_follow)
   void Cancel(const Napi::CallbackInfo& info);
   Napi::Value BenchBatch(const Napi::CallbackInfo& info);  // native/node/cpu_bench.cpp
   void Close(const Napi::CallbackInfo& info);

@@ -31,10 +31,14 @@ inline int32_t max_logit_rows(const Limits& lim) {
   const int32_t want = lim.max_batch_size > 64 ? lim.max_batch_size : 64;
   return want < lim.max_num_tokens ? want : lim.max_num_tokens;
 }
+class Collectives;  // collectives.h
 
 class Backend {
  public:
   virtual ~Backend() = default;
+  // A sharded engine's communication (all_reduce, all_gather, send, recv); set once after construction.
+  // (The CUDA backend also sets up NCCL here for its device data.)
+  virtual void attach_collectives(Collectives* c) { comm_ = c; }
   virtual const char* name() const = 0;
   virtual int num_threads() const = 0;
   // Allocates KV storage for num_blocks blocks (every layer). Called once, before the first step.
@@ -54,6 +58,9 @@ class Backend {
   // (lowest id on ties, NaN never wins: Sampler's greedy rule), computed where the logits are. nullptr = not
   // supported; the caller then uses run_step.
   virtual const int32_t* run_step_argmax(const StepBatch& step) { return nullptr; }
+
+ protected:
+  Collectives* comm_ = nullptr;
 };
 
 // "cpu" (or empty) -> the CPU backend; "cuda" -> the CUDA backend, or Error(LLMC_ERR_UNSUPPORTED) when libcuda.so.1

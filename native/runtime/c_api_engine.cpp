@@ -3,7 +3,10 @@
 
 #include "../cpu/kernels.h"
 #include "../cpu/thread_pool.h"
+#include <cstdio>
+
 #include "engine.h"
+#include "sharded.h"
 #include "errors.h"
 
 using llmc::runtime::fail;
@@ -23,6 +26,23 @@ int llmc_engine_load(const char* engine_dir, const llmc_load_options* opts, llmc
 }
 
 void llmc_engine_free(llmc_engine* engine) { delete engine; }
+
+int llmc_engine_follow(llmc_engine* engine) {
+  if (engine == nullptr || !engine->comm) {
+    llmc::runtime::set_last_error("llmc_engine_follow: not a rank of a sharded engine");
+    return LLMC_ERR_INVALID_ARGUMENT;
+  }
+  return llmc::runtime::guard([&] {
+    try {
+      llmc::runtime::follow_steps(*engine);
+    } catch (const std::exception& e) {
+      // The other ranks wait on this one: say why once and end the job instead of leaving them hanging.
+      std::fprintf(stderr, "error: %s\n", e.what());
+      std::fflush(stderr);
+      engine->comm->abort_job(1);
+    }
+  });
+}
 
 const char* llmc_engine_info_json(llmc_engine* engine) {
   if (engine == nullptr) {

@@ -1,6 +1,9 @@
 // CPU backend setup (arena, KV storage, operand binding) and the plan executor: one kernel call per node.
 #include "cpu_backend.h"
 
+#include <cstring>
+
+#include "collectives.h"
 #include "errors.h"
 
 namespace llmc::runtime {
@@ -45,7 +48,7 @@ CpuBackend::CpuBackend(const LoadedEngine& engine, int num_threads) : plan_(engi
     }
     nodes_.push_back(std::move(b));
   }
-  logits_ = bind(plan_.logits_value).act;
+  logits_ = plan_.logits_value >= 0 ? bind(plan_.logits_value).act : nullptr;  // -1: a rank without logits
 }
 
 CpuBackend::Operand CpuBackend::bind(int32_t value_id) {
@@ -105,6 +108,12 @@ void CpuBackend::plant_fault(const BoundNode& b, const StepBatch& step) {
 
 void CpuBackend::run_node(const BoundNode& b, const StepBatch& step) {
   const PlanNode& n = *b.node;
+  if (n.op == OpId::send) {  // the only op without an output
+    const Operand& x = b.in[0];
+    const int64_t rows = rows_of(x, step);
+    if (rows > 0) comm_->send(x.act, rows * x.width * 4, std::get<PeerAttrs>(n.attrs).peer, n.name.c_str());
+    return;
+  }
   const Operand& out = b.out[0];
   const int64_t rows = rows_of(out, step);
   if (rows == 0) return;  // e.g. the LM head in a step that wants no logits
@@ -216,6 +225,34 @@ void CpuBackend::run_node(const BoundNode& b, const StepBatch& step) {
     case OpId::select_rows:
       cpu::select_rows(in[0].act, out.width, step.logit_rows, rows, out.act);
       break;
+    case OpId::all_reduce:
+      std::memcpy(out.act, in[0].act, static_cast<size_t>(rows * out.width) * sizeof(float));
+      comm_->all_reduce_sum(out.act, rows * out.width, n.name.c_str());
+      break;
+    case OpId::all_gather: {
+      const auto& a = std::get<AllGatherAttrs>(n.attrs);
+      comm_->all_gather_cols(in[0].act, rows, a.sizes.data(), static_cast<int32_t>(a.sizes.size()), out.act, n.name.c_str());
+      break;
+    }
+    case OpId::recv:
+      comm_->recv(out.act, rows * out.width * 4, std::get<PeerAttrs>(n.attrs).peer, n.name.c_str());
+      break;
+    case OpId::embedding_shard: {
+      // This rank's rows [start, start + part) of the table; other tokens get zero rows (all_reduce adds them).
+      const auto& a = std::get<EmbeddingShardAttrs>(n.attrs);
+      const int64_t part = plan_.values[n.inputs[0]].weight.shape[0];
+      shard_ids_.resize(static_cast<size_t>(rows));
+      for (int64_t t = 0; t < rows; ++t) {
+        const int64_t local = int64_t{step.token_ids[t]} - a.vocab_start;
+        shard_ids_[static_cast<size_t>(t)] = local >= 0 && local < part ? static_cast<int32_t>(local) : 0;
+      }
+      cpu::embedding(pool_, shard_ids_.data(), rows, in[0].w, in[0].wt, out.width, a.scale, out.act);
+      for (int64_t t = 0; t < rows; ++t) {
+        const int64_t local = int64_t{step.token_ids[t]} - a.vocab_start;
+        if (local < 0 || local >= part) std::memset(out.act + t * out.width, 0, static_cast<size_t>(out.width) * sizeof(float));
+      }
+      break;
+    }
     default: fail(LLMC_ERR_UNSUPPORTED, std::string("the CPU backend does not implement op ") + op_name(n.op));
   }
 }

@@ -59,6 +59,7 @@ class CpuBackend final : public Backend {
   std::vector<BoundNode> nodes_;
   const float* logits_ = nullptr;
   TestFault fault_;      // LLMC_TEST_FAULT_OP: a planted kernel bug, tests only
+  std::vector<int32_t> shard_ids_;  // embedding_shard: the step's ids made local to this rank's rows
   ActivationDump dump_;  // LLMC_DUMP_DIR: every activation of every step, for finding the first wrong layer
 };
 

@@ -4,6 +4,7 @@
 #include "dummy_weights.h"
 #include "errors.h"
 #include "json.h"
+#include "sharded.h"
 #include "target.h"
 
 namespace llmc::runtime {
@@ -29,6 +30,10 @@ std::string build_info_json(const llmc_engine& e) {
   num("num_heads", p.model.num_heads);
   num("num_kv_heads", p.model.num_kv_heads);
   num("head_dim", p.model.head_dim);
+  num("rank", p.mapping.rank);
+  num("world_size", p.mapping.world_size);
+  num("tp", p.mapping.tp);
+  num("pp", p.mapping.pp);
   num("max_batch_size", p.limits.max_batch_size);
   num("max_seq_len", p.limits.max_seq_len);
   num("max_num_tokens", p.limits.max_num_tokens);
@@ -57,6 +62,18 @@ std::string build_info_json(const llmc_engine& e) {
 
 }  // namespace
 
+}  // namespace llmc::runtime
+
+llmc_engine::~llmc_engine() {
+  try {
+    llmc::runtime::stop_followers(*this);
+  } catch (const std::exception&) {
+    // A follower is gone: nothing left to stop (mpirun ends the job).
+  }
+}
+
+namespace llmc::runtime {
+
 std::unique_ptr<llmc_engine> open_engine(const std::string& engine_dir, const llmc_load_options* opts) {
   // No backend given: the one the engine was built for (manifest target.backend).
   std::string backend = opts != nullptr && opts->backend != nullptr ? opts->backend : "";
@@ -72,13 +89,32 @@ std::unique_ptr<llmc_engine> open_engine(const std::string& engine_dir, const ll
   if (backend.empty()) backend = manifest.target_backend == "cuda" ? "cuda" : "cpu";
   check_engine_backend(manifest, backend, engine_dir);
   auto e = std::make_unique<llmc_engine>();
-  e->loaded = load_engine(engine_dir);
+  int rank = 0;
+  if (manifest.world_size > 1) {
+    // One process per rank (mpirun); MPI tells this one which rank file to map.
+    e->comm = open_mpi_collectives();
+    if (e->comm->world_size() != manifest.world_size) {
+      fail(LLMC_ERR_INVALID_ARGUMENT, "engine " + engine_dir + " has " + std::to_string(manifest.world_size) + " ranks (tp " +
+                                          std::to_string(manifest.tp) + " x pp " + std::to_string(manifest.pp) + ") but " +
+                                          std::to_string(e->comm->world_size()) + " processes were started; run it with `mpirun -np " +
+                                          std::to_string(manifest.world_size) + "`, or rebuild it for " + std::to_string(e->comm->world_size()) +
+                                          ": `" + rebuild_command_for_world(manifest, engine_dir, e->comm->world_size()) + "`");
+    }
+    rank = e->comm->rank();
+  }
+  e->loaded = load_engine(engine_dir, rank);
+  if (e->comm) e->comm->set_mapping(e->loaded->plan.mapping);
   // Dummy weights are generated in host memory before the backend sees the plan (a device backend could
   // generate them in place instead, with the formula of dummy_rng.h).
   fill_dummy_weights(*e->loaded, threads);
   e->backend = create_backend(backend, *e->loaded, threads);
+  if (e->comm) {
+    e->backend->attach_collectives(e->comm.get());
+    if (rank == 0) e->backend = wrap_rank0_backend(std::move(e->backend), *e->comm);
+  }
   const Plan& p = e->loaded->plan;
-  const int32_t blocks = e->backend->fit_kv_blocks(kv_block_count(p.kv, p.limits, kv_bytes), kv_bytes > 0);
+  int32_t blocks = e->backend->fit_kv_blocks(kv_block_count(p.kv, p.limits, kv_bytes), kv_bytes > 0);
+  if (e->comm) blocks = agree_kv_blocks(*e->comm, blocks);  // block tables are rank 0's: every rank has its blocks
   e->backend->allocate_kv_cache(blocks);
   e->kv_pool = std::make_unique<KvBlockPool>(blocks, p.kv.block_size);
   e->kv_cache_bytes = int64_t{blocks} * kv_bytes_per_block(p.kv);

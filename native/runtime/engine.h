@@ -7,11 +7,15 @@
 #include <string>
 
 #include "backend.h"
+#include "collectives.h"
 #include "engine_loader.h"
 #include "kv_cache.h"
 #include "llmc/llmc.h"
 
 struct llmc_engine {
+  // Sharded engines: MPI (declared first so it is torn down last, after the backend); null on one rank.
+  std::unique_ptr<llmc::runtime::Collectives> comm;
+  bool followers_stopped = false;
   std::unique_ptr<llmc::runtime::LoadedEngine> loaded;
   std::unique_ptr<llmc::runtime::Backend> backend;
   std::unique_ptr<llmc::runtime::KvBlockPool> kv_pool;
@@ -24,6 +28,7 @@ struct llmc_engine {
   std::atomic<uint64_t> cancel_epoch{0};
 
   const llmc::runtime::Plan& plan() const { return loaded->plan; }
+  ~llmc_engine();  // rank 0 of a sharded engine: stops the followers first (sharded.cpp)
 };
 
 namespace llmc::runtime {

@@ -103,7 +103,7 @@ EngineFileHeader read_engine_header(const uint8_t* bytes, uint64_t size, const s
   return h;
 }
 
-std::unique_ptr<LoadedEngine> load_engine(const std::string& engine_dir) {
+std::unique_ptr<LoadedEngine> load_engine(const std::string& engine_dir, int rank) {
   struct stat st;
   if (::stat(engine_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     fail(LLMC_ERR_IO, "engine directory " + engine_dir + " does not exist; build one with `llmc build HF_DIR -o " + engine_dir + "`");
@@ -113,21 +113,24 @@ std::unique_ptr<LoadedEngine> load_engine(const std::string& engine_dir) {
   e->manifest = read_manifest(engine_dir);
   const std::string rebuild = "rebuild it: `" + rebuild_command(e->manifest, engine_dir) + "`";
 
-  const std::string path = path_join(engine_dir, "rank0.engine");
-  e->file.open(path, "engine directory " + engine_dir + " has config.json but no rank0.engine; " + rebuild);
-  bind_engine_image(*e, e->file.data(), e->file.size(), path, rebuild);
+  const std::string file = "rank" + std::to_string(rank) + ".engine";
+  const std::string path = path_join(engine_dir, file);
+  e->file.open(path, "engine directory " + engine_dir + " has config.json but no " + file + "; " + rebuild);
+  bind_engine_image(*e, e->file.data(), e->file.size(), path, rebuild, rank);
   return e;
 }
 
 void bind_engine_image(LoadedEngine& le, const uint8_t* bytes, uint64_t size, const std::string& path,
-                       const std::string& rebuild) {
+                       const std::string& rebuild, int rank) {
   LoadedEngine* e = &le;
   EngineFileHeader& h = e->header;
   // The size the build recorded (integrity.files, docs/verify.md), before anything is read: a truncated copy or a
   // file from another engine is named at once, whatever its header says.
-  if (e->manifest.engine_file_bytes >= 0 && static_cast<uint64_t>(e->manifest.engine_file_bytes) != size) {
+  const std::vector<int64_t>& recorded = e->manifest.rank_file_bytes;
+  const int64_t want = rank >= 0 && static_cast<size_t>(rank) < recorded.size() ? recorded[rank] : -1;
+  if (want >= 0 && static_cast<uint64_t>(want) != size) {
     fail(LLMC_ERR_BAD_ENGINE, path + " is " + std::to_string(size) + " bytes but config.json records " +
-                                  std::to_string(e->manifest.engine_file_bytes) + " (integrity.files): it is truncated, or was swapped in from another engine; " + rebuild);
+                                  std::to_string(want) + " (integrity.files): it is truncated, or was swapped in from another engine; " + rebuild);
   }
   h = read_engine_header(bytes, size, path, rebuild);
 
@@ -163,6 +166,12 @@ void bind_engine_image(LoadedEngine& le, const uint8_t* bytes, uint64_t size, co
                                   e->plan.schema_hash + ") disagrees with config.json; " + rebuild);
   }
   check_plan_matches_manifest(e->plan, e->manifest, path, rebuild);
+  const RankMapping& rm = e->plan.mapping;
+  if (rm.rank != rank || rm.world_size != e->manifest.world_size || rm.tp != e->manifest.tp || rm.pp != e->manifest.pp) {
+    fail(LLMC_ERR_BAD_ENGINE, plan_where + " is rank " + std::to_string(rm.rank) + " of a tp " + std::to_string(rm.tp) + " x pp " +
+                                  std::to_string(rm.pp) + " engine, config.json says rank " + std::to_string(rank) + " of tp " +
+                                  std::to_string(e->manifest.tp) + " x pp " + std::to_string(e->manifest.pp) + "; " + rebuild);
+  }
   validate_plan(e->plan, plan_where);
   bind_weights(e->plan, h, bytes, plan_where, &e->weights_bytes);
   validate_weight_indices(e->plan, plan_where);

@@ -38,7 +38,8 @@ struct LoadedEngine {
 
 // Throws Error (LLMC_ERR_IO / BAD_ENGINE / VERSION / UNSUPPORTED) with a one-line message and the fix.
 // Dummy weights are left without data: fill_dummy_weights() (dummy_weights.h) generates them.
-std::unique_ptr<LoadedEngine> load_engine(const std::string& engine_dir);
+// A sharded engine: `rank` picks rank<rank>.engine, the only file this process maps.
+std::unique_ptr<LoadedEngine> load_engine(const std::string& engine_dir, int rank = 0);
 
 // Everything load_engine checks about rank0.engine's bytes, on an image already in memory: the header, the layout
 // (plan and data inside the file, nothing after the data), the plan (parsed and validated), its agreement with
@@ -46,7 +47,7 @@ std::unique_ptr<LoadedEngine> load_engine(const std::string& engine_dir);
 // into `bytes`, which must outlive e. `path` names the file in messages. (load_engine maps the file and calls
 // this; the fuzzer, native/fuzz, calls it on its inputs.)
 void bind_engine_image(LoadedEngine& e, const uint8_t* bytes, uint64_t size, const std::string& path,
-                       const std::string& rebuild);
+                       const std::string& rebuild, int rank = 0);  // rank: the plan must be that rank's
 
 // The header fields of a file image; validates the magic and the version (BAD_ENGINE / VERSION) but not offsets.
 EngineFileHeader read_engine_header(const uint8_t* bytes, uint64_t size, const std::string& where,

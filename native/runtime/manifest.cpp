@@ -108,7 +108,18 @@ std::string build_command(const Manifest& m, const std::string& engine_dir, cons
 std::string rebuild_command(const Manifest& m, const std::string& engine_dir) {
   std::string archs;
   for (const std::string& a : m.target_archs) archs += (archs.empty() ? "" : ",") + a;
-  return build_command(m, engine_dir, m.target_backend, archs);
+  std::string cmd = build_command(m, engine_dir, m.target_backend, archs);
+  std::string par;
+  if (m.tp > 1) par += " --tp-size " + std::to_string(m.tp);
+  if (m.pp > 1) par += " --pp-size " + std::to_string(m.pp);
+  return cmd.substr(0, cmd.size() - 8) + par + " --force";  // before the trailing " --force"
+}
+
+std::string rebuild_command_for_world(const Manifest& m, const std::string& engine_dir, int64_t world_size) {
+  Manifest w = m;
+  w.tp = world_size;
+  w.pp = 1;
+  return rebuild_command(w, engine_dir);
 }
 
 Manifest read_manifest(const std::string& engine_dir) {
@@ -156,11 +167,12 @@ Manifest parse_manifest(const std::string& text, const std::string& path, const 
   JsonFields f(LLMC_ERR_BAD_ENGINE, path);
   if (const json::Value* mapping = root.find("mapping"); mapping != nullptr) {
     if (mapping->find("world_size") != nullptr) m.world_size = f.integer(*mapping, "mapping", "world_size", 1, 1 << 20);
+    if (mapping->find("tp") != nullptr) m.tp = f.integer(*mapping, "mapping", "tp", 1, 1 << 20);
+    if (mapping->find("pp") != nullptr) m.pp = f.integer(*mapping, "mapping", "pp", 1, 1 << 20);
   }
-  if (m.world_size != 1) {
-    fail(LLMC_ERR_UNSUPPORTED, "engine " + engine_dir + " is split over " + std::to_string(m.world_size) +
-                                   " ranks (mapping.world_size); this runtime runs single-rank engines: rebuild with "
-                                   "`" + rebuild_command(m, engine_dir) + "` (tp = pp = 1)");
+  if (m.world_size != m.tp * m.pp) {
+    fail(LLMC_ERR_BAD_ENGINE, path + ": mapping.world_size " + std::to_string(m.world_size) + " is not tp " + std::to_string(m.tp) +
+                                  " x pp " + std::to_string(m.pp) + "; rebuild it: `" + rebuild_command(m, engine_dir) + "`");
   }
   check_target(root, f, m, engine_dir);
   if (const json::Value* gen = root.find("generation"); gen != nullptr && gen->is_object()) {
@@ -189,8 +201,12 @@ Manifest parse_manifest(const std::string& text, const std::string& path, const 
   count("model", "num_kv_heads", &m.model_num_kv_heads);
   count("model", "head_dim", &m.model_head_dim);
   if (const json::Value* files = child(root, "integrity", "files"); files != nullptr) {
-    if (const json::Value* v = child(*files, "rank0.engine", "bytes"); v != nullptr && v->is_integer() && v->as_int64() >= 0) {
-      m.engine_file_bytes = v->as_int64();
+    // rank0.engine, rank1.engine, ... as far as they are listed (a sharded engine has one per rank).
+    for (size_t r = 0;; r++) {
+      const std::string name = "rank" + std::to_string(r) + ".engine";
+      const json::Value* v = child(*files, name.c_str(), "bytes");
+      if (v == nullptr) break;
+      m.rank_file_bytes.push_back(v->is_integer() && v->as_int64() >= 0 ? v->as_int64() : -1);
     }
   }
   return m;

@@ -14,7 +14,9 @@ struct Manifest {
   std::string schema_hash;
   std::string source_dir;   // source.dir: the HF checkpoint the engine was built from ("" if absent)
   std::string build_dtype;  // build.dtype ("float32", ...; "" if absent)
-  int64_t world_size = 1;   // mapping.world_size
+  int64_t world_size = 1;   // mapping.world_size (tp * pp; rank r maps rank<r>.engine only)
+  int64_t tp = 1;           // mapping.tp
+  int64_t pp = 1;           // mapping.pp
   // target (docs/cuda.md): "cpu" (also for engines without a target) or "cuda" with its GPU code.
   std::string target_backend = "cpu";
   std::vector<std::string> target_archs;  // cuda: SASS in the fatbin, e.g. sm_80, sm_90a
@@ -38,12 +40,12 @@ struct Manifest {
   int64_t model_num_heads = -1;
   int64_t model_num_kv_heads = -1;
   int64_t model_head_dim = -1;
-  int64_t engine_file_bytes = -1;      // integrity.files["rank0.engine"].bytes (docs/verify.md), -1 if absent
+  std::vector<int64_t> rank_file_bytes;  // integrity.files["rank<r>.engine"].bytes by rank r (docs/verify.md), -1 if absent
 };
 
 // Reads and checks ENGINE_DIR/config.json. Throws Error: LLMC_ERR_IO when missing (with the build command),
 // LLMC_ERR_BAD_ENGINE when malformed, LLMC_ERR_VERSION on another format version or op schema hash (with the
-// exact rebuild command), LLMC_ERR_UNSUPPORTED for a multi-rank engine.
+// exact rebuild command).
 Manifest read_manifest(const std::string& engine_dir);
 
 // The same checks on config.json's text (read_manifest reads the file; the fuzzer calls this directly). `path`
@@ -53,6 +55,8 @@ Manifest parse_manifest(const std::string& text, const std::string& path, const 
 // The command that rebuilds this engine with the current llmc: `llmc build SRC -o DIR --dtype D --force`, with
 // the engine's --target/--cuda-arch (and --dummy-weights --config C for dummy-weight engines).
 std::string rebuild_command(const Manifest& m, const std::string& engine_dir);
+// The same for a world of `world_size` ranks (all tensor-parallel; 1 = an unsharded engine).
+std::string rebuild_command_for_world(const Manifest& m, const std::string& engine_dir, int64_t world_size);
 
 // The same for another target: backend "cpu" or "cuda" with `cuda_archs` ("sm_80,sm_90a").
 std::string build_command(const Manifest& m, const std::string& engine_dir, const std::string& backend,

@@ -74,10 +74,15 @@ struct AttentionAttrs {
 struct ActivationAttrs { ActivationKind kind = ActivationKind::identity; };  // activation and gated_activation
 struct SplitAttrs { std::vector<int32_t> sizes; };
 struct LinearQAttrs { int32_t group_size = 0; int32_t activation_bits = 0; };
+// Communication (sharded engines; docs/parallel.md). all_reduce has no attributes.
+struct AllGatherAttrs { std::vector<int32_t> sizes; };        // columns from each tensor-parallel rank, in rank order
+struct PeerAttrs { int32_t peer = 0; int32_t width = 0; RowsKind rows = RowsKind::tokens; };  // send (peer), recv
+struct EmbeddingShardAttrs { float scale = 1.0f; int32_t vocab_start = 0; };
 
 // monostate: ops without attributes (linear, add, mul, select_rows).
 using NodeAttrs = std::variant<std::monostate, EmbeddingAttrs, PosEmbeddingAttrs, RmsNormAttrs, LayerNormAttrs,
-                               RopeAttrs, AttentionAttrs, ActivationAttrs, SplitAttrs, LinearQAttrs>;
+                               RopeAttrs, AttentionAttrs, ActivationAttrs, SplitAttrs, LinearQAttrs, AllGatherAttrs,
+                               PeerAttrs, EmbeddingShardAttrs>;
 
 struct PlanNode {
   OpId op = OpId::invalid;
@@ -115,6 +120,13 @@ struct KvCacheSpec {
   int64_t bytes_per_block_per_layer() const { return layout().block_bytes; }
 };
 
+// Where this rank sits in a tp x pp engine (plan "mapping"; absent = the one-rank engine: world_size 1).
+// rank = pp_rank * tp + tp_rank; a tensor-parallel group is the tp consecutive ranks of one stage.
+struct RankMapping {
+  int32_t rank = 0, world_size = 1, tp = 1, pp = 1, tp_rank = 0, pp_rank = 0;
+  int32_t first_layer = 0, num_layers = 0, num_heads = 0, num_kv_heads = 0, vocab_start = 0, vocab_size = 0;
+};
+
 struct Plan {
   int64_t format_version = 0;
   std::string schema_hash;
@@ -124,7 +136,8 @@ struct Plan {
   int64_t arena_floats_per_token = 0;
   std::vector<PlanValue> values;  // values[i].id == i
   std::vector<PlanNode> nodes;    // execution order
-  int32_t logits_value = -1;      // activation [logit_rows, vocab_size]
+  int32_t logits_value = -1;      // activation [logit_rows, vocab_size]; -1 on a rank other than 0 that makes none
+  RankMapping mapping;
 };
 
 // Reads the plan JSON into a Plan. Throws Error: LLMC_ERR_VERSION for an unknown op name, LLMC_ERR_BAD_ENGINE for

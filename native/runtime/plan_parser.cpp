@@ -127,6 +127,14 @@ NodeAttrs parse_attrs(OpId op, AttrReader& a) {
       r.activation_bits = a.get_int_or("activation_bits", 0);
       return r;
     }
+    case OpId::all_gather: return AllGatherAttrs{a.get_int_array("sizes")};
+    case OpId::send: return PeerAttrs{a.get_int("peer"), 0, RowsKind::tokens};
+    case OpId::recv: {
+      PeerAttrs r{a.get_int("peer"), a.get_int("width"), RowsKind::tokens};
+      r.rows = a.get_enum<RowKind>("rows", &row_kind_from_name) == RowKind::logit_rows ? RowsKind::logit_rows : RowsKind::tokens;
+      return r;
+    }
+    case OpId::embedding_shard: return EmbeddingShardAttrs{a.get_float_or("scale", 1.0f), a.get_int("vocab_start")};
     default: return std::monostate{};
   }
 }
@@ -310,7 +318,27 @@ Plan parse_plan(const json::Value& root, const std::string& where) {
     plan.nodes.push_back(parse_node(f, nodes.as_array()[i], JsonFields::index("nodes", i)));
   }
   const json::Value& outputs = f.object(root, "", "outputs");
-  plan.logits_value = static_cast<int32_t>(f.integer(outputs, "outputs", "logits", 0, kMaxInt32));
+  plan.logits_value = static_cast<int32_t>(f.integer(outputs, "outputs", "logits", -1, kMaxInt32));
+  if (const json::Value* mp = root.find("mapping"); mp != nullptr) {
+    RankMapping& r = plan.mapping;
+    auto field = [&](const char* key, int64_t lo) { return static_cast<int32_t>(f.integer(*mp, "mapping", key, lo, 1 << 20)); };
+    r.rank = field("rank", 0);
+    r.world_size = field("world_size", 1);
+    r.tp = field("tp", 1);
+    r.pp = field("pp", 1);
+    r.tp_rank = field("tp_rank", 0);
+    r.pp_rank = field("pp_rank", 0);
+    r.first_layer = field("first_layer", 0);
+    r.num_layers = field("num_layers", 0);
+    r.num_heads = field("num_heads", 0);
+    r.num_kv_heads = field("num_kv_heads", 0);
+    r.vocab_start = field("vocab_start", 0);
+    r.vocab_size = field("vocab_size", 0);
+    if (r.world_size != r.tp * r.pp || r.rank >= r.world_size || r.rank != r.pp_rank * r.tp + r.tp_rank || r.tp_rank >= r.tp) {
+      f.fail_at("mapping", "rank " + std::to_string(r.rank) + " of " + std::to_string(r.world_size) + " does not fit tp " +
+                               std::to_string(r.tp) + " x pp " + std::to_string(r.pp));
+    }
+  }
   return plan;
 }
 

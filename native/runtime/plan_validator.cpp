@@ -282,12 +282,58 @@ class PlanChecker {
         expect(out.rows == RowsKind::logit_rows && out.width == x.width, "out must be [logit_rows, x width]");
         break;
       }
+      case OpId::all_reduce: {
+        const ActivationInfo& x = in_act(in[0]);
+        expect(plan_.mapping.tp > 1, "all_reduce needs tensor-parallel ranks (mapping.tp > 1)");
+        same_shape(x, out_act(n.outputs[0]), "x and out");
+        break;
+      }
+      case OpId::all_gather: {
+        const auto& a = std::get<AllGatherAttrs>(n.attrs);
+        const ActivationInfo& x = in_act(in[0]);
+        const ActivationInfo& out = out_act(n.outputs[0]);
+        const RankMapping& m = plan_.mapping;
+        expect(m.tp > 1 && static_cast<int32_t>(a.sizes.size()) == m.tp, "sizes must have one entry per tensor-parallel rank");
+        int64_t total = 0;
+        for (int32_t s : a.sizes) {
+          expect(s > 0, "sizes must be positive");
+          total += s;
+        }
+        expect(a.sizes[m.tp_rank] == x.width, "x width must be sizes[tp_rank]");
+        expect(out.rows == x.rows && out.width == total, "out must be [x rows, sum of sizes]");
+        break;
+      }
+      case OpId::send:
+      case OpId::recv: {
+        const auto& a = std::get<PeerAttrs>(n.attrs);
+        expect(a.peer >= 0 && a.peer < plan_.mapping.world_size && a.peer != plan_.mapping.rank, "peer must be another rank of the world");
+        if (n.op == OpId::send) {
+          in_act(in[0]);
+        } else {
+          const ActivationInfo& out = out_act(n.outputs[0]);
+          expect(out.rows == a.rows && out.width == a.width, "out must be [rows, width] as the attributes say");
+        }
+        break;
+      }
+      case OpId::embedding_shard: {
+        const auto& a = std::get<EmbeddingShardAttrs>(n.attrs);
+        const WeightInfo& table = in_weight(in[0]);
+        expect(table.shape.size() == 2, "table must be 2-D [part, width]");
+        expect(a.vocab_start >= 0 && a.vocab_start + table.shape[0] <= m.vocab_size, "table rows must lie inside model.vocab_size");
+        const ActivationInfo& out = out_act(n.outputs[0]);
+        expect(out.rows == RowsKind::tokens && out.width == table.shape[1], "out must be [tokens, table width]");
+        break;
+      }
       default: bad("op not handled by the runtime");
     }
   }
 
   void check_logits() {
     node_ = -1;
+    if (plan_.logits_value == -1) {
+      if (plan_.mapping.rank == 0) bad("outputs.logits is -1 (none), which only ranks other than 0 may have");
+      return;
+    }
     const PlanValue& v = value(plan_.logits_value);
     std::string label = "outputs.logits (" + value_label(v) + ")";
     if (v.is_weight()) bad(label + " must be an activation");

@@ -5,6 +5,8 @@
 //            [--backend cpu|cuda] [--kv-cache-bytes B]
 //   llmc-run ENGINE_DIR --bench [--prompt-len 128 --gen-len 128] [--threads N] [--json]
 //
+// Sharded engines (docs/parallel.md): `mpirun -np N llmc-run ENGINE ...` (rank 0 prints; llmc_mpi.so next to
+// llmc-run, built by CMake where MPI is found).
 // Exit status: 0 ok, 1 runtime error, 2 bad command line; errors are one `error: ...` line on stderr.
 #include <csignal>
 #include <cstdint>
@@ -378,6 +380,14 @@ int main(int argc, char** argv) {
   lo.kv_cache_bytes = o.kv_cache_bytes;
   llmc_engine* e = nullptr;
   if (llmc_engine_load(o.engine_dir.c_str(), &lo, &e) != LLMC_OK) runtime_error("");
+  // A sharded engine under `mpirun -np N llmc-run ...`: every rank loaded its own rank<r>.engine; the ranks
+  // other than 0 follow rank 0's steps and print nothing.
+  if (const char* info_text = llmc_engine_info_json(e); std::strstr(info_text, "\"rank\": 0,") == nullptr) {
+    const int st = llmc_engine_follow(e);
+    llmc_engine_free(e);
+    if (st != LLMC_OK) runtime_error("");
+    return 0;
+  }
   g_engine = e;
   std::signal(SIGINT, on_sigint);
   EngineInfo info = read_info(e);

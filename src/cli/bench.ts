@@ -6,6 +6,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { LlmcError } from '../errors.js';
 import { loadAddon } from '../runtime/addon.js';
 import { Engine } from '../runtime/engine.js';
+import { followRank0 } from './follow.js';
+import { shardedRole } from '../runtime/ranks.js';
 import { readEngineManifest } from '../runtime/manifest.js';
 import { cancelOnSigint } from '../runtime/sigint.js';
 import { formatBytes, formatMs, formatRate, table } from './format.js';
@@ -87,7 +89,11 @@ export function registerBench(program: Command): void {
       if (tooBig !== undefined) {
         throw new LlmcError('LIMIT', `--batch ${tooBig} exceeds this engine's max_batch_size ${maxBatch}; rebuild with --max-batch-size ${tooBig}`);
       }
-      const engine = await Engine.load(dir, { numThreads: flags.threads, backend: flags.backend });
+      // A sharded engine: rank 0 measures, the other ranks follow its steps (mpirun started here when needed).
+      const role = await shardedRole(dir, manifest, process.argv, flags.threads);
+      const threads = role.kind === 'single' ? flags.threads : role.threads;
+      if (role.kind === 'follower') return followRank0(dir, threads, flags.backend);
+      const engine = await Engine.load(dir, { numThreads: threads, backend: flags.backend });
       try {
         const info = engine.info();
         const prompt = randomPrompt(flags.promptLen, engine.vocabSize);

@@ -36,6 +36,8 @@ interface BuildFlags {
   verify?: boolean;
   rehash?: boolean;
   cacheDir?: string;
+  tpSize?: number;
+  ppSize?: number;
 }
 
 export function registerBuild(program: Command): void {
@@ -66,7 +68,9 @@ export function registerBuild(program: Command): void {
     .option('--no-accuracy-gate', 'skip measuring the quantized engine against the float one')
     .option('--int8-activations', 'prefill int8/int4 linears with int8 activations (per row and group scales; VNNI integer dot products where the CPU has them): faster prefill, measured by the accuracy gate')
     .option('--no-awq', 'with --quantize int4 --calib: keep round-to-nearest (the file is only the accuracy gate\'s text)')
-    .option('--dump-ir <dir>', 'write the IR after each pass into this directory')
+    .option('--tp-size <n>', 'tensor-parallel ranks: heads, MLP and vocabulary split across them (default 1; docs/parallel.md)', intArg(1, 1024))
+    .option('--pp-size <n>', 'pipeline-parallel stages: contiguous layers per stage (default 1); the engine has tp x pp rank files', intArg(1, 1024))
+    .option('--dump-ir <dir>', 'write the IR after each pass into this directory (a sharded engine: one rank<r>/ folder per rank)')
     .option('--rehash', 'decide "up to date" by hashing every input (and the engine), not by size and mtime')
     .option('--cache-dir <dir>', 'keep built engines by content key in this directory and reuse them (llmc cache ls|prune)', nonEmpty('--cache-dir'))
     .option('--verify', 'run `llmc verify` on the engine at the end: exit 3, naming the first bad layer, past the tolerance')
@@ -103,6 +107,8 @@ export function registerBuild(program: Command): void {
         awq: flags.awq,
         int8Activations: flags.int8Activations,
         rehash: flags.rehash,
+        tpSize: flags.tpSize,
+        ppSize: flags.ppSize,
         cacheDir: flags.cacheDir,
         log: (line) => process.stdout.write(`${line}\n`),
       });
@@ -117,6 +123,7 @@ export function registerBuild(program: Command): void {
           return;
         }
       }
-      process.stdout.write(`next: llmc run ${report.engineDir} --prompt "..."   (or --token-ids 1,2,3)\n`);
+      const ranks = (flags.tpSize ?? 1) * (flags.ppSize ?? 1);
+      process.stdout.write(`next: llmc run ${report.engineDir} --prompt "..."   (or --token-ids 1,2,3)${ranks > 1 ? `; it starts mpirun -np ${ranks} itself` : ''}\n`);
     });
 }

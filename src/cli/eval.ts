@@ -5,6 +5,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Command } from 'commander';
 import { LlmcError } from '../errors.js';
 import { Engine } from '../runtime/engine.js';
+import { followRank0 } from './follow.js';
+import { shardedRole } from '../runtime/ranks.js';
 import { readEngineManifest } from '../runtime/manifest.js';
 import { formatRate } from './format.js';
 import { intArg, nonEmpty, threadsArg } from './parse.js';
@@ -43,7 +45,10 @@ export function registerEval(program: Command): void {
       if (flags.ctx > manifest.build.max_seq_len) {
         throw new LlmcError('LIMIT', `--ctx ${flags.ctx} exceeds this engine's max_seq_len ${manifest.build.max_seq_len}`);
       }
-      const engine = await Engine.load(dir, { numThreads: flags.threads });
+      const role = await shardedRole(dir, manifest, process.argv, flags.threads);
+      const threads = role.kind === 'single' ? flags.threads : role.threads;
+      if (role.kind === 'follower') return followRank0(dir, threads, undefined);
+      const engine = await Engine.load(dir, { numThreads: threads });
       try {
         if (!engine.tokenizer) throw new LlmcError('BAD_ARGUMENT', 'llmc eval needs the engine\'s tokenizer, and this engine has none (tokenizer.json was not in the checkpoint)');
         // No special tokens: the file is one stream of text (no BOS per file or window), the definition

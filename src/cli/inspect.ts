@@ -162,6 +162,12 @@ function printText(dir: string, m: EngineManifest, plan: Plan, s: PlanSummary, f
     ['max_num_tokens', String(m.build?.max_num_tokens ?? '?')],
     ['passes', (m.build?.passes ?? []).join(' -> ') || '?'],
   ]));
+  const ranks = m.mapping?.ranks ?? [];
+  if (ranks.length > 1) {
+    out.push(`ranks: ${ranks.length} (tp ${m.mapping?.tp} x pp ${m.mapping?.pp}; the plan below is rank 0's; docs/parallel.md)`);
+    out.push(table(ranks.map((r) => [r.file, `tp ${r.tp_rank} pp ${r.pp_rank}: layers ${r.first_layer}..${r.first_layer + r.num_layers - 1}, ` +
+      `${r.num_heads} heads / ${r.num_kv_heads} kv heads, vocab rows ${r.vocab_start}..${r.vocab_start + r.vocab_size - 1}, weights ${formatBytes(r.weights_bytes)}`])));
+  }
   out.push(`plan: ${s.nodes} nodes, ${s.weights} weights (${Object.entries(s.weight_bytes_by_dtype).map(([d, b]) => `${d} ${formatBytes(b)}`).join(', ')})`);
   out.push(table(Object.entries(s.nodes_per_op).map(([op, n]) => [op, String(n)])));
   if (s.layers > 0) {

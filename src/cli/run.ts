@@ -8,6 +8,8 @@ import { Engine } from '../runtime/engine.js';
 import { checkPromptIds, type GenerationResult } from '../runtime/generation.js';
 import { readEngineManifest } from '../runtime/manifest.js';
 import { cancelOnSigint } from '../runtime/sigint.js';
+import { followRank0 } from './follow.js';
+import { shardedRole } from '../runtime/ranks.js';
 import { formatMs, formatRate } from './format.js';
 import { BACKENDS, type BackendName, collect, samplingArgs, threadsArg, tokenIdsArg } from './parse.js';
 import { EXIT_INTERRUPTED, EXIT_USAGE } from './report-error.js';
@@ -107,7 +109,11 @@ export function registerRun(program: Command): void {
 
       // The native runtime reads LLMC_DUMP_DIR when the engine loads (native/runtime/activation_dump.h).
       if (flags.dumpDir) process.env.LLMC_DUMP_DIR = resolve(flags.dumpDir);
-      const engine = await Engine.load(engineDir, { numThreads: flags.threads, backend: flags.backend });
+      // A sharded engine: one process per rank (mpirun, started here when needed); ranks > 0 follow rank 0.
+      const role = await shardedRole(engineDir, manifest, process.argv, flags.threads);
+      const threads = role.kind === 'single' ? flags.threads : role.threads;
+      if (role.kind === 'follower') return followRank0(engineDir, threads, flags.backend);
+      const engine = await Engine.load(engineDir, { numThreads: threads, backend: flags.backend });
       if (manifest.dummy_weights) process.stderr.write(`${DUMMY_WARNING}\n`);   // once it loaded: errors stay one line
       try {
         const promptIds = flags.tokenIds ?? engine.encodePrompt(flags.prompt ?? '', flags.chat ?? false);

@@ -4,6 +4,9 @@ import { basename, resolve } from 'node:path';
 import { Command } from 'commander';
 import { LlmcError } from '../errors.js';
 import { Engine } from '../runtime/engine.js';
+import { readEngineManifest } from '../runtime/manifest.js';
+import { shardedRole, worldSizeOf } from '../runtime/ranks.js';
+import { followRank0 } from './follow.js';
 import { createLlmcServer } from '../server/app.js';
 import { intArg, nonEmpty } from './parse.js';
 import { addEngineFlags, byteSizeArg, engineLoadOptions, kvCacheLine, type EngineFlags } from './serve-options.js';
@@ -34,7 +37,15 @@ export function registerServe(program: Command): void {
     .option('--body-limit <size>', 'largest request body', byteSizeArg, 1024 * 1024)
     .option('--headers-timeout <ms>', 'a client must send its request headers within this time (408 after)', intArg(100, 3_600_000), 10_000);
   addEngineFlags(cmd).action(async (dir: string, flags: ServeFlags) => {
-    const engine = await Engine.load(dir, engineLoadOptions(dir, flags));
+    // A sharded engine: rank 0 serves, the other ranks follow its steps (mpirun started here when needed).
+    const manifest = readEngineManifest(dir);
+    let threads = flags.threads;
+    if (worldSizeOf(manifest) > 1) {
+      const role = await shardedRole(dir, manifest, process.argv, flags.threads);
+      if (role.kind === 'follower') return followRank0(dir, role.threads, flags.backend);
+      if (role.kind === 'rank0') threads = role.threads;
+    }
+    const engine = await Engine.load(dir, { ...engineLoadOptions(dir, flags), numThreads: threads });
     const info = engine.info();
     const modelName = flags.modelName ?? basename(resolve(dir));
     const apiKey = flags.apiKey ?? (process.env.LLMC_API_KEY || undefined);

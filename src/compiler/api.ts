@@ -21,6 +21,8 @@ export interface BuildOptions {
   reference?: boolean;       // llmc verify's reference: float32, no math-changing pass (no fusion), CPU target
   rehash?: boolean;          // up-to-date check: hash every input (and the engine) instead of trusting size + mtime
   cacheDir?: string;         // keep built engines by content key here and reuse them (src/compiler/cache/)
+  tpSize?: number;           // tensor-parallel ranks (default 1; docs/parallel.md)
+  ppSize?: number;           // pipeline-parallel stages (default 1); the engine has tpSize * ppSize rank files
   log?: (line: string) => void;  // progress and the memory plan, one line at a time
   // ---- quantization (docs/quantization.md)
   quantize?: 'int8' | 'int4' | 'fp8';  // round-to-nearest weight-only quantization of the decoder linears

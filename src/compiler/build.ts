@@ -47,6 +47,8 @@ import { statInputs } from './cache/build-key.js';
 import { cacheStore } from './cache/engine-cache.js';
 import { streamLine } from './engine/stream-stats.js';
 import { manifestDigest } from './engine/integrity.js';
+import { checkParallelSizes } from '../passes/parallel-sizes.js';
+import { checkRanksAgree } from '../passes/ranks-agree.js';
 
 const DTYPES: Record<BuildDType, WeightDType> = { float32: 'f32', float16: 'f16', bfloat16: 'bf16' };
 const DEFAULT_MAX_BATCH_SIZE = 8;
@@ -98,17 +100,21 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   const dtype = opts.reference ? 'float32' : opts.dtype ?? cfg.torch_dtype;
   log(`llmc build: ${architecture} (${cfg.num_layers} layers, hidden ${cfg.hidden_size}, ${cfg.num_heads} heads / ${cfg.num_kv_heads} kv heads, ` +
     `vocab ${cfg.vocab_size}) from ${ckpt ? ckpt.dir : `--config ${dummySrc!.label}`}, weights ${dtype}${dummySrc ? ' (dummy: generated at load)' : ''}`);
+  const [tp, pp] = opts.reference ? [1, 1] : [opts.tpSize ?? 1, opts.ppSize ?? 1];   // the reference is one rank
+  checkParallelSizes(cfg, tp, pp);
+  const world = tp * pp;
   const limits = resolveLimits(opts, cfg, log);
   const decisions: QuantDecision[] = [];
   const packedTable = new Map([...model.tensors].filter(([, t]) => t.packed).map(([n, t]) => [n, t.packed!] as const));
   // The reference has no math-changing pass: no quantization (pre-quantized weights are dequantized), no fusion.
   // The pass list is known now (for the key); the AWQ scales the real quantize pass takes come after the graph.
-  const keyPasses = opts.reference ? buildPipeline({ fuse: false }) : buildPipeline({ quantize: { ...quant, packed: packedTable } });
+  const keyPasses = opts.reference ? buildPipeline({ fuse: false })
+    : buildPipeline({ quantize: { ...quant, packed: packedTable }, ...(world > 1 ? { shard: { tp, pp, rank: 0 } } : {}) });
 
   // ---- content key: up to date, or in the cache (src/compiler/cache/)
   const inputs = inputFiles(ckpt, dummySrc);
   const settings = buildSettings({ dtype: DTYPES[dtype], limits, target, dummy: dummySrc ? { config: dummySrc.label, seed: opts.dummySeed ?? 0 } : null,
-    reference: opts.reference ?? false, passes: keyPasses.map((p) => p.name), kvCacheDType,
+    reference: opts.reference ?? false, passes: keyPasses.map((p) => p.name), kvCacheDType, parallel: { tp, pp },
     quantize: opts.reference ? null : {
       ...quant, keepFloat: quant.keepFloat?.map((r) => r.source) ?? null, gated: qb.gated, awq: qb.awq,
       accuracy_budget: opts.accuracyBudget ?? null, int8_activations: opts.int8Activations ?? false,
@@ -125,18 +131,32 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
 
   // ---- graph and passes
   const ctx: LayerContext = { g: new GraphBuilder(), cfg, weights, dtype: DTYPES[dtype] };
-  let graph = (family.build ?? buildDecoder)(ctx);
-  checkEveryTargetUsed(weights, graph, architecture);
-  const inputScales = opts.reference ? undefined : await qb.awqScales(graph, model.tensors, cfg.vocab_size, limits, log);
-  const passes = opts.reference ? keyPasses : buildPipeline({ quantize: { ...quant, packed: packedTable, decisions, inputScales } });
-  const provenance = new NodeProvenance(graph);
-  const dump = opts.dumpIrDir ? irDumper(opts.dumpIrDir) : undefined;
-  dump?.(0, 'input', graph);
-  graph = runPipeline(graph, passes, (i, p, g) => {
-    dump?.(i + 1, p.name, g);
-    provenance.record(p.name, g);
-  });
-  log(`passes: ${passes.map((p) => p.name).join(', ')} -> ${graph.nodes.length} nodes, ${graph.weights.size} weights`);
+  const model0 = (family.build ?? buildDecoder)(ctx);
+  checkEveryTargetUsed(weights, model0, architecture);
+  const inputScales = opts.reference ? undefined : await qb.awqScales(model0, model.tensors, cfg.vocab_size, limits, log);
+  // One pipeline run per rank (the passes are cheap next to writing weights); rank r's graph keeps its share.
+  const ranks: Graph[] = [];
+  let passes = keyPasses;
+  let provenance = new NodeProvenance(model0);
+  for (let rank = 0; rank < world; rank++) {
+    // (The quantization decisions are the same on every rank: rank 0's are kept.)
+    passes = opts.reference ? keyPasses : buildPipeline({
+      quantize: { ...quant, packed: packedTable, decisions: rank === 0 ? decisions : [], inputScales }, ...(world > 1 ? { shard: { tp, pp, rank } } : {}),
+    });
+    const dumpDir = opts.dumpIrDir && (world > 1 ? join(opts.dumpIrDir, `rank${rank}`) : opts.dumpIrDir);
+    const dump = dumpDir ? irDumper(dumpDir) : undefined;
+    const rankProvenance = new NodeProvenance(model0);
+    dump?.(0, 'input', model0);
+    const g = runPipeline(model0, passes, (i, p, g) => {
+      dump?.(i + 1, p.name, g);
+      rankProvenance.record(p.name, g);
+    });
+    if (rank === 0) provenance = rankProvenance;
+    log(`passes${world > 1 ? ` (rank ${rank} of ${world}: tp ${tp} x pp ${pp})` : ''}: ${passes.map((p) => p.name).join(', ')} -> ${g.nodes.length} nodes, ${g.weights.size} weights`);
+    ranks.push(g);
+  }
+  if (world > 1) checkRanksAgree(ranks);
+  const graph = ranks[0];
   const quantization = quantizationSummary(quant, packedFormat, decisions);
   for (const line of quantizationLines(quantization)) log(line);
 
@@ -145,14 +165,19 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   // A gated quantized build is written to a staging directory and moved into place only once it passed.
   const writeDir = qb.gated ? makeTempDir(outDir) : outDir;
   if (qb.gated) rmSync(writeDir, { recursive: true });
-  const { manifest, memory, stream } = writeEngine({
-    outDir: writeDir, graph, cfg, limits, dtype, kvCacheDType, passes: passes.map((p) => p.name),
+  const { manifest, memory, stream, rankMemory } = writeEngine({
+    outDir: writeDir, graph, ranks: world > 1 ? ranks : undefined, cfg, limits, dtype, kvCacheDType, passes: passes.map((p) => p.name),
     checkpoint: ckpt ? { ...ckpt, tensors: model.tensors } : null,
     dummy: dummySrc ? { config: dummySrc.label, seed: opts.dummySeed ?? 0, dir: dummySrc.dir, generation: dummySrc.generation } : undefined,
     target: targetManifest, files, quantization, log, provenance: provenance.nodes(), reference: opts.reference ?? false,
     buildKey: keyCheck.key, created: inputsDate(statInputs(inputs), env),
   });
-  for (const line of memoryPlanLines(memory, limits, quantization ? `${dtype}; quantized linears ${quantization.scheme}` : dtype)) log(line);
+  const memDtype = quantization ? `${dtype}; quantized linears ${quantization.scheme}` : dtype;
+  for (const line of memoryPlanLines(memory, limits, memDtype)) log(world > 1 ? line.replace('memory plan:', 'memory plan (rank 0):') : line);
+  if (world > 1) {
+    const mb = (b: number) => `${(b / (1024 * 1024)).toFixed(2)} MB`;
+    log(`ranks: weights per rank ${rankMemory.map((m, r) => `rank${r} ${mb(m.weights_bytes)}`).join(', ')}`);
+  }
   log(streamLine(stream, keyCheck.hashed()));
   {
     if (qb.gated) {

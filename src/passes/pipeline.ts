@@ -10,15 +10,18 @@ import { fuseSiblingLinears } from './fuse-sibling-linears.js';
 import type { Pass } from './pass.js';
 import { planMemory } from './plan-memory.js';
 import { quantizePass, type QuantizeOptions } from './quantize.js';
+import { shardPass, type ShardOptions } from './shard.js';
 
 export interface PipelineOptions {
   fuse?: boolean;        // default true; false keeps the graph as the layer builders wrote it (debugging)
   /** Weight quantization (llmc build --quantize) and pre-quantized checkpoint modules; absent: no quantize pass. */
   quantize?: QuantizeOptions;
+  shard?: ShardOptions;  // one rank of a tp x pp engine (absent or 1 x 1: no shard pass)
 }
 
 export function buildPipeline(opts: PipelineOptions = {}): Pass[] {
   const fuse = opts.fuse ?? true;
+  const sharded = opts.shard !== undefined && opts.shard.tp * opts.shard.pp > 1;
   return [
     // ---- Phase 1. Clean up what the layer builders wrote.
     canonicalize,
@@ -27,9 +30,13 @@ export function buildPipeline(opts: PipelineOptions = {}): Pass[] {
     //      and fusion joins only siblings quantized alike.
     ...(quantizeNeeded(opts.quantize) ? [quantizePass(opts.quantize!)] : []),
     // ---- Phase 3. Fusion on the op graph (weights are re-laid out by the engine writer, not here).
-    // fuse_add_norm and fuse_linear_activation save a pass over memory each (docs/cpu-kernels.md, "Fusions").
-    ...(fuse ? [fuseGatedActivation, fuseSiblingLinears, fuseAddNorm, fuseLinearActivation, canonicalize] : []),
-    // ---- Phase 4. Parallelism: shard (tensor-parallel colwise/rowwise + all-reduce, pipeline stages) goes here.
+    ...(fuse ? [fuseGatedActivation, fuseSiblingLinears] : []),
+    // ---- Phase 4. Parallelism: one rank's graph (tensor-parallel colwise/rowwise + all-reduce, pipeline stage).
+    ...(sharded ? [canonicalize, shardPass(opts.shard!)] : []),
+    // ---- Phase 4b. Epilogue fusions, on the one rank's graph: fuse_add_norm and fuse_linear_activation save a pass
+    //      over memory each (docs/cpu-kernels.md, "Fusions"). After sharding, so a row-parallel linear's all_reduce
+    //      sits between it and the residual add, and the shard pass only sees plain linears and norms.
+    ...(fuse ? [fuseAddNorm, fuseLinearActivation, canonicalize] : []),
     // ---- Phase 5. Memory: arena offsets for every activation. Must stay last: any change to nodes invalidates it.
     planMemory,
   ];

@@ -108,6 +108,8 @@ export interface AddonEngine {
    * tokens: (step, request index, token id) triples, in the order the steps produced them.
    */
   runBatch(prompts: Int32Array[], maxNewTokens: number): Promise<{ steps: number; tokens: Int32Array }>;
+  /** Ranks > 0 of a sharded engine: runs rank 0's steps until rank 0 closes its engine (llmc_engine_follow). */
+  follow(): Promise<void>;
   /** llmc_engine_cancel: the running generate stops after its current step. */
   cancel(): void;
   /** Frees the engine; later calls reject. */

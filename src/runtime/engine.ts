@@ -58,6 +58,15 @@ export class Engine {
     }
   }
 
+  /** A rank > 0 of a sharded engine (under mpirun): runs rank 0's steps until rank 0 is done (docs/parallel.md). */
+  async follow(): Promise<void> {
+    try {
+      await this.native.follow();
+    } catch (e) {
+      throw fromNativeError(e);
+    }
+  }
+
   /** null when the engine has no tokenizer.json. Loaded on first use (a 128k-vocab tokenizer takes ~100 ms). */
   get tokenizer(): TextTokenizer | null {
     if (this.tokenizerCache === undefined) this.tokenizerCache = TextTokenizer.load(this.dir);

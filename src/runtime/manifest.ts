@@ -21,6 +21,12 @@ export interface MemoryPlan {
   kv_cache_bytes?: number;
 }
 
+/** One rank of a sharded engine (manifest mapping.ranks; docs/parallel.md). */
+export interface RankEntry {
+  rank: number; file: string; tp_rank: number; pp_rank: number; first_layer: number; num_layers: number;
+  num_heads: number; num_kv_heads: number; vocab_start: number; vocab_size: number; weights_bytes: number;
+}
+
 export interface EngineManifest {
   format_version: number;
   schema_hash: string;
@@ -34,7 +40,7 @@ export interface EngineManifest {
   };
   /** llmc build --dummy-weights: no stored weights, values generated at load (outputs are meaningless). */
   dummy_weights?: boolean;
-  mapping?: { world_size?: number; tp?: number; pp?: number };
+  mapping?: { world_size?: number; tp?: number; pp?: number; ranks?: RankEntry[] };
   memory_plan?: MemoryPlan;
   source?: { dir?: string; checkpoint_sha256?: string; files?: string[]; dummy_weights?: boolean; config?: string; seed?: number };
   generation?: { bos_token_id?: number | null; eos_token_ids?: number[]; pad_token_id?: number | null };
@@ -44,7 +50,8 @@ export interface EngineManifest {
 }
 
 /** The `llmc build` command that recreates this engine with the current llmc (for VERSION errors). */
-export function rebuildCommand(dir: string, m: Partial<EngineManifest>): string {
+/** The build command that remakes this engine; with worldSize, one for that many ranks instead. */
+export function rebuildCommand(dir: string, m: Partial<EngineManifest>, worldSize?: number): string {
   const parts = m.dummy_weights
     ? ['llmc build --dummy-weights --config', m.source?.config ?? 'CONFIG', ...(m.source?.seed ? ['--dummy-seed', String(m.source.seed)] : []), '-o', dir]
     : ['llmc build', m.source?.dir ?? 'HF_DIR', '-o', dir];
@@ -55,6 +62,12 @@ export function rebuildCommand(dir: string, m: Partial<EngineManifest>): string 
   if (m.build?.max_batch_size) parts.push('--max-batch-size', String(m.build.max_batch_size));
   if (m.build?.max_seq_len) parts.push('--max-seq-len', String(m.build.max_seq_len));
   if (m.build?.max_num_tokens) parts.push('--max-num-tokens', String(m.build.max_num_tokens));
+  if (worldSize && worldSize !== (m.mapping?.world_size ?? 1)) {
+    parts.push('--tp-size', String(worldSize));             // the ranks you have: all of them tensor-parallel
+  } else {
+    if ((m.mapping?.tp ?? 1) > 1) parts.push('--tp-size', String(m.mapping!.tp));
+    if ((m.mapping?.pp ?? 1) > 1) parts.push('--pp-size', String(m.mapping!.pp));
+  }
   parts.push('--force');
   return parts.join(' ');
 }

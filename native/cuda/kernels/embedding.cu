@@ -3,7 +3,8 @@
 //   llmc_embedding      out[r, :] = table[ids[r], :] * scale            grid: rows   block: kRowThreads
 //   llmc_pos_embedding  out[r, :] = x[r, :] + table[positions[r] + offset, :]
 //
-// Table rows are widened from their dtype to f32; ids and positions were validated by the runtime.
+// Table rows are widened from their dtype to f32; ids and positions were validated by the runtime. A negative id
+// (embedding_shard's tokens owned by another rank) gives a zero row.
 #include "common.cuh"
 
 namespace llmc_embedding_k {
@@ -14,6 +15,10 @@ LLMC_KERNEL void __launch_bounds__(kRowThreads) llmc_embedding(const EmbeddingPa
   const int64_t r = blockIdx.x;
   const int64_t row = p.ids[r];
   float* y = p.out + r * p.width;  // [width]
+  if (row < 0) {  // embedding_shard: a token outside this rank's rows of the table (all_reduce adds the owner's)
+    for (int64_t i = threadIdx.x; i < p.width; i += blockDim.x) y[i] = 0.0f;
+    return;
+  }
   if (p.dtype == kF32) {
     const float* t = static_cast<const float*>(p.table) + row * p.width;
     for (int64_t i = threadIdx.x; i < p.width; i += blockDim.x) y[i] = t[i] * p.scale;

@@ -47,6 +47,12 @@ void llmc_engine_free(llmc_engine* engine);
 // copy, bytes read + written per second), cuda_graphs, cublaslt. Owned by the engine.
 const char* llmc_engine_info_json(llmc_engine* engine);
 
+// Sharded engines (docs/parallel.md): every process of `mpirun -np N` loads the engine (each maps its own
+// rank<r>.engine; info_json has rank and world_size). Rank 0 generates as usual; every other rank calls
+// llmc_engine_follow, which runs rank 0's steps and returns when rank 0 frees its engine. A failure or a peer that
+// does not answer within LLMC_RANK_TIMEOUT_S (default 20 s) ends the whole job (MPI_Abort) after one line on stderr.
+int llmc_engine_follow(llmc_engine* engine);
+
 // ---- Generation --------------------------------------------------------------------------------------------
 typedef struct llmc_sampling_params {
   float temperature;         // 0 = greedy (argmax). Must be >= 0.

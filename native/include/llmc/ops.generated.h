@@ -5,7 +5,7 @@
 
 namespace llmc {
 
-constexpr const char* kSchemaHash = "7191f7b9cbb19e15";
+constexpr const char* kSchemaHash = "f6d6636ae2d71bfe";
 constexpr int kSchemaVersion = 1;
 
 // Weight dtypes of the engine. bits < 8: packed along the last dimension, element 2j in the low nibble of byte j, each row starting at a byte boundary (row bytes = ceil(cols * bits / 8)). Integer and fp8 codes are only read by the quantized ops.
@@ -74,6 +74,11 @@ enum class OpId : int32_t {
   split = 12,  // Splits the columns of x into consecutive blocks of the given widths (e.g
   select_rows = 13,  // Keeps the rows whose logits the step wants (the last token of each sequence, or every token when all logits are asked for), so the LM head runs only on them.
   linear_q = 14,  // Weight-only quantized linear: out = x 
+  all_reduce = 20,  // Sums x element-wise over the ranks of this rank's tensor-parallel group (the partial products of a row-parallel linear, the vocab-parallel embedding's rows)
+  all_gather = 21,  // Concatenates the columns of x over the ranks of this rank's tensor-parallel group, in tensor-parallel rank order: rank r contributes sizes[r] columns (the vocab-parallel LM head's logits).
+  send = 22,  // Sends x to global rank peer (pipeline parallel: the hidden states to the next stage, the logits to rank 0)
+  recv = 23,  // Receives a [rows, width] matrix from global rank peer (the matching send)
+  embedding_shard = 24,  // Vocab-parallel embedding: table holds rows [vocab_start, vocab_start + table.rows) of the whole table
   add_rms_norm = 30,  // Residual add fused with the next RMSNorm (pass fuse_add_norm): sum = a + b; out = sum / sqrt(mean(sum^2) + eps) * (weight + weight_offset)
   add_layer_norm = 31,  // Residual add fused with the next LayerNorm (pass fuse_add_norm): sum = a + b; out = (sum - mean) / sqrt(var + eps) * weight + bias (biased variance)
   linear_act = 32,  // linear with its bias and the following element-wise activation in the epilogue (pass fuse_linear_activation): out = act(x 
@@ -94,6 +99,11 @@ inline OpId op_id_from_name(const char* name) {
   if (std::strcmp(name, "split") == 0) return OpId::split;
   if (std::strcmp(name, "select_rows") == 0) return OpId::select_rows;
   if (std::strcmp(name, "linear_q") == 0) return OpId::linear_q;
+  if (std::strcmp(name, "all_reduce") == 0) return OpId::all_reduce;
+  if (std::strcmp(name, "all_gather") == 0) return OpId::all_gather;
+  if (std::strcmp(name, "send") == 0) return OpId::send;
+  if (std::strcmp(name, "recv") == 0) return OpId::recv;
+  if (std::strcmp(name, "embedding_shard") == 0) return OpId::embedding_shard;
   if (std::strcmp(name, "add_rms_norm") == 0) return OpId::add_rms_norm;
   if (std::strcmp(name, "add_layer_norm") == 0) return OpId::add_layer_norm;
   if (std::strcmp(name, "linear_act") == 0) return OpId::linear_act;
@@ -118,6 +128,11 @@ inline OpArity op_arity(OpId id) {
     case OpId::split: return {1, 1, -1};
     case OpId::select_rows: return {1, 1, 1};
     case OpId::linear_q: return {7, 3, 1};
+    case OpId::all_reduce: return {1, 1, 1};
+    case OpId::all_gather: return {1, 1, 1};
+    case OpId::send: return {1, 1, 0};
+    case OpId::recv: return {0, 0, 1};
+    case OpId::embedding_shard: return {1, 1, 1};
     case OpId::add_rms_norm: return {3, 3, 2};
     case OpId::add_layer_norm: return {4, 3, 2};
     case OpId::linear_act: return {3, 2, 1};
@@ -141,6 +156,11 @@ inline const char* op_name(OpId id) {
     case OpId::split: return "split";
     case OpId::select_rows: return "select_rows";
     case OpId::linear_q: return "linear_q";
+    case OpId::all_reduce: return "all_reduce";
+    case OpId::all_gather: return "all_gather";
+    case OpId::send: return "send";
+    case OpId::recv: return "recv";
+    case OpId::embedding_shard: return "embedding_shard";
     case OpId::add_rms_norm: return "add_rms_norm";
     case OpId::add_layer_norm: return "add_layer_norm";
     case OpId::linear_act: return "linear_act";
@@ -156,6 +176,17 @@ enum class RopeStyle : int32_t {
 inline bool rope_style_from_name(const char* s, RopeStyle* out) {
   if (std::strcmp(s, "neox") == 0) { *out = RopeStyle::neox; return true; }
   if (std::strcmp(s, "gptj") == 0) { *out = RopeStyle::gptj; return true; }
+  return false;
+}
+
+// Which rows an activation has: the step's tokens or its logit rows.
+enum class RowKind : int32_t {
+  tokens = 0,
+  logit_rows = 1,
+};
+inline bool row_kind_from_name(const char* s, RowKind* out) {
+  if (std::strcmp(s, "tokens") == 0) { *out = RowKind::tokens; return true; }
+  if (std::strcmp(s, "logit_rows") == 0) { *out = RowKind::logit_rows; return true; }
   return false;
 }
 

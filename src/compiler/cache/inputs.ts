@@ -31,6 +31,7 @@ export function buildSettings(s: {
   dtype: string; limits: Limits; target: ResolvedTarget; dummy: { config: string; seed: number } | null; reference: boolean; passes: string[];
   quantize: Record<string, unknown> | null;   // every quantization flag, the calibration text's hash, the gate's budget
   kvCacheDType?: string;                      // --kv-cache-dtype
+  parallel?: { tp: number; pp: number };      // --tp-size, --pp-size
 }): Record<string, unknown> {
   const target = s.target.backend === 'cuda'
     ? {
@@ -41,6 +42,7 @@ export function buildSettings(s: {
   return {
     format_version: FORMAT_VERSION, schema_hash: SCHEMA_HASH, llmc_version: llmcVersion(), compiler_sha256: compilerCodeHash(),
     dtype: s.dtype, limits: s.limits, target, dummy: s.dummy, reference: s.reference, passes: s.passes, quantize: s.quantize, kv_cache_dtype: s.kvCacheDType ?? null,
+    ...(s.parallel && s.parallel.tp * s.parallel.pp > 1 ? { parallel: s.parallel } : {}),
   };
 }
 

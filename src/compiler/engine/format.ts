@@ -1,6 +1,7 @@
 // Constants of the engine format (docs/engine-format.md). Bump FORMAT_VERSION with the spec and the C++ reader
 // (native/include/llmc/llmc.h LLMC_ENGINE_FORMAT_VERSION) on any structural change.
-export const FORMAT_VERSION = 2;   // 2: weight dtypes i8/u4/f8e4m3/i32 and linear_q (quantized engines); kv_cache.dtype f16/bf16/i8/f8e4m3
+export const FORMAT_VERSION = 2;   // 2: weight dtypes i8/u4/f8e4m3/i32 and linear_q (quantized engines); kv_cache.dtype f16/bf16/i8/f8e4m3;
+                                   //    rank<r>.engine per rank (sharded)
 export const MAGIC = Buffer.from([0x4c, 0x4c, 0x4d, 0x43, 0x45, 0x4e, 0x47, 0x00]); // "LLMCENG\0"
 export const HEADER_BYTES = 40;          // magic, version, flags, plan length, data offset, data size
 export const DATA_ALIGN = 4096;          // data section offset (page aligned for mmap)
@@ -8,6 +9,8 @@ export const WEIGHT_ALIGN = 64;          // each weight's offset inside the data
 export const KV_BLOCK_SIZE = 16;         // tokens per paged KV-cache block
 
 export const ENGINE_FILE = 'rank0.engine';
+/** rank r's engine file (TensorRT-LLM's naming); a one-rank engine has rank0.engine alone. */
+export const rankFile = (r: number) => `rank${r}.engine`;
 export const MANIFEST_FILE = 'config.json';
 /** Checkpoint files copied into the engine when present. */
 export const COPIED_FILES = ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json'] as const;
@@ -40,5 +43,7 @@ export interface Plan {
   arena: { floats_per_token: number };
   values: PlanValue[];
   nodes: PlanNode[];
-  outputs: { logits: number };
+  outputs: { logits: number };   // -1 on a rank whose step ends without logits (only rank 0 samples)
+  /** Sharded engines: where this rank sits (docs/parallel.md); absent on a one-rank engine. */
+  mapping?: import('../ir/graph.js').RankMapping;
 }

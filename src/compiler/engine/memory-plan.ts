@@ -23,7 +23,7 @@ export interface MemoryPlan {
   kv_cache_bytes: number;
 }
 
-const GATHER_TABLE_OPS = new Set(['embedding', 'pos_embedding']);
+const GATHER_TABLE_OPS = new Set(['embedding', 'embedding_shard', 'pos_embedding']);
 
 export function memoryPlan(g: Graph, cfg: ModelConfig, limits: Limits, layout: WeightLayout, kvDType: KvCacheDType = 'float32'): MemoryPlan {
   const streamed = new Set<string>();   // weights some op reads whole
@@ -38,7 +38,7 @@ export function memoryPlan(g: Graph, cfg: ModelConfig, limits: Limits, layout: W
     if (streamed.has(p.weight.name)) decode += p.nbytes;
   }
   const fpt = g.arena?.floatsPerToken ?? 0;
-  const kvBlock = cfg.num_layers * kvBlockBytes(kvDType, cfg.num_kv_heads, KV_BLOCK_SIZE, cfg.head_dim);  // all layers
+  const kvBlock = (g.mapping?.num_layers ?? cfg.num_layers) * kvBlockBytes(kvDType, g.mapping?.num_kv_heads ?? cfg.num_kv_heads, KV_BLOCK_SIZE, cfg.head_dim);  // this rank's layers
   const blocks = limits.max_batch_size * Math.ceil(limits.max_seq_len / KV_BLOCK_SIZE);
   return {
     weights_bytes: weights,

@@ -52,6 +52,9 @@ export function planShapeProblem(plan: unknown): string | null {
     if (n.attrs !== undefined && !isObject(n.attrs)) return `${at}.attrs is not an object`;
   }
   const logits = (plan.outputs as Record<string, unknown>).logits;
+  // -1: a rank > 0 of a sharded engine whose step ends without logits (docs/parallel.md).
+  const rank = isObject(plan.mapping) ? (plan.mapping as Record<string, unknown>).rank : 0;
+  if (logits === -1 && Number.isSafeInteger(rank) && (rank as number) > 0) return null;
   if (!Number.isSafeInteger(logits) || (logits as number) < 0 || (logits as number) >= values.length) return 'outputs.logits is not a value id';
   return null;
 }

@@ -2,7 +2,7 @@
 // Value ids are renumbered densely so they index `values`: weights first, in data-section order (the order nodes
 // first read them, so a cold start pages the file in sequentially), then activations in definition order.
 import { OPS, SCHEMA_HASH } from '../ir/ops.generated.js';
-import { weightBytes, type Graph, type Weight } from '../ir/graph.js';
+import { NO_LOGITS, weightBytes, type Graph, type Weight } from '../ir/graph.js';
 import type { ModelConfig } from '../models/config.js';
 import { dummyOf } from '../dummy/init.js';
 import { alignUp, FORMAT_VERSION, KV_BLOCK_SIZE, WEIGHT_ALIGN, type Plan, type PlanDummy, type PlanValue } from './format.js';
@@ -72,11 +72,16 @@ export function buildPlan(g: Graph, cfg: ModelConfig, limits: Limits, layout: We
       num_heads: cfg.num_heads, num_kv_heads: cfg.num_kv_heads, head_dim: cfg.head_dim,
     },
     limits: { ...limits },
-    kv_cache: { num_layers: cfg.num_layers, num_kv_heads: cfg.num_kv_heads, head_dim: cfg.head_dim, dtype: KV_CACHE_DTYPES[kvDType].plan, block_size: KV_BLOCK_SIZE },
+    // A rank's cache holds its own layers and kv heads.
+    kv_cache: {
+      num_layers: g.mapping?.num_layers ?? cfg.num_layers, num_kv_heads: g.mapping?.num_kv_heads ?? cfg.num_kv_heads,
+      head_dim: cfg.head_dim, dtype: KV_CACHE_DTYPES[kvDType].plan, block_size: KV_BLOCK_SIZE,
+    },
     arena: { floats_per_token: g.arena.floatsPerToken },
     values,
     nodes,
-    outputs: { logits: actId.get(g.outputs.logits)! },
+    outputs: { logits: g.outputs.logits === NO_LOGITS ? -1 : actId.get(g.outputs.logits)! },
+    ...(g.mapping ? { mapping: { ...g.mapping } } : {}),
   };
 }
 

@@ -7,7 +7,7 @@ import { fail } from '../../errors.js';
 import { SCHEMA_HASH } from '../ir/ops.generated.js';
 import { dtypeBytes, WEIGHT_DTYPES } from '../ir/graph.js';
 import { planShapeProblem } from './plan-shape.js';
-import { DATA_ALIGN, ENGINE_FILE, FORMAT_VERSION, HEADER_BYTES, MAGIC, MANIFEST_FILE, type Plan } from './format.js';
+import { DATA_ALIGN, ENGINE_FILE, FORMAT_VERSION, HEADER_BYTES, MAGIC, MANIFEST_FILE, type Plan, rankFile } from './format.js';
 import { parseJson } from '../../json-depth.js';
 
 export interface EngineHeader {
@@ -53,11 +53,12 @@ export function readManifest(dirArg: string): Record<string, unknown> {
   return manifest;
 }
 
-/** Parses and checks rank0.engine's header and plan (not the weight bytes themselves). */
-export function readPlan(dirArg: string): EnginePlan {
+/** Parses and checks rank<rank>.engine's header and plan (not the weight bytes themselves). */
+export function readPlan(dirArg: string, rank = 0): EnginePlan {
   const dir = resolve(dirArg);
-  const path = join(dir, ENGINE_FILE);
-  if (!existsSync(path)) fail('BAD_ENGINE', `${dir} has no ${ENGINE_FILE}`, rebuildHint(dir));
+  const file = rank === 0 ? ENGINE_FILE : rankFile(rank);
+  const path = join(dir, file);
+  if (!existsSync(path)) fail('BAD_ENGINE', `${dir} has no ${file}`, rebuildHint(dir));
   const fd = openSync(path, 'r');
   try {
     const fileSize = fstatSync(fd).size;

@@ -12,7 +12,7 @@ import type { ModelConfig } from '../models/config.js';
 import type { BuildDType } from '../api.js';
 import type { KvCacheDType } from './kv-dtype.js';
 import {
-  alignUp, COPIED_FILES, DATA_ALIGN, ENGINE_FILE, FORMAT_VERSION, HEADER_BYTES, MAGIC, MANIFEST_FILE, type Plan,
+  alignUp, COPIED_FILES, DATA_ALIGN, ENGINE_FILE, FORMAT_VERSION, HEADER_BYTES, MAGIC, MANIFEST_FILE, rankFile, type Plan,
 } from './format.js';
 import { memoryPlan, type MemoryPlan } from './memory-plan.js';
 import { buildPlan, layoutWeights, planJson, type Limits, type WeightLayout } from './plan.js';
@@ -27,7 +27,9 @@ import { digestFile, engineFiles, manifestDigest, StreamingDigest, type FileDige
 
 export interface EngineInput {
   outDir: string;              // absolute; already checked by checkOutDir
-  graph: Graph;                // after the pipeline (memory planned)
+  graph: Graph;                // after the pipeline (memory planned); rank 0's of a sharded engine
+  /** A sharded engine: every rank's graph in rank order (ranks[0] is `graph`); each becomes rank<r>.engine. */
+  ranks?: Graph[];
   cfg: ModelConfig;
   limits: Limits;
   dtype: BuildDType;
@@ -62,33 +64,49 @@ export interface DummySource {
 
 export interface EngineOutput {
   manifest: Record<string, unknown>;
-  memory: MemoryPlan;
-  /** The weight streaming of rank0.engine: checkpoint bytes read, engine bytes written, seconds. */
+  memory: MemoryPlan;             // rank 0's
+  rankMemory: MemoryPlan[];       // every rank's, in rank order
+  /** The weight streaming of every rank file together: checkpoint bytes read, engine bytes written, seconds. */
   stream: StreamStats;
 }
 
 export interface StreamStats { bytesRead: number; bytesWritten: number; seconds: number }
 
 export function writeEngine(input: EngineInput): EngineOutput {
-  const layout = layoutWeights(input.graph);
-  const plan = buildPlan(input.graph, input.cfg, input.limits, layout, input.kvCacheDType);
-  const memory = memoryPlan(input.graph, input.cfg, input.limits, layout, input.kvCacheDType);
+  const graphs = input.ranks ?? [input.graph];
+  const ranks = graphs.map((g) => {
+    const layout = layoutWeights(g);
+    return {
+      g, layout, plan: buildPlan(g, input.cfg, input.limits, layout, input.kvCacheDType),
+      memory: memoryPlan(g, input.cfg, input.limits, layout, input.kvCacheDType),
+    };
+  });
+  const memory = ranks[0].memory;
   const copyDir = input.checkpoint?.dir ?? input.dummy?.dir ?? null;
   const tokenizerPresent = copyDir !== null && existsSync(join(copyDir, 'tokenizer.json'));
   const manifest = buildManifest(input, memory, tokenizerPresent);
+  if (graphs.length > 1) manifest.mapping = rankMapping(ranks.map((r) => ({ g: r.g, weightsBytes: r.memory.weights_bytes })));
 
   // One build per directory; leftovers of killed builds are cleaned (build-lock.ts). config.json is written last,
   // so a temp directory is never an engine until it is complete, and the rename makes it one atomically.
   const release = acquireBuildLock(input.outDir);
   let tmp: string | null = null;
-  let stream: StreamStats = { bytesRead: 0, bytesWritten: 0, seconds: 0 };
+  const stream: StreamStats = { bytesRead: 0, bytesWritten: 0, seconds: 0 };
+  const rankDigests = new Map<string, FileDigest>();   // written files' digests, hashed as they were written
   try {
     faultPoint('locked');
     cleanLeftovers(input.outDir, input.log ?? (() => {}));
     tmp = makeTempDir(input.outDir);
+    // One file at a time, each streamed weight by weight from the checkpoint: the model is never held whole.
     const t0 = performance.now();
-    const { digest: engineDigest, bytesRead } = writeEngineFile(join(tmp, ENGINE_FILE), plan, layout, input.checkpoint?.tensors ?? new Map());
-    stream = { bytesRead, bytesWritten: engineDigest.bytes, seconds: (performance.now() - t0) / 1000 };
+    ranks.forEach((r, i) => {
+      const file = graphs.length > 1 ? rankFile(i) : ENGINE_FILE;
+      const { digest, bytesRead } = writeEngineFile(join(tmp!, file), r.plan, r.layout, input.checkpoint?.tensors ?? new Map());
+      rankDigests.set(file, digest);
+      stream.bytesRead += bytesRead;
+      stream.bytesWritten += digest.bytes;
+    });
+    stream.seconds = (performance.now() - t0) / 1000;
     for (const f of input.files ?? []) {
       mkdirSync(dirname(join(tmp, f.path)), { recursive: true });
       writeFileSync(join(tmp, f.path), f.bytes);
@@ -100,7 +118,7 @@ export function writeEngine(input: EngineInput): EngineOutput {
     // Checksums of every file (llmc verify --integrity), the manifest last: it holds them.
     if (input.buildKey) manifest.build_key = input.buildKey();
     const files: Record<string, FileDigest> = {};
-    for (const f of engineFiles(tmp)) files[f] = f === ENGINE_FILE ? engineDigest : digestFile(join(tmp, f));
+    for (const f of engineFiles(tmp)) files[f] = rankDigests.get(f) ?? digestFile(join(tmp, f));
     manifest.integrity = { algorithm: 'sha256', manifest_sha256: manifestDigest(manifest), files } satisfies Integrity;
     faultPoint('manifest');
     writeFileSync(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
@@ -112,7 +130,23 @@ export function writeEngine(input: EngineInput): EngineOutput {
     if (tmp !== null) rmSync(tmp, { recursive: true, force: true });
     release();
   }
-  return { manifest, memory, stream };
+  return { manifest, memory, stream, rankMemory: ranks.map((r) => r.memory) };
+}
+
+/** The manifest's mapping of a sharded engine: world size, tp, pp and one entry per rank (docs/parallel.md). */
+function rankMapping(ranks: { g: Graph; weightsBytes: number }[]): Record<string, unknown> {
+  const m0 = ranks[0].g.mapping!;
+  return {
+    world_size: m0.world_size, tp: m0.tp, pp: m0.pp,
+    ranks: ranks.map(({ g, weightsBytes }, r) => {
+      const m = g.mapping!;
+      if (m.rank !== r) throw new Error(`writeEngine: ranks[${r}] is the graph of rank ${m.rank}`);
+      return {
+        rank: r, file: rankFile(r), tp_rank: m.tp_rank, pp_rank: m.pp_rank, first_layer: m.first_layer, num_layers: m.num_layers,
+        num_heads: m.num_heads, num_kv_heads: m.num_kv_heads, vocab_start: m.vocab_start, vocab_size: m.vocab_size, weights_bytes: weightsBytes,
+      };
+    }),
+  };
 }
 
 const FS_FAILURES: Record<string, string> = {

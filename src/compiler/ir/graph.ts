@@ -49,8 +49,23 @@ export interface Graph {
   weights: Map<string, Weight>;      // declaration order
   acts: Map<number, Activation>;
   nodes: Node[];
-  outputs: { logits: number };
+  outputs: { logits: number };       // NO_LOGITS on a rank whose step ends without logits (docs/parallel.md)
   arena?: { floatsPerToken: number }; // set by plan_memory
+  mapping?: RankMapping;             // set by shard: the rank this graph runs on (absent: the one-rank engine)
+}
+
+/** outputs.logits of a rank that hands its result on (a pipeline stage before the last, a tensor-parallel peer). */
+export const NO_LOGITS = -1;
+
+/**
+ * Where a rank sits in a tp x pp grid: rank = pp_rank * tp + tp_rank, so a tensor-parallel group is tp consecutive
+ * ranks (one machine's GPUs) and stage s holds layers [first_layer, first_layer + num_layers).
+ */
+export interface RankMapping {
+  rank: number; world_size: number; tp: number; pp: number; tp_rank: number; pp_rank: number;
+  first_layer: number; num_layers: number;     // this stage's layers (global indices)
+  num_heads: number; num_kv_heads: number;     // this rank's heads (a kv head may be replicated on several ranks)
+  vocab_start: number; vocab_size: number;     // this rank's rows of the embedding / LM head
 }
 
 export const act = (id: number): Operand => ({ kind: 'act', id });

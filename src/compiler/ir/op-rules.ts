@@ -2,7 +2,7 @@
 // node's outputs; the verifier uses them to check every node after every pass. Both report a problem by throwing
 // OpRuleError with a message that the caller prefixes with the node's name.
 import { OPS, ENUMS, type OpName, type OpSpec } from './ops.generated.js';
-import type { Activation, Attrs, Node, Rows, Weight } from './graph.js';
+import type { Activation, Attrs, Node, RankMapping, Rows, Weight } from './graph.js';
 
 export class OpRuleError extends Error {}
 
@@ -13,6 +13,7 @@ export interface OutType { rows: Rows; width: number }
 export interface RuleContext {
   weight(name: string): Weight | undefined;
   act(id: number): Activation | undefined;
+  mapping?: RankMapping;    // the rank a sharded graph runs on (communication ops check their peers against it)
 }
 
 function bad(msg: string): never {
@@ -157,6 +158,30 @@ export function inferOutputs(node: Pick<Node, 'op' | 'inputs' | 'attrs'>, ctx: R
       if (W.weight.shape[1] !== A.x.width) bad(`weight @${W.weight.name} [${W.weight.shape}] has ${W.weight.shape[1]} in-features, x has width ${A.x.width}`);
       if (W.bias) vec(W.bias, W.weight.shape[0], 'bias');
       return [{ rows: A.x.rows, width: W.weight.shape[0] }];
+    case 'all_reduce':
+      if (!ctx.mapping || ctx.mapping.tp < 2) bad(`all_reduce needs a graph sharded with tp >= 2`);
+      return like(A.x);
+    case 'all_gather': {
+      const sizes = at.sizes as number[];
+      const m = ctx.mapping;
+      if (!m || sizes.length !== m.tp || m.tp < 2) bad(`sizes must have one entry per tensor-parallel rank (tp ${m?.tp ?? 1})`);
+      if (sizes.some((s) => s <= 0)) bad(`sizes must be positive`);
+      if (sizes[m.tp_rank] !== A.x.width) bad(`x has width ${A.x.width}, sizes[${m.tp_rank}] is ${sizes[m.tp_rank]}`);
+      return [{ rows: A.x.rows, width: sizes.reduce((a, b) => a + b, 0) }];
+    }
+    case 'send':
+    case 'recv': {
+      const m = ctx.mapping;
+      const peer = int('peer');
+      if (!m || peer < 0 || peer >= m.world_size || peer === m.rank) bad(`peer ${peer} must be another rank of the world (size ${m?.world_size ?? 1})`);
+      if (spec.name === 'send') return [];
+      if (int('width') <= 0) bad(`width must be > 0`);
+      return [{ rows: at.rows as Rows, width: int('width') }];
+    }
+    case 'embedding_shard':
+      mat(W.table, 'table');
+      if (int('vocab_start') < 0) bad(`vocab_start must be >= 0`);
+      return [{ rows: 'tokens', width: W.table.shape[1] }];
   }
 }
 

@@ -1,7 +1,7 @@
 // Reads the IR text form written by print.ts (grammar in its header). Used by the pass tests, which write their
 // before/after graphs as text. Parsing only builds the structure; run verify() for meaning. Errors name the line.
 import type { OpName } from './ops.generated.js';
-import type { Activation, AttrValue, Attrs, Graph, Node, Operand, Rows, WeightDType } from './graph.js';
+import { NO_LOGITS, type Activation, type AttrValue, type Attrs, type Graph, type Node, type Operand, type RankMapping, type Rows, type WeightDType } from './graph.js';
 import type { QuantPart, WeightSource } from './weight-source.js';
 
 export class ParseError extends Error {}
@@ -93,11 +93,22 @@ export function parseGraph(text: string): Graph {
       const shape = c.list(']', () => c.int());
       c.expect('=');
       g.weights.set(name, { name, dtype, shape, source: parseSource(c) });
+    } else if (c.eat('mapping ')) {
+      const m: Record<string, number> = {};
+      do {
+        const k = c.name();
+        c.expect('=');
+        m[k] = c.int();
+      } while (c.eat(','));
+      g.mapping = m as unknown as RankMapping;
     } else if (c.eat('output ')) {
       c.expect('logits');
       c.expect('=');
-      c.expect('%');
-      g.outputs.logits = c.int();
+      if (c.eat('none')) g.outputs.logits = NO_LOGITS;
+      else {
+        c.expect('%');
+        g.outputs.logits = c.int();
+      }
       sawOutput = true;
     } else {
       g.nodes.push(parseNode(c, g));
@@ -189,6 +200,7 @@ function partArg(c: Cursor, perm: boolean): QuantPart | 'perm' {
 
 function parseNode(c: Cursor, g: Graph): Node {
   const outs: Activation[] = [];
+  if (!c.peek('%')) return parseCall(c, g, outs);   // a node without outputs: `send(%5) {peer=1}  # name`
   do {
     c.expect('%');
     const id = c.int();
@@ -204,6 +216,10 @@ function parseNode(c: Cursor, g: Graph): Node {
     outs.push(a);
   } while (c.eat(','));
   c.expect('=');
+  return parseCall(c, g, outs);
+}
+
+function parseCall(c: Cursor, g: Graph, outs: Activation[]): Node {
   const op = c.name() as OpName;
   c.expect('(');
   const inputs = c.list(')', (): Operand | null => {
@@ -222,7 +238,7 @@ function parseNode(c: Cursor, g: Graph): Node {
   }
   c.expect('#');
   const name = c.name();
-  let outNames = [name];
+  let outNames = outs.length ? [name] : [];
   if (c.eat('->')) {
     outNames = [];
     do outNames.push(c.name()); while (c.eat(','));

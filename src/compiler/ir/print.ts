@@ -10,21 +10,22 @@
 //   output logits = %42
 //
 // %N is an activation id, @name a weight, `_` an absent optional input in the middle (trailing ones are left
-// out). `@N` after an activation type is its arena offset in floats per token. After `#` comes the node name;
+// out). A node without outputs (send) is written without `... =`. `@N` after an activation type is its arena offset in floats per token. After `#` comes the node name;
 // a single output is named like its node unless `-> name` says otherwise; several outputs are always listed.
 import { OPS, SCHEMA_HASH } from './ops.generated.js';
-import type { AttrValue, Graph, Node, Operand } from './graph.js';
+import { NO_LOGITS, type AttrValue, type Graph, type Node, type Operand } from './graph.js';
 import { formatSource } from './weight-source.js';
 import { formatNumber } from './format-number.js';
 
 export function printGraph(g: Graph): string {
   const lines: string[] = [`# llmc ir (schema ${SCHEMA_HASH})`];
+  if (g.mapping) lines.push(`mapping ${Object.entries(g.mapping).map(([k, v]) => `${k}=${v}`).join(', ')}`);
   if (g.arena) lines.push(`arena floats_per_token=${g.arena.floatsPerToken}`);
   for (const w of g.weights.values()) {
     lines.push(`weight @${w.name}: ${w.dtype}[${w.shape.join(',')}] = ${formatSource(w.source)}`);
   }
   for (const n of g.nodes) lines.push(printNode(g, n));
-  lines.push(`output logits = %${g.outputs.logits}`);
+  lines.push(g.outputs.logits === NO_LOGITS ? 'output logits = none' : `output logits = %${g.outputs.logits}`);
   return lines.join('\n') + '\n';
 }
 
@@ -37,8 +38,8 @@ export function printNode(g: Graph, n: Node): string {
   const args = n.inputs.map(printOperand).join(', ');
   const attrs = printAttrs(n);
   const outNames = n.outputs.map((id) => g.acts.get(id)?.name ?? '?');
-  const renamed = n.outputs.length !== 1 || outNames[0] !== n.name;
-  return `${outs.join(', ')} = ${n.op}(${args})${attrs ? ` {${attrs}}` : ''}  # ${n.name}${renamed ? ` -> ${outNames.join(', ')}` : ''}`;
+  const renamed = n.outputs.length > 1 || (n.outputs.length === 1 && outNames[0] !== n.name);
+  return `${outs.length ? `${outs.join(', ')} = ` : ''}${n.op}(${args})${attrs ? ` {${attrs}}` : ''}  # ${n.name}${renamed ? ` -> ${outNames.join(', ')}` : ''}`;
 }
 
 function printOperand(x: Operand | null): string {

@@ -3,7 +3,7 @@
 //   IR verify (after fuse_sibling_linears): node l0.q (linear): weight @l0.q.weight [64,32] has 32 in-features, x has width 64
 import { OPS, type OpName } from './ops.generated.js';
 import { inferOutputs, OpRuleError } from './op-rules.js';
-import { WEIGHT_DTYPES, type Graph } from './graph.js';
+import { NO_LOGITS, WEIGHT_DTYPES, type Graph } from './graph.js';
 import { liveRanges, rangesOverlap } from './liveness.js';
 
 export class VerifyError extends Error {
@@ -12,6 +12,8 @@ export class VerifyError extends Error {
     this.name = 'VerifyError';
   }
 }
+
+const NEVER_DEAD = new Set<string>(['attention', 'all_reduce', 'all_gather', 'send', 'recv']);
 
 export const NAME_RE = /^[A-Za-z0-9_.\-]+$/;
 
@@ -70,7 +72,7 @@ export function verify(g: Graph, stage?: string): void {
     }
     let types;
     try {
-      types = inferOutputs(n, { weight: (name) => g.weights.get(name), act: (id) => (defined.has(id) ? g.acts.get(id) : undefined) });
+      types = inferOutputs(n, { weight: (name) => g.weights.get(name), act: (id) => (defined.has(id) ? g.acts.get(id) : undefined), mapping: g.mapping });
     } catch (e) {
       if (e instanceof OpRuleError) fail(`${where}: ${e.message}`);
       throw e;
@@ -95,15 +97,19 @@ export function verify(g: Graph, stage?: string): void {
   });
 
   // ---- whole-graph properties
-  const out = g.acts.get(g.outputs.logits);
-  if (!out || !defined.has(g.outputs.logits)) fail(`output logits %${g.outputs.logits} is not defined`);
-  if (out.rows !== 'logit_rows') fail(`output logits %${out.id} (${out.name}) must have rows 'logit_rows'`);
-  usedActs.add(out.id);
+  if (g.outputs.logits === NO_LOGITS) {
+    if (!g.mapping || g.mapping.rank === 0) fail('output logits = none is only for ranks other than 0 of a sharded engine (rank 0 samples)');
+  } else {
+    const out = g.acts.get(g.outputs.logits);
+    if (!out || !defined.has(g.outputs.logits)) fail(`output logits %${g.outputs.logits} is not defined`);
+    if (out.rows !== 'logit_rows') fail(`output logits %${out.id} (${out.name}) must have rows 'logit_rows'`);
+    usedActs.add(out.id);
+  }
   for (const a of g.acts.values()) if (!defined.has(a.id)) fail(`activation %${a.id} (${a.name}) is defined by no node`);
   // Dead code: a node none of whose outputs is read (one unread block of a split is fine while another is read).
-  // attention is never dead: it writes the KV cache.
+  // attention is never dead: it writes the KV cache; nor are the communication ops: peers wait for them.
   for (const n of g.nodes) {
-    if (n.op !== 'attention' && !n.outputs.some((o) => usedActs.has(o))) {
+    if (!NEVER_DEAD.has(n.op) && !n.outputs.some((o) => usedActs.has(o))) {
       const a = g.acts.get(n.outputs[0])!;
       fail(`activation %${a.id} (${a.name}) is dead: no node reads it and it is not an output`);
     }

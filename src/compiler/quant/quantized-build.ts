@@ -51,8 +51,13 @@ export class QuantizedBuild {
     return dir;
   }
 
+  // The twins are one-rank CPU engines run in this process: sharding (--tp-size/--pp-size) does not change the
+  // numbers (test/parallel: within 1e-5 of one rank).
   private base(): BuildOptions {
-    return { ...this.opts, cacheDir: undefined, target: 'cpu', accuracyGate: false, accuracyBudget: undefined, calib: undefined, awq: undefined, dumpIrDir: undefined, force: true, log: () => {} };
+    return {
+      ...this.opts, cacheDir: undefined, target: 'cpu', accuracyGate: false, accuracyBudget: undefined, calib: undefined, awq: undefined, dumpIrDir: undefined, force: true, log: () => {},
+      tpSize: undefined, ppSize: undefined,
+    };
   }
 
   private tokens(engineDir: string, vocab: number): { tokens: number[]; label: string } {
@@ -94,11 +99,11 @@ export class QuantizedBuild {
     }
   }
 
-  /** Measures the quantized engine in `quantDir` against the float twin (for a cuda target, a CPU build of it). */
+  /** Measures the quantized engine in `quantDir` against the float twin (for a cuda target or a sharded engine, a one-rank CPU build of it). */
   async gate(quantDir: string, backend: string, vocab: number, limits: Limits, log: (line: string) => void): Promise<AccuracyReport> {
     const floatDir = await this.floatTwin();
     let cpuQuant = quantDir;
-    if (backend !== 'cpu') {
+    if (backend !== 'cpu' || (this.opts.tpSize ?? 1) * (this.opts.ppSize ?? 1) > 1) {
       cpuQuant = join(this.scratch!, 'quant');
       await this.build({ ...this.base(), outDir: cpuQuant });
     }
