@@ -84,13 +84,15 @@ function genTs() {
   L.push('export interface OpInputSpec { name: string; kind: \'activation\' | \'weight\'; optional?: boolean; shape?: string; dtype?: string }');
   L.push('export interface OpOutputSpec { name: string; rows: string; width: string; variadic?: boolean }');
   L.push('export interface OpAttrSpec { name: string; type: AttrType; enum?: string; default?: number }');
-  L.push('export interface OpSpec { id: number; name: OpName; doc: string; inputs: OpInputSpec[]; outputs: OpOutputSpec[]; attrs: OpAttrSpec[] }', '');
+  L.push('export interface OpSpec { id: number; name: OpName; doc: string; inputs: OpInputSpec[]; outputs: OpOutputSpec[]; attrs: OpAttrSpec[]; side_effects?: boolean }', '');
   L.push('export const OPS: Record<OpName, OpSpec> = {');
   for (const op of schema.ops) {
-    const spec = { id: op.id, name: op.name, doc: op.doc, inputs: op.inputs, outputs: op.outputs, attrs: op.attrs };
+    const spec = { id: op.id, name: op.name, doc: op.doc, inputs: op.inputs, outputs: op.outputs, attrs: op.attrs, ...(op.side_effects ? { side_effects: true } : {}) };
     L.push(`  ${op.name}: ${JSON.stringify(spec)} as OpSpec,`);
   }
   L.push('};', '');
+  L.push('/** Ops that do more than compute their outputs (write the KV cache, meet other ranks): never dead code. */');
+  L.push(`export const SIDE_EFFECT_OPS: ReadonlySet<OpName> = new Set(${JSON.stringify(schema.ops.filter((o) => o.side_effects).map((o) => o.name))});`, '');
   L.push('export const ENUMS: Record<string, readonly string[]> = {');
   for (const name of Object.keys(schema.enums)) L.push(`  ${name}: ${name.toUpperCase()}_VALUES,`);
   L.push('};', '');
@@ -159,7 +161,7 @@ function genDoc() {
   for (const [name, e] of Object.entries(schema.enums)) L.push(`- enum \`${name}\`: ${e.values.map((v) => `\`${v}\``).join(', ')}. ${e.doc}`);
   L.push('');
   for (const op of schema.ops) {
-    L.push(`## ${op.id}. \`${op.name}\``, '', op.doc, '');
+    L.push(`## ${op.id}. \`${op.name}\``, '', op.doc + (op.side_effects ? ' Has side effects (never removed as dead code).' : ''), '');
     L.push('| | name | details |', '| --- | --- | --- |');
     for (const i of op.inputs) L.push(`| input | \`${i.name}\` | ${i.kind}${i.shape ? ' ' + i.shape : ''}${i.dtype ? ' ' + i.dtype : ''}${i.optional ? ', optional' : ''} |`);
     for (const o of op.outputs) L.push(`| output | \`${o.name}\` | rows ${o.rows}, width ${o.width}${o.variadic ? ', one per size' : ''} |`);

@@ -1,11 +1,11 @@
 // canonicalize: the cleanup every later pass can rely on.
 //   activation(x) {kind=identity}  ->  x          (uses of the output read x instead)
-//   a node none of whose outputs is read  ->  removed   (attention is kept: it writes the KV cache)
+//   a node none of whose outputs is read  ->  removed   (unless the schema marks its op side_effects: attention
+//                                                       writes the KV cache, collectives meet the other ranks)
 //   weights and activations nothing reads  ->  removed
 import { cloneGraph, removeUnusedValues, type Graph, type Node } from '../compiler/ir/graph.js';
+import { SIDE_EFFECT_OPS } from '../compiler/ir/ops.generated.js';
 import type { Pass } from './pass.js';
-
-const HAS_SIDE_EFFECTS = new Set(['attention']);
 
 function run(input: Graph): Graph {
   const g = cloneGraph(input);
@@ -34,7 +34,7 @@ function removeDeadNodes(g: Graph): void {
   const read = new Set<number>([g.outputs.logits]);
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     const n = g.nodes[i];
-    if (!HAS_SIDE_EFFECTS.has(n.op) && !n.outputs.some((o) => read.has(o))) continue;
+    if (!SIDE_EFFECT_OPS.has(n.op) && !n.outputs.some((o) => read.has(o))) continue;
     for (const x of n.inputs) if (x?.kind === 'act') read.add(x.id);
     live.push(n);
   }

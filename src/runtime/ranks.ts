@@ -42,7 +42,8 @@ export type ShardedRole =
   | { kind: 'follower'; world: MpiWorld; threads: number };
 
 /**
- * What this process does with ENGINE. Throws (rank 0 only: the others exit quietly with status 1) when the
+ * What this process does with ENGINE. Throws (rank 0 only: the others exit quietly with status 0, so mpirun does
+ * not abort the job before rank 0 has said why; rank 0's status fails the job) when the
  * job's size does not match the engine; relaunches under mpirun (and never returns) when there is no job yet.
  */
 export async function shardedRole(dir: string, m: EngineManifest, argv: string[], threads: number | undefined): Promise<ShardedRole> {
@@ -51,7 +52,7 @@ export async function shardedRole(dir: string, m: EngineManifest, argv: string[]
   if (need <= 1) return { kind: 'single' };
   if (!world) return relaunch(dir, need, argv);
   if (world.size !== need) {
-    if (world.rank !== 0) process.exit(1);               // rank 0 says it once
+    if (world.rank !== 0) process.exit(0);               // rank 0 says it once, and its exit status fails the job
     throw new LlmcError('BAD_ARGUMENT', `engine ${dir} has ${need} ranks (tp ${m.mapping?.tp ?? 1} x pp ${m.mapping?.pp ?? 1}) but mpirun started ${world.size}`,
       `run it with \`mpirun -np ${need}\` (or plain \`llmc run\`), or rebuild it for ${world.size}: \`${rebuildCommand(dir, m, world.size)}\``);
   }
