@@ -118,6 +118,11 @@ export async function verifyEngine(opts: VerifyOptions): Promise<VerifyReport> {
   const engineDir = resolve(opts.engineDir);
   const manifest = readEngineManifest(engineDir);
   const enginePlan = readPlan(engineDir);
+  const ranks = manifest.mapping?.world_size ?? 1;
+  if (ranks > 1 && opts.engineDumps === undefined) {
+    throw new LlmcError('UNSUPPORTED', `${engineDir} has ${ranks} ranks (tp ${manifest.mapping?.tp} x pp ${manifest.mapping?.pp}): llmc verify runs one-rank engines (its per-layer dumps are whole activations)`,
+      'verify the same build without --tp-size/--pp-size (the shards are checked against TP=1 by test/parallel), or check the files with `llmc verify ENGINE --integrity`');
+  }
   if (manifest.dummy_weights) {
     throw new LlmcError('BAD_ARGUMENT', `${engineDir} has dummy weights (llmc build --dummy-weights): there is no checkpoint to verify it against`, 'build it from a checkpoint');
   }

@@ -175,6 +175,15 @@ describe('bad input', () => {
     expectCleanError(r, /--tp-size 4 does not divide the model's 6 attention heads; use one of 1, 2, 3, 6/);
   });
 
+  test('llmc verify and build --verify refuse a sharded engine up front, naming what to do instead', () => {
+    const e = engineDir('llama', CONFIGS[1]);
+    expectCleanError(llmc(['verify', e]), /has 2 ranks \(tp 2 x pp 1\): llmc verify runs one-rank engines.*without --tp-size/);
+    const fx = loadFixture('llama');
+    const out = join(work, 'verify-tp');
+    expectCleanError(llmc(['build', fx.modelDir, '-o', out, '--tp-size', '2', '--verify']), /--verify checks one-rank engines/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   test('mpirun missing: one line saying how to install it', () => {
     const e = engineDir('llama', CONFIGS[1]);
     const r = llmc(['run', e, '--token-ids', '1,2,3'], { env: { PATH: tempDir('llmc-no-mpi-'), LLMC_MPIRUN: '' } });
