@@ -2,7 +2,8 @@
 // npm's `install` script: makes a fresh clone usable with `npm install` alone (then `npm test`).
 //   1. generate the op registry (scripts/gen-ops.mjs)
 //   2. compile the TypeScript (tsc -p tsconfig.json -> dist/)
-//   3. build the native addon (node-gyp -> build/Release/llmc.node)
+//   3. build the native addon (node-gyp -> build/Release/llmc.node), with OpenMPI from apt first where it is
+//      missing (scripts/ensure-mpi.mjs; sharded engines), then its MPI plugin (build/Release/llmc_mpi.node)
 // Works offline: node-gyp is pointed at the headers of the Node that runs this script (--nodedir), so it never
 // downloads them (without the headers it stops and says so; LLMC_ALLOW_DOWNLOAD=1 lets node-gyp fetch them).
 // `--native-only` runs step 3 alone (npm run build:native). LLMC_SKIP_NATIVE=1 skips step 3 (compiler work on a
@@ -12,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureMpi } from './ensure-mpi.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -117,6 +119,7 @@ if (!nativeOnly) {
     process.exit(0);
   }
   say('[3/3] building the native addon');
+  say(`  ${ensureMpi()}`);   // before the addon: its MPI plugin is built only where mpicxx is
 }
 buildNative();
 say('ok: `node bin/llmc.js --help` (or `npx llmc --help`) to start');

@@ -52,7 +52,7 @@ const job = (name: string, c: { tp: number; pp: number }): Job => {
   };
 };
 
-test('mpirun is installed (the project set-up installs OpenMPI: .ci/run, docs/parallel.md)', () => {
+test('mpirun is installed (npm install installs OpenMPI from apt: scripts/ensure-mpi.mjs, docs/parallel.md)', () => {
   expect(mpirun).not.toBeNull();
 });
 
