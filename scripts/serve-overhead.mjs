@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 // Server overhead and batched decode, measured on one engine (docs/perf.md "Serving"):
-//   1. TTFT of a 1-token request (a short prompt, max_tokens 1) through the library (Engine.submit) and through
-//      HTTP (`llmc serve` in-process on 127.0.0.1, a streamed /v1/completions request), median of R runs each;
+//   1. TTFT of a 1-token request (a short prompt, max_tokens 1) through the library (Engine.submit, this process)
+//      and through HTTP (`llmc serve` in a child process on 127.0.0.1, as deployed; a streamed /v1/completions
+//      request), interleaved, median of R runs each; and the on-CPU time of each side's main (JS) thread per
+//      request, from /proc/PID/task/PID/schedstat: unlike wall times it does not count waiting for a core, so it
+//      shows the server's cost on a loaded machine (Linux only; omitted elsewhere);
 //   2. decode tokens/s of 1 request alone and of 8 requests at once (library, greedy, EOS ignored).
 // Usage: node scripts/serve-overhead.mjs ENGINE [--runs 50] [--gen 64]
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Engine } from '../dist/runtime/index.js';
-import { createLlmcServer } from '../dist/server/app.js';
 
 const args = process.argv.slice(2);
 const dir = args[0];
@@ -17,36 +22,68 @@ const flag = (name, d) => (args.includes(name) ? Number(args[args.indexOf(name) 
 const runs = flag('--runs', 50);
 const gen = flag('--gen', 64);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+// Nanoseconds the main thread of process `pid` has run on a CPU (null where /proc has no schedstat).
+const onCpuNs = (pid) => {
+  const f = `/proc/${pid}/task/${pid}/schedstat`;
+  return existsSync(f) ? Number(readFileSync(f, 'utf8').split(' ')[0]) : null;
+};
 
 const engine = await Engine.load(dir);
 const vocab = engine.vocabSize;
 const prompt = [1, 450, 7483, 310, 3444, 338].map((t) => t % vocab);
-const srv = createLlmcServer(engine, { modelName: 'm', maxQueue: 16 });
-await srv.app.listen({ port: 0, host: '127.0.0.1' });
-const url = `http://127.0.0.1:${srv.app.server.address().port}/v1/completions`;
-// Interleaved (one library request, then one HTTP request), so both see the same machine state.
-const lib = [];
-const http = [];
-for (let i = 0; i < runs + 5; i++) {
-  let t0 = performance.now();
+const bin = fileURLToPath(new URL('../bin/llmc.js', import.meta.url));
+const child = spawn(process.execPath, [bin, 'serve', dir, '--port', '0', '--model-name', 'm'], { stdio: ['ignore', 'ignore', 'pipe'] });
+let stderr = '';
+child.stderr.on('data', (d) => { stderr += d; });
+const exited = new Promise((r) => child.on('exit', r));
+while (!/on http:\/\/127\.0\.0\.1:\d+/.test(stderr)) {
+  if (child.exitCode !== null) throw new Error(`llmc serve exited: ${stderr}`);
+  await new Promise((r) => setTimeout(r, 20));
+}
+const url = `${/on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)[1]}/v1/completions`;
+const libraryTtft = async () => {
+  const t0 = performance.now();
   const req = engine.submit(prompt, { maxNewTokens: 1, ignoreEos: true });
-  for await (const c of req) if (c.token !== null) break;
-  const libMs = performance.now() - t0;
+  let first = 0;
+  for await (const c of req) if (c.token !== null && !first) first = performance.now() - t0;
   await req.result;
-  t0 = performance.now();
+  return first;
+};
+const httpTtft = async () => {
+  const t0 = performance.now();
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ prompt, max_tokens: 1, temperature: 0, ignore_eos: true, stream: true }) });
   let first = 0;
   for await (const part of res.body) {
     if (!first && Buffer.from(part).toString().includes('"text"')) first = performance.now() - t0;
   }
+  return first;
+};
+// Interleaved (one library request, then one HTTP request), so both see the same machine state.
+const lib = [];
+const http = [];
+let libCpu = 0;
+let srvCpu = 0;
+for (let i = 0; i < runs + 5; i++) {
+  let c0 = onCpuNs(process.pid);
+  const l = await libraryTtft();
+  const libNs = c0 === null ? 0 : onCpuNs(process.pid) - c0;
+  c0 = onCpuNs(child.pid);
+  const h = await httpTtft();
+  const srvNs = c0 === null ? 0 : onCpuNs(child.pid) - c0;
   if (i >= 5) {
-    lib.push(libMs);
-    http.push(first);
+    lib.push(l);
+    http.push(h);
+    libCpu += libNs;
+    srvCpu += srvNs;
   }
 }
-await srv.drain();
+child.kill('SIGTERM');
+await exited;
 console.log(`1-token TTFT, median of ${runs}: library ${median(lib).toFixed(2)} ms, HTTP ${median(http).toFixed(2)} ms, difference ${(median(http) - median(lib)).toFixed(2)} ms`);
+if (onCpuNs(process.pid) !== null) {
+  console.log(`main-thread CPU per request: library (submit + token) ${(libCpu / runs / 1e6).toFixed(3)} ms, server (the whole HTTP request) ${(srvCpu / runs / 1e6).toFixed(3)} ms`);
+}
 
 const decodeRate = async (n) => {
   const reqs = Array.from({ length: n }, (_, i) => engine.submit([...prompt, 100 + i], { maxNewTokens: gen, ignoreEos: true }));

@@ -6,8 +6,9 @@
 
 namespace llmc_node {
 
-ExecutorThread::ExecutorThread(EngineHandlePtr handle, llmc_executor* ex, std::function<void(EventBatch*)> deliver)
-    : handle_(std::move(handle)), ex_(ex), deliver_(std::move(deliver)) {
+ExecutorThread::ExecutorThread(EngineHandlePtr handle, llmc_executor* ex, std::shared_ptr<DeliveryGate> gate,
+                               std::function<void(EventBatch*)> deliver)
+    : handle_(std::move(handle)), ex_(ex), gate_(std::move(gate)), deliver_(std::move(deliver)) {
   llmc_executor_get_stats(ex_, &stats_);
   thread_ = std::thread([this] { run(); });
 }
@@ -40,6 +41,7 @@ void ExecutorThread::stop() {
     stopping_ = true;
   }
   cv_.notify_one();
+  gate_->open();  // this (JS) thread takes no batch until the join returns
   if (thread_.joinable()) thread_.join();
 }
 
@@ -159,6 +161,7 @@ void ExecutorThread::run() {
       for (auto& [nid, live] : by_native_) llmc_executor_cancel(ex_, nid);
     }
     if (!by_native_.empty()) {
+      gate_->wait_for_room();  // JS has not yet taken the last two batches: let it catch up first
       llmc_executor_stats before{};
       llmc_executor_get_stats(ex_, &before);
       int32_t n = 0;
@@ -215,6 +218,7 @@ void ExecutorThread::run() {
     if (!batch_.empty()) {
       auto* out = new EventBatch(std::move(batch_));
       batch_.clear();
+      gate_->sent();
       deliver_(out);
     }
     if (stopping && by_native_.empty()) {

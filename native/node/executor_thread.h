@@ -1,7 +1,7 @@
 // The executor's own native thread: it owns one llmc_executor, takes submitted requests and cancels from an inbox
 // (filled on the JS thread), runs packed steps while any request is queued or running, and hands each step's
-// token and finish events to JS in one batch through a thread-safe function. JS never waits on a step, and a step
-// never waits on JS.
+// token and finish events to JS in one batch through a thread-safe function. JS never waits on a step; a step
+// waits only while two batches are still untaken by JS (delivery_gate.h), so the thread never runs far ahead.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "delivery_gate.h"
 #include "engine_handle.h"
 #include "generate_worker.h"
 
@@ -49,8 +50,10 @@ using EventBatch = std::vector<ExecutorEvent>;
 
 class ExecutorThread {
  public:
-  // deliver is called on the executor thread with each non-empty batch (it must not block for long).
-  ExecutorThread(EngineHandlePtr handle, llmc_executor* ex, std::function<void(EventBatch*)> deliver);
+  // deliver is called on the executor thread with each non-empty batch (it must not block for long); whoever
+  // receives the batch calls gate->taken() once it has handled it (or dropped it).
+  ExecutorThread(EngineHandlePtr handle, llmc_executor* ex, std::shared_ptr<DeliveryGate> gate,
+                 std::function<void(EventBatch*)> deliver);
   ~ExecutorThread();  // stop(): cancels what is left and joins
 
   void submit(ExecutorRequest req);
@@ -79,6 +82,7 @@ class ExecutorThread {
 
   EngineHandlePtr handle_;
   llmc_executor* ex_;
+  std::shared_ptr<DeliveryGate> gate_;
   std::function<void(EventBatch*)> deliver_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

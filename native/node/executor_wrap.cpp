@@ -88,9 +88,14 @@ ExecutorWrap::ExecutorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ex
   shared_->tsfn = Napi::ThreadSafeFunction::New(env, a->on_events, "llmc.executor", 0, 1);
   shared_->tsfn.Unref(env);
   std::shared_ptr<Shared> shared = shared_;
-  thread_ = std::make_unique<ExecutorThread>(a->handle, a->ex, [shared](EventBatch* batch) {
-    napi_status s = shared->tsfn.NonBlockingCall(batch, [shared](Napi::Env env, Napi::Function fn, EventBatch* b) {
+  auto gate = std::make_shared<DeliveryGate>(2);
+  thread_ = std::make_unique<ExecutorThread>(a->handle, a->ex, gate, [shared, gate](EventBatch* batch) {
+    napi_status s = shared->tsfn.NonBlockingCall(batch, [shared, gate](Napi::Env env, Napi::Function fn, EventBatch* b) {
       std::unique_ptr<EventBatch> owned(b);
+      struct Taken {
+        DeliveryGate* g;
+        ~Taken() { g->taken(); }
+      } taken{gate.get()};  // once JS has handled the batch (or it is dropped), whatever fn does
       if (env == nullptr || fn.IsEmpty()) return;  // environment going away
       for (const ExecutorEvent& e : *owned) {
         if (e.finished && --shared->in_flight == 0) shared->tsfn.Unref(env);
@@ -99,7 +104,10 @@ ExecutorWrap::ExecutorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ex
       for (size_t i = 0; i < owned->size(); ++i) arr.Set(static_cast<uint32_t>(i), EventToJs(env, (*owned)[i]));
       fn.Call({arr});
     });
-    if (s != napi_ok) delete batch;  // closing: nobody listens any more
+    if (s != napi_ok) {  // closing: nobody listens any more
+      delete batch;
+      gate->taken();
+    }
   });
 }
 

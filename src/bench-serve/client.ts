@@ -17,7 +17,8 @@ export async function streamRequest(baseUrl: string, model: string, item: WorkIt
   const t0 = performance.now();
   const timing: RequestTiming = { ok: false, promptTokens: item.prompt.length, outputTokens: 0, ttftMs: 0, e2eMs: 0, itlMs: [], tpotMs: null };
   try {
-    const send = () => fetch(`${baseUrl}/v1/completions`, {
+    // No resends: a refused or reset request counts as failed (the server's keep-alive outlasts the client's).
+    const res = await fetch(`${baseUrl}/v1/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -25,14 +26,6 @@ export async function streamRequest(baseUrl: string, model: string, item: WorkIt
         stream_options: { include_usage: true },
       }),
     });
-    let res: Response;
-    try {
-      res = await send();
-    } catch (e) {
-      // A kept-alive connection closed by the server as idle just as it was reused: nothing reached the server.
-      if (!/other side closed|ECONNRESET/.test(String((e as { cause?: unknown }).cause))) throw e;
-      res = await send();
-    }
     if (!res.ok || !res.body) {
       timing.error = `HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`;
       return timing;

@@ -1,5 +1,6 @@
-// The synthetic serving workload: N requests with random token-id prompts and output lengths drawn uniformly from
-// the given ranges, and (with a rate) Poisson arrival times. Seeded, so every batching mode sees the same requests.
+// The synthetic serving workload: N requests with random token-id prompts and output lengths drawn from the given
+// ranges (prompts uniformly; outputs uniformly or log-uniformly: many short answers, a few long ones, as in chat
+// traffic), and (with a rate) Poisson arrival times. Seeded, so every batching mode sees the same requests.
 
 export interface LengthRange {
   min: number;
@@ -24,10 +25,16 @@ export function rng(seed: number): () => number {
   };
 }
 
+export type LengthDist = 'uniform' | 'log-uniform';
+
 const pick = (r: () => number, range: LengthRange) => range.min + Math.floor(r() * (range.max - range.min + 1));
+// log-uniform: ln(length) uniform in [ln min, ln(max + 1)), so each doubling of the length is equally likely.
+const pickLog = (r: () => number, range: LengthRange) =>
+  Math.min(range.max, Math.floor(Math.exp(Math.log(range.min) + r() * (Math.log(range.max + 1) - Math.log(range.min)))));
 
 /** Token ids avoid the lowest ids, where tokenizers keep special tokens (BOS/EOS/pad). */
-export function makeWorkload(n: number, input: LengthRange, output: LengthRange, vocab: number, seed: number, ratePerS?: number): WorkItem[] {
+export function makeWorkload(n: number, input: LengthRange, output: LengthRange, vocab: number, seed: number, ratePerS?: number,
+  outputDist: LengthDist = 'uniform'): WorkItem[] {
   const r = rng(seed);
   const low = Math.min(16, vocab - 1);
   const items: WorkItem[] = [];
@@ -35,7 +42,7 @@ export function makeWorkload(n: number, input: LengthRange, output: LengthRange,
   for (let i = 0; i < n; i++) {
     const prompt = Array.from({ length: pick(r, input) }, () => low + Math.floor(r() * (vocab - low)));
     if (ratePerS) t += (-Math.log(1 - r()) / ratePerS) * 1000;  // exponential gaps
-    items.push({ prompt, maxTokens: pick(r, output), arrivalMs: ratePerS ? t : 0 });
+    items.push({ prompt, maxTokens: outputDist === 'log-uniform' ? pickLog(r, output) : pick(r, output), arrivalMs: ratePerS ? t : 0 });
   }
   return items;
 }

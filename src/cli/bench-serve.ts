@@ -12,7 +12,7 @@ import { readEngineManifest } from '../runtime/manifest.js';
 import { runWorkload } from '../bench-serve/client.js';
 import { latencyThroughputSvg } from '../bench-serve/plot.js';
 import { summarize, toCsv, type RunSummary } from '../bench-serve/stats.js';
-import { makeWorkload, type LengthRange } from '../bench-serve/workload.js';
+import { makeWorkload, type LengthDist, type LengthRange } from '../bench-serve/workload.js';
 import { intArg, nonEmpty, threadsArg } from './parse.js';
 import { byteSizeArg } from './serve-options.js';
 
@@ -40,6 +40,11 @@ function modesArg(value: string): string[] {
   return xs;
 }
 
+function distArg(value: string): LengthDist {
+  if (value !== 'uniform' && value !== 'log-uniform') throw new InvalidArgumentError('must be uniform or log-uniform');
+  return value;
+}
+
 function rateArg(value: string): number {
   const v = Number(value);
   if (!(v > 0 && Number.isFinite(v))) throw new InvalidArgumentError('must be a number > 0 (requests per second)');
@@ -51,6 +56,7 @@ interface BenchServeFlags {
   requests: number;
   inputLen: LengthRange;
   outputLen: LengthRange;
+  outputDist: LengthDist;
   rate?: number;
   batching: string[];
   out: string;
@@ -94,7 +100,8 @@ export function registerBenchServe(program: Command): void {
     .option('--concurrency <list>', 'requests in flight at once, e.g. 1,4,16', listArg, [1, 4, 16])
     .option('--requests <n>', 'requests per concurrency level', intArg(1, 1_000_000), 64)
     .option('--input-len <range>', 'prompt tokens, N or MIN:MAX (uniform)', rangeArg, { min: 64, max: 256 })
-    .option('--output-len <range>', 'generated tokens, N or MIN:MAX (uniform; EOS ignored)', rangeArg, { min: 16, max: 128 })
+    .option('--output-len <range>', 'generated tokens, N or MIN:MAX (EOS ignored)', rangeArg, { min: 16, max: 128 })
+    .option('--output-dist <dist>', 'output lengths: uniform, or log-uniform (many short, few long)', distArg, 'uniform')
     .option('--rate <r>', 'Poisson arrivals at r requests/s (default: closed loop, each slot sends when its last finished)', rateArg)
     .option('--batching <modes>', 'inflight, dynamic, static, a comma list, or all', modesArg, ['inflight'])
     .option('--out <dir>', 'where bench-serve.json, bench-serve.csv and latency-throughput.svg go', nonEmpty('--out'), 'bench-serve')
@@ -128,7 +135,7 @@ export function registerBenchServe(program: Command): void {
           const { child, url } = await startServer(dir, args);
           try {
             await runWorkload(url, model, makeWorkload(Math.min(2, f.requests), { min: 8, max: 8 }, { min: 2, max: 2 }, vocab, 999), 1);  // warm-up
-            const items = makeWorkload(f.requests, f.inputLen, f.outputLen, vocab, f.seed, f.rate);
+            const items = makeWorkload(f.requests, f.inputLen, f.outputLen, vocab, f.seed, f.rate, f.outputDist);
             const { timings, durationS } = await runWorkload(url, model, items, c);
             const r = summarize(mode, c, f.rate ?? null, timings, durationS);
             rows.push(r);
@@ -144,13 +151,13 @@ export function registerBenchServe(program: Command): void {
       }
       const report = {
         engine: dir, date: new Date().toISOString(), cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length,
-        workload: { requests: f.requests, input_len: f.inputLen, output_len: f.outputLen, rate: f.rate ?? null, seed: f.seed },
+        workload: { requests: f.requests, input_len: f.inputLen, output_len: f.outputLen, output_dist: f.outputDist, rate: f.rate ?? null, seed: f.seed },
         runs: rows,
       };
       writeFileSync(join(f.out, 'bench-serve.json'), JSON.stringify(report, null, 2) + '\n');
       writeFileSync(join(f.out, 'bench-serve.csv'), toCsv(rows));
       writeFileSync(join(f.out, 'latency-throughput.svg'), await latencyThroughputSvg(rows,
-        `${manifest.model.architecture ?? 'engine'}: ${f.requests} requests, input ${f.inputLen.min}-${f.inputLen.max}, output ${f.outputLen.min}-${f.outputLen.max}`));
+        `${manifest.model.architecture ?? 'engine'}: ${f.requests} requests, input ${f.inputLen.min}-${f.inputLen.max}, output ${f.outputLen.min}-${f.outputLen.max}${f.outputDist === 'uniform' ? '' : ` (${f.outputDist})`}`));
       process.stderr.write(`wrote ${join(f.out, 'bench-serve.json')}, bench-serve.csv, latency-throughput.svg\n`);
     });
 }

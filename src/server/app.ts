@@ -52,6 +52,9 @@ class ChoiceQueue<T> {
   }
 }
 
+/** How long the server keeps an idle kept-alive connection (sent as `Keep-Alive: timeout=72`). */
+export const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
 type ChoiceEvent = { choice: number; chunk: StreamChunk } | { choice: number; result: GenerationResult } | { choice: number; error: unknown };
 
 export function createLlmcServer(engine: Engine, opts: ServerOptions): LlmcServer {
@@ -64,11 +67,14 @@ export function createLlmcServer(engine: Engine, opts: ServerOptions): LlmcServe
   const app = Fastify({
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
-    // headersTimeout is checked every connectionsCheckingInterval: keep that short so a slow client is cut in time.
+    // headersTimeout runs from a connection's accept (or a kept-alive connection's next request's first byte) and
+    // is checked every connectionsCheckingInterval: keep that short so a slow client is cut in time. The idle time
+    // of a kept-alive connection does not count. keepAliveTimeout is long (fastify's default) so that clients,
+    // which follow the `Keep-Alive: timeout` hint minus a margin or use a shorter timeout of their own, close idle
+    // connections first: a server closing one just as a client reuses it is a reset request on the client side.
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
-      // Node counts a kept-alive connection's idle time toward headersTimeout: close idle ones well before it.
       server = createServer({ headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, headersTimeout),
-        keepAliveTimeout: Math.min(5000, Math.floor(headersTimeout / 2)) }, handler);
+        keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, handler);
       return server;
     },
     return503OnClosing: true,

@@ -45,6 +45,7 @@ test('bad flags are one-line errors', () => {
   expectCleanError(llmc(['bench-serve', engineDir, '--input-len', '100:120', '--output-len', '50', '--out', out]), /exceeds this engine's max_seq_len 128/);
   expectCleanError(llmc(['bench-serve', engineDir, '--batching', 'turbo', '--out', out]), /--batching/);
   expectCleanError(llmc(['bench-serve', engineDir, '--input-len', '9:3', '--out', out]), /MIN:MAX/);
+  expectCleanError(llmc(['bench-serve', engineDir, '--output-dist', 'zipf', '--out', out]), /uniform or log-uniform/);
   expect(existsSync(join(out, 'bench-serve.json'))).toBe(false);
 });
 
@@ -56,5 +57,13 @@ test('workload and percentiles', () => {
   const meanGap = a[a.length - 1].arrivalMs / a.length;
   expect(meanGap).toBeGreaterThan(50);   // about 100 ms at 10 requests/s
   expect(meanGap).toBeLessThan(200);
+  const lens = makeWorkload(2000, { min: 1, max: 1 }, { min: 8, max: 511 }, 100, 2, undefined, 'log-uniform').map((w) => w.maxTokens);
+  expect(Math.min(...lens)).toBeGreaterThanOrEqual(8);
+  expect(Math.max(...lens)).toBeLessThanOrEqual(511);
+  const share = (lo: number, hi: number) => lens.filter((x) => x >= lo && x < hi).length / lens.length;
+  expect(share(8, 64)).toBeGreaterThan(0.45);  // each doubling equally likely: 3 of the 6 doublings
+  expect(share(8, 64)).toBeLessThan(0.55);
+  expect(share(256, 512)).toBeGreaterThan(0.1);  // one doubling in six
+  expect(share(256, 512)).toBeLessThan(0.23);
   expect(percentiles([5, 1, 4, 2, 3])).toEqual({ mean: 3, p50: 3, p90: 5, p99: 5 });
 });

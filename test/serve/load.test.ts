@@ -5,6 +5,7 @@
 // oversized body, a client that sends its headers slowly) each get a 4xx and the server keeps serving.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../../src/runtime/engine.js';
 import { repoRoot } from '../helpers/cli.js';
@@ -16,7 +17,6 @@ let engineDir: string;
 let child: ChildProcess;
 let url: string;
 let stderr = '';
-let retries = 0;
 
 const PROMPTS = ['And God said', 'In the beginning', 'The LORD is my shepherd', 'Blessed are the meek', 'And it came to pass',
   'For God so loved', 'Let there be light', 'Honour thy father', 'The heavens declare', 'Thou shalt not'];
@@ -58,28 +58,13 @@ const key = (s: Spec) => `${s.prompt}|${s.max}|${s.temperature}|${s.seed}`;
 
 async function streamOne(s: Spec): Promise<{ text: string; finish: string | null; tokens: number; done: boolean; wellFormed: boolean } | 'disconnected'> {
   const ac = new AbortController();
-  const send = () => fetch(`${url}/v1/completions`, {
+  // No resends: a 408 (headers not read in time) or a reset connection is a failure of the server under load
+  // (docs/serving.md "Event loop and timeouts").
+  const res = await fetch(`${url}/v1/completions`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, signal: ac.signal,
     body: JSON.stringify({ model: 'kjv', prompt: s.prompt, max_tokens: s.max, temperature: s.temperature, seed: s.seed, ignore_eos: true,
       stream: true, stream_options: { include_usage: true } }),
   });
-  let res: Response;
-  try {
-    res = await send();
-  } catch (e) {
-    // A kept-alive connection the server closed as idle just as the client reused it (no request reached the
-    // server): send again, as HTTP clients do. Counted and printed.
-    if (!/other side closed|ECONNRESET/.test(String((e as { cause?: unknown }).cause))) throw e;
-    retries++;
-    res = await send();
-  }
-  if (res.status === 408) {
-    // The headers did not arrive within --headers-timeout (a machine so loaded that the server stalled): the
-    // request was refused before it started, and HTTP allows sending it again. Counted with the resends.
-    await res.text();
-    retries++;
-    res = await send();
-  }
   if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
   const decoder = new TextDecoder();
   let buf = '';
@@ -153,6 +138,7 @@ test(`${N} streamed requests at concurrency ${CONCURRENCY}, 10 % disconnecting: 
   const t0 = Date.now();
   const results = await run(N, 0);
   const seconds = (Date.now() - t0) / 1000;
+  const lagMax = await metric('nodejs_eventloop_lag_max_seconds');  // since the last scrape: over the 1,000 requests
 
   let disconnected = 0;
   for (let i = 0; i < N; i++) {
@@ -179,9 +165,9 @@ test(`${N} streamed requests at concurrency ${CONCURRENCY}, 10 % disconnecting: 
   }
   const rssAfter = await metric('process_resident_memory_bytes');
   const drift = (rssAfter - rssBefore) / 2 ** 20;
-  process.stderr.write(`[load] ${N} requests in ${seconds.toFixed(1)} s; server RSS ${(rssBefore / 2 ** 20).toFixed(1)} -> ${(rssAfter / 2 ** 20).toFixed(1)} MiB (drift ${drift.toFixed(1)} MiB); ${retries} resent (idle-connection close or 408)\n`);
+  process.stderr.write(`[load] ${N} requests in ${seconds.toFixed(1)} s; server RSS ${(rssBefore / 2 ** 20).toFixed(1)} -> ${(rssAfter / 2 ** 20).toFixed(1)} MiB (drift ${drift.toFixed(1)} MiB); ` +
+    `server event-loop lag max ${(lagMax * 1000).toFixed(0)} ms; load average ${loadavg()[0].toFixed(1)}\n`);
   expect(drift).toBeLessThan(64);
-  expect(retries).toBeLessThan(N / 10);  // 0 on a quiet machine; 62 of 1000 seen at load average 25 (docs/serving.md)
 }, 120_000);
 
 describe('bad requests get a 4xx and the server keeps serving', () => {

@@ -2,6 +2,7 @@
 // template from the checkpoint), streaming ending in [DONE], usage, n, stop, seed, logprobs, models, health,
 // metrics; OpenAI-shaped errors (400 / 401 / 404 / 429); a disconnecting client frees its KV blocks; SIGTERM drains.
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { repoRoot } from '../helpers/cli.js';
@@ -213,4 +214,35 @@ test('SIGTERM drains: the running stream completes, the process exits 0', async 
   expect(await exited).toBe(0);
   expect(stderr).toMatch(/SIGTERM: draining/);
   await expect(fetch(`${url}/health`)).rejects.toThrow();
+});
+
+test('--headers-timeout counts from a request\'s first byte: a kept-alive connection may idle past it, a silent one gets 408', async () => {
+  const short = await startServer(engineDir, { headersTimeoutMs: 300 });
+  try {
+    const { port } = new URL(short.url);
+    const open = async () => {
+      const sock = connect(Number(port), '127.0.0.1');
+      await new Promise<void>((r) => sock.on('connect', () => r()));
+      let got = '';
+      sock.on('data', (d) => { got += d; });
+      const closed = new Promise<void>((r) => sock.on('close', () => r()));
+      return { sock, closed, got: () => got };
+    };
+    const kept = await open();
+    const get = 'GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+    kept.sock.write(get);
+    await waitFor(() => /\r\n\r\n\{"status":"ok"\}/.test(kept.got()));
+    expect(kept.got()).toMatch(/^HTTP\/1\.1 200/);
+    expect(kept.got()).toMatch(/Keep-Alive: timeout=72/i);  // longer than clients keep idle connections
+    await new Promise((r) => setTimeout(r, 1200));  // idle 4x the headers timeout
+    kept.sock.write(get);
+    await waitFor(() => (kept.got().match(/HTTP\/1\.1 200/g) ?? []).length === 2);
+    kept.sock.destroy();
+
+    const silent = await open();
+    await silent.closed;
+    expect(silent.got()).toMatch(/^HTTP\/1\.1 408/);
+  } finally {
+    await short.close();
+  }
 });
