@@ -137,6 +137,17 @@ export function shardTensor(input: Graph, tp: number, r: number): { g: Graph; in
   };
   const V = vocabTable(g);
   const [v0, vn] = vocabPart(V, tp, r);
+  /** The LM head keeps this rank's vocabulary rows ([logit_rows, vn]); all_gather joins every rank's columns. */
+  const vocabParallelHead = (n: Node): void => {
+    const logits = g.acts.get(n.outputs[0])!;
+    logits.width = vn;
+    out.push(n);
+    const gid = nextId++;
+    g.acts.set(gid, { id: gid, name: `${logits.name}.all_gather`, rows: logits.rows, width: V });
+    out.push({ op: 'all_gather', name: `${logits.name}.all_gather`, inputs: [{ kind: 'act', id: n.outputs[0] }], outputs: [gid],
+      attrs: { sizes: Array.from({ length: tp }, (_, k) => vocabPart(V, tp, k)[1]) } });
+    g.outputs.logits = gid;
+  };
   info.vocabStart = v0;
   info.vocabSize = vn;
 
@@ -167,14 +178,7 @@ export function shardTensor(input: Graph, tp: number, r: number): { g: Graph; in
         } else if (n.outputs[0] === g.outputs.logits) {                        // vocab-parallel LM head
           sliceRows(wName, [[v0, vn]], n);
           if (bName) sliceRows(bName, [[v0, vn]], n);
-          g.acts.get(n.outputs[0])!.width = vn;
-          out.push(n);
-          const gid = nextId++;
-          const logits = g.acts.get(n.outputs[0])!;
-          g.acts.set(gid, { id: gid, name: `${logits.name}.all_gather`, rows: logits.rows, width: V });
-          out.push({ op: 'all_gather', name: `${logits.name}.all_gather`, inputs: [{ kind: 'act', id: n.outputs[0] }], outputs: [gid],
-            attrs: { sizes: Array.from({ length: tp }, (_, k) => vocabPart(V, tp, k)[1]) } });
-          g.outputs.logits = gid;
+          vocabParallelHead(n);
           continue;
         }
         break;
@@ -191,14 +195,7 @@ export function shardTensor(input: Graph, tp: number, r: number): { g: Graph; in
           const rs = outRanges ?? [[v0, vn]];
           rowsOut(rs);
           if (!outRanges) {                                                    // vocab-parallel LM head (--quantize-lm-head)
-            g.acts.get(n.outputs[0])!.width = vn;
-            out.push(n);
-            const gid = nextId++;
-            const logits = g.acts.get(n.outputs[0])!;
-            g.acts.set(gid, { id: gid, name: `${logits.name}.all_gather`, rows: logits.rows, width: V });
-            out.push({ op: 'all_gather', name: `${logits.name}.all_gather`, inputs: [{ kind: 'act', id: n.outputs[0] }], outputs: [gid],
-              attrs: { sizes: Array.from({ length: tp }, (_, k) => vocabPart(V, tp, k)[1]) } });
-            g.outputs.logits = gid;
+            vocabParallelHead(n);
             continue;
           }
         } else if (held.has(xIn)) {                                            // row-parallel
