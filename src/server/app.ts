@@ -5,14 +5,15 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { FastifySSEPlugin } from 'fastify-sse-v2';
 import { LlmcError } from '../errors.js';
 import type { Engine } from '../runtime/engine.js';
-import type { GenerationRequest, GenerationResult, StreamChunk } from '../runtime/request.js';
+import type { GenerationRequest, GenerationResult } from '../runtime/request.js';
 import { ApiError, badRequest } from './api-error.js';
 import { ServerMetrics } from './metrics.js';
 import { chatPrompt, checkModel, completionPrompts, makeJob, type Job } from './requests.js';
-import { chatLogprobs, completionLogprobs, finishReason, fullResponse, usageOf, type Kind } from './responses.js';
+import { fullResponse, type Kind } from './responses.js';
+import { SseWriter } from './sse.js';
+import { collectChoices, StreamResponse, type ChoiceSink } from './stream.js';
 import { chatSchema, completionSchema, type ChatBody, type CompletionBody } from './schemas.js';
 
 export interface ServerOptions {
@@ -37,25 +38,8 @@ export interface LlmcServer {
   readonly inFlight: number;
 }
 
-// Events of several choices merged into one ordered queue (n > 1 or several prompts, streamed).
-class ChoiceQueue<T> {
-  private items: T[] = [];
-  private wake: (() => void) | null = null;
-  push(x: T): void {
-    this.items.push(x);
-    this.wake?.();
-  }
-  async next(): Promise<T> {
-    while (this.items.length === 0) await new Promise<void>((r) => { this.wake = r; });
-    this.wake = null;
-    return this.items.shift() as T;
-  }
-}
-
 /** How long the server keeps an idle kept-alive connection (sent as `Keep-Alive: timeout=72`). */
 export const KEEP_ALIVE_TIMEOUT_MS = 72_000;
-
-type ChoiceEvent = { choice: number; chunk: StreamChunk } | { choice: number; result: GenerationResult } | { choice: number; error: unknown };
 
 export function createLlmcServer(engine: Engine, opts: ServerOptions): LlmcServer {
   const metrics = new ServerMetrics(engine);
@@ -80,8 +64,6 @@ export function createLlmcServer(engine: Engine, opts: ServerOptions): LlmcServe
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
-  void app.register(FastifySSEPlugin, { retryDelay: false });
-
   // curl -d sends application/x-www-form-urlencoded: read it as JSON too, so the one-line curl examples work.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     try {
@@ -189,107 +171,54 @@ export function createLlmcServer(engine: Engine, opts: ServerOptions): LlmcServe
       inFlight--;
       maybeFinishDrain();
     });
-    const queue = new ChoiceQueue<ChoiceEvent>();
-    const timing = reqs.map(() => ({ first: 0, last: 0, tokens: 0 }));
-    reqs.forEach((r, choice) => {
-      void (async () => {
-        try {
-          for await (const chunk of r) {
-            if (chunk.token !== null) {
-              const now = performance.now();
-              const t = timing[choice];
-              if (t.tokens === 0) {
-                t.first = now;
-                metrics.ttft.observe((now - arrival) / 1000);
-              } else {
-                metrics.itl.observe((now - t.last) / 1000);
-              }
-              t.last = now;
-              t.tokens++;
-              metrics.generationTokens.inc();
-            }
-            queue.push({ choice, chunk });
-          }
-          const result = await r.result;
-          const t = timing[choice];
-          if (t.tokens > 0) metrics.e2e.observe((t.last - arrival) / 1000);
-          if (t.tokens > 1) metrics.tpot.observe((t.last - t.first) / (t.tokens - 1) / 1000);
-          queue.push({ choice, result });
-        } catch (error) {
-          queue.push({ choice, error });
-        }
-      })();
-    });
-    try {
-      if (!job.stream) {
-        const results: GenerationResult[] = new Array(choices);
-        let error: unknown = null;
-        for (let left = choices; left > 0;) {
-          const ev = await queue.next();
-          if ('result' in ev) {
-            results[ev.choice] = ev.result;
-            left--;
-          } else if ('error' in ev) {
-            error ??= ev.error;
-            left--;
-          }
-        }
-        if (error) throw error;
-        return fullResponse(kind, engine, id, opts.modelName, created, job.prompts, results, job.logprobs !== null);
-      }
+    let sink: ChoiceSink;
+    let collected: Promise<GenerationResult[]> | null = null;
+    if (job.stream) {
+      // The reply is written here (SSE), not by fastify: counted as a 200 now, since onResponse sees it too.
+      reply.hijack();
       (req as { sseCounted?: boolean }).sseCounted = true;
       metrics.requests.inc({ endpoint: req.routeOptions.url ?? 'unknown', status: '200' });
-      return reply.sse(streamEvents(kind, job, id, created, queue, choices, reqs));
+      sink = new StreamResponse(engine, kind, job, id, created, opts.modelName, new SseWriter(reply.raw));
+    } else {
+      ({ sink, all: collected } = collectChoices(choices));
+    }
+    reqs.forEach((r, choice) => void follow(r, choice, sink, arrival));
+    if (!collected) return;
+    try {
+      return fullResponse(kind, engine, id, opts.modelName, created, job.prompts, await collected, job.logprobs !== null);
     } catch (e) {
       for (const r of reqs) r.cancel();
       throw e;
     }
   }
 
-  async function* streamEvents(kind: Kind, job: Job, id: string, created: number, queue: ChoiceQueue<ChoiceEvent>, choices: number, reqs: GenerationRequest[]) {
-    const object = kind === 'completion' ? 'text_completion' : 'chat.completion.chunk';
-    const base = { id, object, created, model: opts.modelName };
-    const usageField = job.includeUsage ? { usage: null } : {};
-    const results: GenerationResult[] = [];
-    const offsets = new Array(choices).fill(0);
+  // One choice's events into the sink, with the TTFT / ITL / TPOT / e2e metrics on the way.
+  async function follow(r: GenerationRequest, choice: number, sink: ChoiceSink, arrival: number): Promise<void> {
+    let first = 0;
+    let last = 0;
+    let tokens = 0;
     try {
-      if (kind === 'chat') {
-        for (let i = 0; i < choices; i++) {
-          yield { data: JSON.stringify({ ...base, choices: [{ index: i, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], ...usageField }) };
+      for await (const chunk of r) {
+        if (chunk.token !== null) {
+          const now = performance.now();
+          if (tokens === 0) {
+            first = now;
+            metrics.ttft.observe((now - arrival) / 1000);
+          } else {
+            metrics.itl.observe((now - last) / 1000);
+          }
+          last = now;
+          tokens++;
+          metrics.generationTokens.inc();
         }
+        sink.chunk(choice, chunk);
       }
-      for (let left = choices; left > 0;) {
-        const ev = await queue.next();
-        if ('chunk' in ev) {
-          const c = ev.chunk;
-          // Held back (an incomplete character, a possible stop string); an engine without a tokenizer has no text:
-          // each token still gets its chunk, with its id in the `token_ids` extension.
-          if (!c.text && !c.logprob && engine.tokenizer) continue;
-          const lps = c.logprob && job.logprobs !== null ? [c.logprob] : null;
-          const choice = kind === 'completion'
-            ? { index: ev.choice, text: c.text, logprobs: lps ? completionLogprobs(engine, lps, offsets[ev.choice]) : null, finish_reason: null,
-              ...(engine.tokenizer ? {} : { token_ids: c.token === null ? [] : [c.token] }) }
-            : { index: ev.choice, delta: { content: c.text }, logprobs: lps ? chatLogprobs(engine, lps) : null, finish_reason: null };
-          offsets[ev.choice] += c.text.length;
-          yield { data: JSON.stringify({ ...base, choices: [choice], ...usageField }) };
-        } else if ('result' in ev) {
-          left--;
-          results.push(ev.result);
-          const fr = finishReason(ev.result.stopReason);
-          const choice = kind === 'completion'
-            ? { index: ev.choice, text: '', logprobs: null, finish_reason: fr }
-            : { index: ev.choice, delta: {}, logprobs: null, finish_reason: fr };
-          yield { data: JSON.stringify({ ...base, choices: [choice], ...usageField }) };
-        } else {
-          left--;
-          const e = ev.error instanceof Error ? ev.error.message : String(ev.error);
-          yield { data: JSON.stringify({ error: { message: e, type: 'server_error', param: null, code: null } }) };
-        }
-      }
-      if (job.includeUsage) yield { data: JSON.stringify({ ...base, choices: [], usage: usageOf(job.prompts, results) }) };
-      yield { data: '[DONE]' };
-    } finally {
-      for (const r of reqs) r.cancel();  // abandoned stream: nothing more is wanted
+      const result = await r.result;
+      if (tokens > 0) metrics.e2e.observe((last - arrival) / 1000);
+      if (tokens > 1) metrics.tpot.observe((last - first) / (tokens - 1) / 1000);
+      sink.result(choice, result);
+    } catch (error) {
+      sink.error(choice, error);
     }
   }
 
