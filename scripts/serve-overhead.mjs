@@ -4,7 +4,9 @@
 //      and through HTTP (`llmc serve` in a child process on 127.0.0.1, as deployed; a streamed /v1/completions
 //      request), interleaved, median of R runs each; and the on-CPU time of each side's main (JS) thread per
 //      request, from /proc/PID/task/PID/schedstat: unlike wall times it does not count waiting for a core, so it
-//      shows the server's cost on a loaded machine (Linux only; omitted elsewhere);
+//      shows the server's cost on a loaded machine (Linux only; omitted elsewhere), and the HTTP client's (fetch,
+//      in this process) for the same requests: HTTP TTFT - library TTFT = server CPU - library CPU + client CPU
+//      + the extra waits for a core (two more threads wake per request: the server's and this one);
 //   2. decode tokens/s of 1 request alone and of 8 requests at once (library, greedy, EOS ignored).
 // Usage: node scripts/serve-overhead.mjs ENGINE [--runs 50] [--gen 64]
 import { spawn } from 'node:child_process';
@@ -64,25 +66,30 @@ const lib = [];
 const http = [];
 let libCpu = 0;
 let srvCpu = 0;
+let clientCpu = 0;
 for (let i = 0; i < runs + 5; i++) {
   let c0 = onCpuNs(process.pid);
   const l = await libraryTtft();
   const libNs = c0 === null ? 0 : onCpuNs(process.pid) - c0;
   c0 = onCpuNs(child.pid);
+  const m0 = onCpuNs(process.pid);
   const h = await httpTtft();
   const srvNs = c0 === null ? 0 : onCpuNs(child.pid) - c0;
+  const clientNs = m0 === null ? 0 : onCpuNs(process.pid) - m0;
   if (i >= 5) {
     lib.push(l);
     http.push(h);
     libCpu += libNs;
     srvCpu += srvNs;
+    clientCpu += clientNs;
   }
 }
 child.kill('SIGTERM');
 await exited;
 console.log(`1-token TTFT, median of ${runs}: library ${median(lib).toFixed(2)} ms, HTTP ${median(http).toFixed(2)} ms, difference ${(median(http) - median(lib)).toFixed(2)} ms`);
 if (onCpuNs(process.pid) !== null) {
-  console.log(`main-thread CPU per request: library (submit + token) ${(libCpu / runs / 1e6).toFixed(3)} ms, server (the whole HTTP request) ${(srvCpu / runs / 1e6).toFixed(3)} ms`);
+  console.log(`main-thread CPU per request: library (submit + token) ${(libCpu / runs / 1e6).toFixed(3)} ms, server (the whole HTTP request) ${(srvCpu / runs / 1e6).toFixed(3)} ms, ` +
+    `HTTP client (fetch) ${(clientCpu / runs / 1e6).toFixed(3)} ms`);
 }
 
 const decodeRate = async (n) => {

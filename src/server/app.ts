@@ -73,16 +73,21 @@ export function createLlmcServer(engine: Engine, opts: ServerOptions): LlmcServe
     }
   });
 
-  app.addHook('onRequest', async (req) => {
-    if (opts.apiKey && req.url.startsWith('/v1/')) {
-      if (req.headers.authorization !== `Bearer ${opts.apiKey}`) {
-        throw new ApiError(401, 'Incorrect or missing API key: send the header `Authorization: Bearer KEY` with the key given to `llmc serve --api-key`',
-          'invalid_request_error', null, 'invalid_api_key');
+  // Hooks as callbacks, not async functions (no promise per request), and the key check only where there is a key.
+  const apiKey = opts.apiKey;
+  if (apiKey) {
+    app.addHook('onRequest', (req, _reply, done) => {
+      if (req.url.startsWith('/v1/') && req.headers.authorization !== `Bearer ${apiKey}`) {
+        done(new ApiError(401, 'Incorrect or missing API key: send the header `Authorization: Bearer KEY` with the key given to `llmc serve --api-key`',
+          'invalid_request_error', null, 'invalid_api_key'));
+      } else {
+        done();
       }
-    }
-  });
-  app.addHook('onResponse', async (req, reply) => {
+    });
+  }
+  app.addHook('onResponse', (req, reply, done) => {
     if (!(req as { sseCounted?: boolean }).sseCounted) metrics.requests.inc({ endpoint: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) });
+    done();
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }[] }, _req, reply) => {

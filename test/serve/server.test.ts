@@ -71,6 +71,49 @@ describe('completions and chat through the openai client', () => {
     expect(chunks[chunks.length - 1].choices[0].finish_reason).toBe(r.choices[0].finish_reason);
   });
 
+  test('streamed chat (n = 2, usage) through the openai client equals the non-streamed answer; the raw stream is only `data:` events', async () => {
+    const body = { model: 'kjv', messages: [{ role: 'user' as const, content: 'Who made the light?' }], max_tokens: 12, temperature: 0, n: 2 };
+    const full = await client.chat.completions.create(body);
+    const stream = await client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } });
+    const text = ['', ''];
+    const finish: (string | null)[] = [null, null];
+    const ids = new Set<string>();
+    let usage: OpenAI.CompletionUsage | null | undefined;
+    for await (const chunk of stream) {
+      ids.add(chunk.id);
+      expect(chunk.object).toBe('chat.completion.chunk');
+      for (const c of chunk.choices) {
+        text[c.index] += c.delta.content ?? '';
+        finish[c.index] = c.finish_reason ?? finish[c.index];
+      }
+      if (chunk.usage) usage = chunk.usage;
+    }
+    expect(ids.size).toBe(1);
+    expect(text).toEqual(full.choices.map((c) => c.message.content));
+    expect(finish).toEqual(full.choices.map((c) => c.finish_reason));
+    expect(usage).toEqual(full.usage);
+
+    // The bytes: `data: JSON\n\n` events only (no id:/event:/retry: lines, no comments), then `data: [DONE]\n\n`.
+    const res = await post('/v1/completions', { model: 'kjv', prompt: 'And God said', max_tokens: 6, temperature: 0, ignore_eos: true, n: 2,
+      logprobs: 1, stream: true, stream_options: { include_usage: true } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const raw = await res.text();
+    expect(raw.endsWith('\n\ndata: [DONE]\n\n')).toBe(true);
+    const events = raw.slice(0, -2).split('\n\n');
+    for (const e of events) expect(e).toMatch(/^data: [^\n]+$/);
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice('data: '.length)));
+    const last = chunks.pop();
+    expect(last.choices).toEqual([]);
+    expect(last.usage.completion_tokens).toBe(12);
+    expect(chunks.every((c) => c.usage === null && c.choices.length === 1 && c.object === 'text_completion')).toBe(true);
+    for (const index of [0, 1]) {
+      const mine = chunks.filter((c) => c.choices[0].index === index).map((c) => c.choices[0]);
+      expect(mine.map((c) => c.finish_reason)).toEqual([...new Array(mine.length - 1).fill(null), 'length']);
+      expect(mine.slice(0, -1).flatMap((c) => c.logprobs.tokens)).toHaveLength(6);
+    }
+  });
+
   test('n choices, seed reproducibility, stop strings', async () => {
     const body = { model: 'kjv', prompt: 'And the LORD said', max_tokens: 20, temperature: 1, seed: 5, n: 3 };
     const a = await client.completions.create(body);
@@ -189,6 +232,21 @@ test('a client that disconnects mid-stream cancels its request and frees its KV 
   const reader = res.body!.getReader();
   await reader.read();
   ac.abort();
+  await waitFor(() => s.engine.executor.active === 0 && s.engine.stats().running === 0);
+  await waitFor(() => s.engine.stats().kvBlocksFree === total);
+  expect(s.server.inFlight).toBe(0);
+});
+
+test('a client that goes away before its first event (n = 3) frees all three sequences', async () => {
+  const total = s.engine.stats().kvBlocksTotal;
+  const ac = new AbortController();
+  const sent = fetch(`${s.url}/v1/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, signal: ac.signal,
+    body: JSON.stringify({ prompt: 'And God said, Let there be light: and there was light. '.repeat(8), max_tokens: 300, n: 3, temperature: 0, ignore_eos: true, stream: true }),
+  }).then((r) => r.text());
+  await waitFor(() => s.engine.executor.active === 3, 10_000);
+  ac.abort();
+  await expect(sent).rejects.toThrow();
   await waitFor(() => s.engine.executor.active === 0 && s.engine.stats().running === 0);
   await waitFor(() => s.engine.stats().kvBlocksFree === total);
   expect(s.server.inFlight).toBe(0);
