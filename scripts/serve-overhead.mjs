@@ -2,14 +2,15 @@
 // Server overhead and batched decode, measured on one engine (docs/perf.md "Serving"):
 //   1. TTFT of a 1-token request (a short prompt, max_tokens 1) through the library (Engine.submit, this process)
 //      and through HTTP (`llmc serve` in a child process on 127.0.0.1, as deployed; a streamed /v1/completions
-//      request), interleaved, median of R runs each; and the on-CPU time of each side's main (JS) thread per
+//      request, by fetch and by node:http on a kept-alive connection), interleaved, median of R runs each; and the on-CPU time of each side's main (JS) thread per
 //      request, from /proc/PID/task/PID/schedstat: unlike wall times it does not count waiting for a core, so it
 //      shows the server's cost on a loaded machine (Linux only; omitted elsewhere), and the HTTP client's (fetch,
-//      in this process) for the same requests: HTTP TTFT - library TTFT = server CPU - library CPU + client CPU
-//      + the extra waits for a core (two more threads wake per request: the server's and this one);
+//      in this process) for the same requests: the HTTP TTFT's excess over the library's is made of the server's
+//      extra CPU, the client's, and the extra waits for a core (two more threads wake per request);
 //   2. decode tokens/s of 1 request alone and of 8 requests at once (library, greedy, EOS ignored).
 // Usage: node scripts/serve-overhead.mjs ENGINE [--runs 50] [--gen 64]
 import { spawn } from 'node:child_process';
+import { Agent, request } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../dist/runtime/index.js';
@@ -61,9 +62,25 @@ const httpTtft = async () => {
   }
   return first;
 };
-// Interleaved (one library request, then one HTTP request), so both see the same machine state.
+// The same request through node:http on a kept-alive connection: a lighter client than fetch (undici), to tell
+// the client's share of the HTTP TTFT from the server's.
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+const nodeHttpTtft = () => new Promise((resolve, reject) => {
+  const t0 = performance.now();
+  const body = JSON.stringify({ prompt, max_tokens: 1, temperature: 0, ignore_eos: true, stream: true });
+  const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    let first = 0;
+    res.on('data', (d) => { if (!first && d.includes('"text"')) first = performance.now() - t0; });
+    res.on('end', () => resolve(first));
+    res.on('error', reject);
+  });
+  req.on('error', reject);
+  req.end(body);
+});
+// Interleaved (a library request, an HTTP request by fetch, one by node:http), so all see the same machine state.
 const lib = [];
 const http = [];
+const nodeHttp = [];
 let libCpu = 0;
 let srvCpu = 0;
 let clientCpu = 0;
@@ -76,17 +93,21 @@ for (let i = 0; i < runs + 5; i++) {
   const h = await httpTtft();
   const srvNs = c0 === null ? 0 : onCpuNs(child.pid) - c0;
   const clientNs = m0 === null ? 0 : onCpuNs(process.pid) - m0;
+  const n = await nodeHttpTtft();
   if (i >= 5) {
     lib.push(l);
     http.push(h);
+    nodeHttp.push(n);
     libCpu += libNs;
     srvCpu += srvNs;
     clientCpu += clientNs;
   }
 }
+agent.destroy();
 child.kill('SIGTERM');
 await exited;
-console.log(`1-token TTFT, median of ${runs}: library ${median(lib).toFixed(2)} ms, HTTP ${median(http).toFixed(2)} ms, difference ${(median(http) - median(lib)).toFixed(2)} ms`);
+console.log(`1-token TTFT, median of ${runs}: library ${median(lib).toFixed(2)} ms, HTTP ${median(http).toFixed(2)} ms, difference ${(median(http) - median(lib)).toFixed(2)} ms; ` +
+  `HTTP by node:http ${median(nodeHttp).toFixed(2)} ms, difference ${(median(nodeHttp) - median(lib)).toFixed(2)} ms`);
 if (onCpuNs(process.pid) !== null) {
   console.log(`main-thread CPU per request: library (submit + token) ${(libCpu / runs / 1e6).toFixed(3)} ms, server (the whole HTTP request) ${(srvCpu / runs / 1e6).toFixed(3)} ms, ` +
     `HTTP client (fetch) ${(clientCpu / runs / 1e6).toFixed(3)} ms`);
