@@ -42,14 +42,21 @@ function sh(cmd, args, opts = {}) {
 
 const has = (cmd) => sh('sh', ['-c', `command -v ${cmd}`]).code === 0;
 
+/** clang++ and its libFuzzer runtime (clang prints the bare name back when it has no such file). */
+function hasLibFuzzer() {
+  if (!has('clang++')) return false;
+  const path = sh('clang++', ['-print-file-name=libclang_rt.fuzzer-x86_64.a']).out.trim();
+  return path.startsWith('/') && existsSync(path);
+}
+
 /** clang++ with libFuzzer (Debian bookworm: clang 14, the fuzzer runtime is in libclang-rt-14-dev). */
 export function ensureClang() {
-  if (has('clang++')) return;
+  if (hasLibFuzzer()) return;
   const line = 'apt-get update && apt-get install -y clang libclang-rt-14-dev';
-  if (process.getuid?.() !== 0) die(`clang++ is not installed; run: ${line}`);
+  if (process.getuid?.() !== 0) die(`clang++ with libFuzzer is not installed; run: ${line}`);
   process.stderr.write(`fuzz-native: installing clang (${line})\n`);
   const r = sh('sh', ['-c', `export DEBIAN_FRONTEND=noninteractive; ${line}`]);
-  if (r.code !== 0 || !has('clang++')) die(`could not install clang:\n${r.out.slice(-2000)}`);
+  if (r.code !== 0 || !hasLibFuzzer()) die(`could not install clang and libFuzzer:\n${r.out.slice(-2000)}`);
 }
 
 function buildFuzzers() {
