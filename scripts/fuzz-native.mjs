@@ -72,6 +72,7 @@ async function makeCorpus() {
   if (!existsSync(dist)) die('dist/ is missing: run `npm run build:ts` first');
   const { fixtureEngines } = await import(dist);
   const { ENGINE_CORPUS } = await import(join(root, 'dist', 'fuzz', 'targets', 'engine.js'));
+  const { HEADER_BYTES, HEADER_OFFSETS } = await import(join(root, 'dist', 'compiler', 'engine', 'format.generated.js'));
   const seeds = join(build, 'seeds');
   rmSync(seeds, { recursive: true, force: true });
   for (const t of TARGETS) mkdirSync(join(seeds, t), { recursive: true });
@@ -79,8 +80,8 @@ async function makeCorpus() {
     const file = readFileSync(join(dir, 'rank0.engine'));
     const safe = name.replace(/[^a-z0-9_-]/gi, '_');
     writeFileSync(join(seeds, 'fuzz_engine_file', `${safe}.engine`), file);
-    const p = Number(file.readBigUInt64LE(16));
-    writeFileSync(join(seeds, 'fuzz_plan', `${safe}.json`), file.subarray(40, 40 + p));
+    const p = Number(file.readBigUInt64LE(HEADER_OFFSETS.plan_length));
+    writeFileSync(join(seeds, 'fuzz_plan', `${safe}.json`), file.subarray(HEADER_BYTES, HEADER_BYTES + p));
     cpSync(join(dir, 'config.json'), join(seeds, 'fuzz_manifest', `${safe}.json`));
   }
   const ops = JSON.parse(readFileSync(join(root, 'schema', 'ops.json'), 'utf8'));

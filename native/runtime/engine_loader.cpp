@@ -11,7 +11,7 @@ namespace llmc::runtime {
 
 namespace {
 
-const char kMagic[8] = {'L', 'L', 'M', 'C', 'E', 'N', 'G', '\0'};
+const char kMagic[8] = LLMC_ENGINE_MAGIC_INIT;
 
 uint32_t load_u32(const uint8_t* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
@@ -42,7 +42,8 @@ void bind_weights(Plan& plan, const EngineFileHeader& h, const uint8_t* file, co
     total += w.nbytes;
     if (w.is_dummy()) continue;  // no bytes in the file: generated at load (dummy_weights.h)
     if (w.offset % EngineFileHeader::kWeightAlignment != 0) {
-      fail(LLMC_ERR_BAD_ENGINE, label + ": offset " + std::to_string(w.offset) + " is not a multiple of 64");
+      fail(LLMC_ERR_BAD_ENGINE, label + ": offset " + std::to_string(w.offset) + " is not a multiple of " +
+                                    std::to_string(EngineFileHeader::kWeightAlignment));
     }
     if (w.offset > h.data_size || w.nbytes > h.data_size - w.offset) {
       fail(LLMC_ERR_BAD_ENGINE, label + ": bytes [" + std::to_string(w.offset) + ", " + std::to_string(w.offset + w.nbytes) +
@@ -86,15 +87,15 @@ EngineFileHeader read_engine_header(const uint8_t* bytes, uint64_t size, const s
     fail(LLMC_ERR_BAD_ENGINE, where + " is truncated: " + std::to_string(size) + " bytes, shorter than its " +
                                   std::to_string(EngineFileHeader::kSize) + "-byte header; " + rebuild_hint);
   }
-  std::memcpy(h.magic, bytes, 8);
-  if (std::memcmp(h.magic, kMagic, 8) != 0) {
+  std::memcpy(h.magic, bytes + LLMC_ENGINE_OFFSET_MAGIC, sizeof h.magic);
+  if (std::memcmp(h.magic, kMagic, sizeof h.magic) != 0) {
     fail(LLMC_ERR_BAD_ENGINE, where + " is not an llmc engine (bad magic, expected \"LLMCENG\\0\"); " + rebuild_hint);
   }
-  h.version = load_u32(bytes + 8);
-  h.flags = load_u32(bytes + 12);
-  h.plan_length = load_u64(bytes + 16);
-  h.data_offset = load_u64(bytes + 24);
-  h.data_size = load_u64(bytes + 32);
+  h.version = load_u32(bytes + LLMC_ENGINE_OFFSET_VERSION);
+  h.flags = load_u32(bytes + LLMC_ENGINE_OFFSET_FLAGS);
+  h.plan_length = load_u64(bytes + LLMC_ENGINE_OFFSET_PLAN_LENGTH);
+  h.data_offset = load_u64(bytes + LLMC_ENGINE_OFFSET_DATA_OFFSET);
+  h.data_size = load_u64(bytes + LLMC_ENGINE_OFFSET_DATA_SIZE);
   if (h.version != LLMC_ENGINE_FORMAT_VERSION) {
     fail(LLMC_ERR_VERSION, where + " has engine format version " + std::to_string(h.version) + " but this runtime reads version " +
                                std::to_string(LLMC_ENGINE_FORMAT_VERSION) + "; " + rebuild_hint);
@@ -134,13 +135,14 @@ void bind_engine_image(LoadedEngine& le, const uint8_t* bytes, uint64_t size, co
   }
   h = read_engine_header(bytes, size, path, rebuild);
 
-  // Byte layout: [0, 40) header, [40, 40 + P) plan JSON, padding, [D, D + data_size) weights; all inside the file.
+  // Byte layout: [0, H) header, [H, H + P) plan JSON, padding, [D, D + data_size) weights; all inside the file.
   auto truncated = [&](const std::string& what) {
     fail(LLMC_ERR_BAD_ENGINE, path + " is truncated or corrupt: " + what + " (file is " + std::to_string(size) + " bytes); " + rebuild);
   };
   if (h.plan_length > size - EngineFileHeader::kSize) truncated("plan of " + std::to_string(h.plan_length) + " bytes runs past the end");
   if (h.data_offset % EngineFileHeader::kDataAlignment != 0) {
-    fail(LLMC_ERR_BAD_ENGINE, path + ": data offset " + std::to_string(h.data_offset) + " is not a multiple of 4096; " + rebuild);
+    fail(LLMC_ERR_BAD_ENGINE, path + ": data offset " + std::to_string(h.data_offset) + " is not a multiple of " +
+                                  std::to_string(EngineFileHeader::kDataAlignment) + "; " + rebuild);
   }
   if (h.data_offset < EngineFileHeader::kSize + h.plan_length) {
     fail(LLMC_ERR_BAD_ENGINE, path + ": data offset " + std::to_string(h.data_offset) + " overlaps the plan; " + rebuild);

@@ -7,22 +7,24 @@
 #include <string>
 
 #include "host_buffer.h"
+#include "llmc/engine_format.generated.h"
 #include "manifest.h"
 #include "mapped_file.h"
 #include "plan.h"
 
 namespace llmc::runtime {
 
-// rank0.engine fixed header (all little-endian).
+// rank0.engine fixed header (all little-endian), decoded. The sizes, offsets and alignments come from
+// schema/engine-format.json (llmc/engine_format.generated.h), as the TS writer's do.
 struct EngineFileHeader {
-  static constexpr uint64_t kSize = 40;
-  static constexpr uint64_t kDataAlignment = 4096;
-  static constexpr uint64_t kWeightAlignment = 64;
+  static constexpr uint64_t kSize = LLMC_ENGINE_HEADER_BYTES;
+  static constexpr uint64_t kDataAlignment = LLMC_ENGINE_DATA_ALIGN;
+  static constexpr uint64_t kWeightAlignment = LLMC_ENGINE_WEIGHT_ALIGN;
   char magic[8];          // "LLMCENG\0"
   uint32_t version;       // LLMC_ENGINE_FORMAT_VERSION
   uint32_t flags;         // 0
-  uint64_t plan_length;   // P: bytes of plan JSON at offset 40
-  uint64_t data_offset;   // D: absolute, multiple of 4096
+  uint64_t plan_length;   // P: bytes of plan JSON right after the header
+  uint64_t data_offset;   // D: absolute, multiple of kDataAlignment
   uint64_t data_size;     // bytes of weight data at D
 };
 

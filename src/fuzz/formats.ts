@@ -2,12 +2,10 @@
 // and rank0.engine (40-byte header, plan JSON, padding, data). The JSON inside is mutated and the file re-framed
 // with consistent lengths most of the time (so the mutation reaches the parser behind the framing), or with
 // lengths that lie (so the framing checks themselves are hit).
+import { DATA_ALIGN, HEADER_BYTES as ENGINE_HEADER, HEADER_OFFSETS as AT } from '../compiler/engine/format.generated.js';
 import { EXTREME_U64, mutateBytes, writeU64 } from './mutate-bytes.js';
 import { mutateJsonText } from './mutate-json.js';
 import type { Rng } from './rng.js';
-
-const ENGINE_HEADER = 40;
-const DATA_ALIGN = 4096;
 
 function splitSafetensors(b: Buffer): { header: string; data: Buffer } | null {
   if (b.length < 8) return null;
@@ -59,9 +57,9 @@ export function mutateSafetensors(rng: Rng, bytes: Buffer, others: readonly Buff
 
 function splitEngine(b: Buffer): { plan: string; data: Buffer; head: Buffer } | null {
   if (b.length < ENGINE_HEADER) return null;
-  const p = Number(b.readBigUInt64LE(16));
-  const d = Number(b.readBigUInt64LE(24));
-  const size = Number(b.readBigUInt64LE(32));
+  const p = Number(b.readBigUInt64LE(AT.plan_length));
+  const d = Number(b.readBigUInt64LE(AT.data_offset));
+  const size = Number(b.readBigUInt64LE(AT.data_size));
   if (ENGINE_HEADER + p > b.length || d > b.length || d + size > b.length) return null;
   return { head: b.subarray(0, ENGINE_HEADER), plan: b.subarray(ENGINE_HEADER, ENGINE_HEADER + p).toString('utf8'), data: b.subarray(d, d + size) };
 }
@@ -72,8 +70,8 @@ export function mutateEngineFile(rng: Rng, bytes: Buffer, others: readonly Buffe
   if (parts === null || rng.chance(0.15)) return mutateBytes(rng, bytes, others);
   if (rng.chance(0.2)) {  // one header field (version, flags, P, D, data size) set to an edge value
     const out = Buffer.from(bytes);
-    const field = rng.pick([8, 12, 16, 24, 32]);
-    if (field < 16) out.writeUInt32LE(rng.pick([0, 1, 2, 3, 0xffffffff]), field);
+    const field = rng.pick([AT.version, AT.flags, AT.plan_length, AT.data_offset, AT.data_size]);
+    if (field < AT.plan_length) out.writeUInt32LE(rng.pick([0, 1, 2, 3, 0xffffffff]), field);
     else writeU64(out, field, rng.chance(0.5) ? rng.pick(EXTREME_U64) : out.readBigUInt64LE(field) + BigInt(rng.pick([-4096, -64, -1, 1, 64, 4096])));
     return out;
   }
@@ -83,10 +81,10 @@ export function mutateEngineFile(rng: Rng, bytes: Buffer, others: readonly Buffe
   let data = parts.data;
   if (rng.chance(0.15)) data = data.subarray(0, rng.int(data.length + 1));
   const head = Buffer.alloc(dataOffset, 0x20);
-  parts.head.copy(head, 0, 0, 16);
-  head.writeBigUInt64LE(BigInt(plan.length), 16);
-  head.writeBigUInt64LE(BigInt(dataOffset), 24);
-  head.writeBigUInt64LE(BigInt(rng.chance(0.9) ? parts.data.length : data.length), 32);
+  parts.head.copy(head, 0, 0, AT.plan_length);  // magic, version, flags
+  head.writeBigUInt64LE(BigInt(plan.length), AT.plan_length);
+  head.writeBigUInt64LE(BigInt(dataOffset), AT.data_offset);
+  head.writeBigUInt64LE(BigInt(rng.chance(0.9) ? parts.data.length : data.length), AT.data_size);
   plan.copy(head, ENGINE_HEADER);
   return Buffer.concat([head, data]);
 }

@@ -8,12 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "llmc/engine_format.generated.h"  // LLMC_ENGINE_FORMAT_VERSION, header layout (schema/engine-format.json)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define LLMC_API_VERSION 1
-#define LLMC_ENGINE_FORMAT_VERSION 2
 
 typedef enum llmc_status {
   LLMC_OK = 0,

@@ -1,12 +1,8 @@
-// Constants of the engine format (docs/engine-format.md). Bump FORMAT_VERSION with the spec and the C++ reader
-// (native/include/llmc/llmc.h LLMC_ENGINE_FORMAT_VERSION) on any structural change.
-export const FORMAT_VERSION = 2;   // 2: weight dtypes i8/u4/f8e4m3/i32 and linear_q (quantized engines); kv_cache.dtype f16/bf16/i8/f8e4m3;
-                                   //    rank<r>.engine per rank (sharded)
-export const MAGIC = Buffer.from([0x4c, 0x4c, 0x4d, 0x43, 0x45, 0x4e, 0x47, 0x00]); // "LLMCENG\0"
-export const HEADER_BYTES = 40;          // magic, version, flags, plan length, data offset, data size
-export const DATA_ALIGN = 4096;          // data section offset (page aligned for mmap)
-export const WEIGHT_ALIGN = 64;          // each weight's offset inside the data section
-export const KV_BLOCK_SIZE = 16;         // tokens per paged KV-cache block
+// Constants of the engine format (docs/engine-format.md). The format version, magic, header layout and alignments
+// are generated from schema/engine-format.json (the C++ reader gets the same values: llmc/engine_format.generated.h);
+// bump the version there, with the spec, on any structural change.
+export { DATA_ALIGN, FORMAT_VERSION, HEADER_BYTES, HEADER_OFFSETS, MAGIC, WEIGHT_ALIGN } from './format.generated.js';
+export const KV_BLOCK_SIZE = 16;         // tokens per paged KV-cache block (a build choice the plan records, not a format constant)
 
 export const ENGINE_FILE = 'rank0.engine';
 /** rank r's engine file (TensorRT-LLM's naming); a one-rank engine has rank0.engine alone. */

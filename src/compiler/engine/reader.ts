@@ -7,7 +7,7 @@ import { fail } from '../../errors.js';
 import { SCHEMA_HASH } from '../ir/ops.generated.js';
 import { dtypeBytes, WEIGHT_DTYPES } from '../ir/graph.js';
 import { planShapeProblem } from './plan-shape.js';
-import { DATA_ALIGN, ENGINE_FILE, FORMAT_VERSION, HEADER_BYTES, MAGIC, MANIFEST_FILE, type Plan, rankFile } from './format.js';
+import { DATA_ALIGN, ENGINE_FILE, FORMAT_VERSION, HEADER_BYTES, HEADER_OFFSETS as AT, MAGIC, MANIFEST_FILE, type Plan, rankFile } from './format.js';
 import { parseJson } from '../../json-depth.js';
 
 export interface EngineHeader {
@@ -66,12 +66,12 @@ export function readPlan(dirArg: string, rank = 0): EnginePlan {
     if (fileSize < HEADER_BYTES) bad(`file too short for the ${HEADER_BYTES}-byte header (${fileSize} bytes)`);
     const h = Buffer.alloc(HEADER_BYTES);
     readSync(fd, h, 0, HEADER_BYTES, 0);
-    if (!h.subarray(0, 8).equals(MAGIC)) bad('not an llmc engine file (bad magic)');
-    const formatVersion = h.readUInt32LE(8);
+    if (!h.subarray(AT.magic, AT.magic + MAGIC.length).equals(MAGIC)) bad('not an llmc engine file (bad magic)');
+    const formatVersion = h.readUInt32LE(AT.version);
     if (formatVersion !== FORMAT_VERSION) fail('VERSION', `${path} has format version ${formatVersion}; this llmc reads version ${FORMAT_VERSION}`, rebuildHint(dir));
     const header: EngineHeader = {
-      formatVersion, flags: h.readUInt32LE(12), planLength: Number(h.readBigUInt64LE(16)),
-      dataOffset: Number(h.readBigUInt64LE(24)), dataSize: Number(h.readBigUInt64LE(32)), fileSize,
+      formatVersion, flags: h.readUInt32LE(AT.flags), planLength: Number(h.readBigUInt64LE(AT.plan_length)),
+      dataOffset: Number(h.readBigUInt64LE(AT.data_offset)), dataSize: Number(h.readBigUInt64LE(AT.data_size)), fileSize,
     };
     if (header.flags !== 0) bad(`unknown header flags ${header.flags}`);
     if (HEADER_BYTES + header.planLength > fileSize) bad(`plan length ${header.planLength} runs past the end of the file (${fileSize} bytes)`);
