@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FORMAT_VERSION } from '../compiler/engine/format.generated.js';
 import { SCHEMA_HASH } from '../compiler/ir/ops.generated.js';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -41,27 +42,33 @@ export function scratchRoot(label: string): string {
   return dir;
 }
 
+const engineCache = () => join(tmpdir(), `llmc-fuzz-engines-${SCHEMA_HASH}-f${FORMAT_VERSION}`);
+
+/** An engine built once per op schema and format version into the cache, by `build(outDir)`; returns its dir. */
+export async function cachedEngine(name: string, build: (outDir: string) => Promise<unknown>): Promise<string> {
+  const dir = join(engineCache(), name.replace(/[^a-z0-9_-]/gi, '_'));
+  if (!existsSync(join(dir, 'config.json'))) {
+    // Built under a name of this process's own, then renamed: fuzzers started together never share a build.
+    const mine = `${dir}.${process.pid}`;
+    await build(mine);
+    try {
+      renameSync(mine, dir);
+    } catch {
+      rmSync(mine, { recursive: true, force: true });  // another process got there first: use its engine
+    }
+  }
+  return dir;
+}
+
 /** Engines built from fixtures, cached per op schema (a corpus of real rank0.engine files and manifests). */
 export async function fixtureEngines(names: readonly string[]): Promise<[string, string][]> {
   const { buildEngine } = await import('../compiler/build.js');
-  const cache = join(tmpdir(), `llmc-fuzz-engines-${SCHEMA_HASH}`);
   const out: [string, string][] = [];
   for (const name of names) {
-    const dir = join(cache, name.replace(/[^a-z0-9_-]/gi, '_'));
-    if (!existsSync(join(dir, 'config.json'))) {
-      // Built under a name of this process's own, then renamed: fuzzers started together never share a build.
-      const mine = `${dir}.${process.pid}`;
-      const dummy = name.startsWith('dummy:');
-      await buildEngine(dummy
-        ? { dummyWeights: true, config: name.slice(6), outDir: mine, force: true, maxSeqLen: 256 }
-        : { modelDir: join(goldenDir, name, 'model'), outDir: mine, force: true });
-      try {
-        renameSync(mine, dir);
-      } catch {
-        rmSync(mine, { recursive: true, force: true });  // another process got there first: use its engine
-      }
-    }
-    out.push([name, dir]);
+    const dummy = name.startsWith('dummy:');
+    out.push([name, await cachedEngine(name, (outDir) => buildEngine(dummy
+      ? { dummyWeights: true, config: name.slice(6), outDir, force: true, maxSeqLen: 256 }
+      : { modelDir: join(goldenDir, name, 'model'), outDir, force: true }))]);
   }
   return out;
 }

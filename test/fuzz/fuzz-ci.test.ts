@@ -10,13 +10,13 @@ const RUNS = 800;   // per target: about 30 s for all of them on a 2-core CI mac
 
 test(`every fuzz target, seed 1, ${RUNS} inputs each: no exception, hang or crash`, () => {
   const out = tempDir('llmc-fuzz-ci-');
-  const targets = 'safetensors,safetensors-sharded,hf-config,tokenizer,chat-template,engine,cli';
+  const targets = 'safetensors,safetensors-sharded,hf-config,tokenizer,chat-template,engine,cli,http';
   const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'fuzz', 'main.js'), '--target', targets, '--runs', String(RUNS),
     '--seed', '1', '--out', out, '--json'], { cwd: repoRoot, encoding: 'utf8', timeout: 240_000 });
   const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   if (r.status !== 0) throw new Error(`fuzz failed (exit ${r.status}); findings under ${out}\n${r.stdout}\n${r.stderr}`);
   const reports = JSON.parse(last) as { target: string; runs: number; findings: number; hangs: number; crashes: number; accepted: number; rejected: number }[];
-  expect(reports.map((x) => x.target).sort()).toEqual(['chat-template', 'cli', 'engine', 'hf-config', 'safetensors', 'safetensors-sharded', 'tokenizer']);
+  expect(reports.map((x) => x.target).sort()).toEqual(['chat-template', 'cli', 'engine', 'hf-config', 'http', 'safetensors', 'safetensors-sharded', 'tokenizer']);
   for (const x of reports) {
     expect({ target: x.target, runs: x.runs, bad: x.findings + x.hangs + x.crashes }).toEqual({ target: x.target, runs: RUNS, bad: 0 });
     // A target that rejects everything (a broken corpus) or accepts everything (a mutator that does nothing) tests little.
