@@ -7,6 +7,10 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Slot = { parent: Json[] | { [k: string]: Json }; key: string | number; value: Json };
 
 const DEEP_MARKER = '\u0000llmc-fuzz-deep\u0000';
+// Growth mutations (repeated elements, deep nesting spliced at every copy of the marker) are cut down to about this
+// many characters, so that rounds compounding them never build a string past V8's limit (was: a mutator
+// RangeError "Invalid string length" that ended the http run). Inputs under it are unchanged.
+const MAX_GROWTH_CHARS = 32 * 1024 * 1024;
 
 export const EXTREME_NUMBERS: readonly number[] = [
   0, -1, 1, -0, 0.5, 1.5, -2147483649, 2147483647, 2147483648, 4294967295, 4294967296, 2 ** 53, 2 ** 53 + 2,
@@ -74,7 +78,9 @@ export function mutateJsonValue(rng: Rng, doc: Json, rounds: number): string {
       case 10: {  // array: empty it or repeat an element many times
         if (Array.isArray(s.value) && s.value.length && rng.chance(0.5)) {
           const el = s.value[0];
-          set(s, Array.from({ length: rng.pick([100, 10000]) }, () => structuredClone(el)));
+          const each = (JSON.stringify(el) ?? 'null').length + 1;
+          const length = Math.max(1, Math.min(rng.pick([100, 10000]), Math.floor(MAX_GROWTH_CHARS / each)));
+          set(s, Array.from({ length }, () => structuredClone(el)));
         } else if (Array.isArray(s.value)) set(s, []);
         else set(s, typeof s.value === 'string' ? String(rng.pick(EXTREME_NUMBERS)) : String(s.value));
         break;
@@ -86,7 +92,8 @@ export function mutateJsonValue(rng: Rng, doc: Json, rounds: number): string {
   }
   let text = JSON.stringify(doc) ?? 'null';
   if (deep > 0) {
-    const depth = rng.pick([300, 5000, 100000]);
+    const markers = text.split(JSON.stringify(DEEP_MARKER)).length - 1;
+    const depth = Math.max(1, Math.min(rng.pick([300, 5000, 100000]), Math.floor(MAX_GROWTH_CHARS / (6 * Math.max(1, markers)))));
     const open = rng.chance(0.5) ? '['.repeat(depth) : '{"a":'.repeat(depth);
     const close = open[0] === '[' ? ']'.repeat(depth) : '}'.repeat(depth);
     text = text.split(JSON.stringify(DEEP_MARKER)).join(`${open}1${close}`);

@@ -154,3 +154,24 @@ test('a chat template with a 100,000-space run is refused at once (was: a 10 s q
   expectLlmcError(() => renderChatTemplate('x'.repeat(300 * 1024), [], {}), /is 307200 characters long, over the 262144/);
   expect(performance.now() - started).toBeLessThan(5000);
 });
+
+test('request fields and a model name with a line break give one-line errors (was: the name echoed with its \\n)', async () => {
+  // llmc serve on kjv-tiny over HTTP, each response held to the http fuzz target's contract (checkResponse).
+  const { buildKjvEngine, startServer } = await import('../serve/helpers.js');
+  const { checkResponse } = await import('../../src/fuzz/targets/http.js');
+  const s = await startServer(buildKjvEngine());
+  try {
+    const cases: [string, unknown, RegExp][] = [
+      ['/v1/chat/completions', { messages: [{ role: 'user', content: 'hi' }], 'stream_opti\ns': true }, /^HTTP 400: unknown field `stream_opti\\ns`/],
+      ['/v1/completions', { prompt: 'x', stream_options: { 'a\r\nb': true } }, /^HTTP 400: unknown field `stream_options\.a\\r\\nb`/],
+      ['/v1/completions', { prompt: 'x', model: 'kjv\nother', max_tokens: 1 }, /^HTTP 404: The model `kjv\\nother` does not exist/],
+    ];
+    for (const [url, body, pattern] of cases) {
+      const res = await fetch(`${s.url}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const text = await res.text();
+      expectLlmcError(() => checkResponse(res.status, res.headers.get('content-type') ?? '', text, url), pattern);
+    }
+  } finally {
+    await s.close();
+  }
+}, 120_000);

@@ -54,7 +54,7 @@ async function start(): Promise<LlmcServer> {
   return server;
 }
 
-const oneLine = (s: unknown) => typeof s === 'string' && s.length > 0 && !s.includes('\n');
+const oneLine = (s: unknown) => typeof s === 'string' && s.length > 0 && !/[\r\n]/.test(s);
 
 /** Throws an Error (a finding) unless the response keeps the contract above; a clean 4xx is thrown as the
  *  LlmcError it stands for, so the harness counts it as a rejection. */
