@@ -175,3 +175,11 @@ test('request fields and a model name with a line break give one-line errors (wa
     await s.close();
   }
 }, 120_000);
+
+test('http seed 1000 input 9256: compounding mutations stay under the growth cap (was: a mutator RangeError ending the run)', async () => {
+  const { httpTarget } = await import('../../src/fuzz/targets/http.js');
+  const { makeCase } = await import('../../src/fuzz/worker.js');
+  const c = makeCase(httpTarget, await httpTarget.corpus(), 1000, 9256);
+  expect(c.files['body.json'].length).toBeGreaterThan(16 * 1024 * 1024);   // still a huge body: the cap cut it, not away
+  expect(c.files['body.json'].length).toBeLessThan(40 * 1024 * 1024);
+});
