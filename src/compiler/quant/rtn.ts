@@ -16,7 +16,6 @@ export interface QuantizedRows {
   offsets: Float32Array | null;
 }
 
-const roundHalfAway = (x: number) => Math.sign(x) * Math.round(Math.abs(x));
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
 
 /** Whether a scheme stores offsets (the linear_q `offsets` input). */
@@ -36,12 +35,14 @@ export function quantizeRows(w: Float32Array, inF: number, s: QuantScheme): Quan
   const codes = new Float32Array(w.length);
   const scales = new Float32Array(n * ng);
   const offsets = schemeHasOffsets(s) ? new Float32Array(n * ng) : null;
+  // The code loops are written once per scheme (no switch per element): this loop is most of a quantized build.
+  const encode = s.kind === 'int8' ? encodeInt8 : s.kind === 'fp8' ? encodeFp8 : s.symmetric ? encodeInt4Sym : encodeInt4Asym;
   for (let r = 0; r < n; r++) {
     for (let k = 0; k < ng; k++) {
       const base = r * inF + k * g;
       let lo = 0, hi = 0;
-      for (let i = 0; i < g; i++) {
-        const v = w[base + i];
+      for (let i = base; i < base + g; i++) {
+        const v = w[i];
         if (v < lo) lo = v;
         if (v > hi) hi = v;
       }
@@ -57,19 +58,39 @@ export function quantizeRows(w: Float32Array, inF: number, s: QuantScheme): Quan
       if (s.kind === 'int4') zero = s.symmetric ? 8 : clamp(Math.round(-lo / scale), 0, 15);
       scales[r * ng + k] = scale;
       if (offsets) offsets[r * ng + k] = Math.fround(-scale * zero);
-      for (let i = 0; i < g; i++) {
-        const x = w[base + i] / scale;
-        let c: number;
-        switch (s.kind) {
-          case 'int8': c = clamp(roundHalfAway(x), -127, 127); break;
-          case 'fp8': c = fp8e4m3ToF32(f32ToFp8e4m3(x)); break;
-          case 'int4': c = s.symmetric ? clamp(roundHalfAway(x), -7, 7) + 8 : clamp(roundHalfAway(x) + zero, 0, 15); break;
-        }
-        codes[base + i] = c;
-      }
+      encode(w, codes, base, base + g, scale, zero);
     }
   }
   return { codes, scales, offsets };
+}
+
+// codes[i] for w[i], i in [from, to): w / scale rounded half away from zero (Math.round on |x|), then clamped.
+function encodeInt8(w: Float32Array, codes: Float32Array, from: number, to: number, scale: number): void {
+  for (let i = from; i < to; i++) {
+    const x = w[i] / scale;
+    const c = x >= 0 ? Math.round(x) : -Math.round(-x);
+    codes[i] = c > 127 ? 127 : c < -127 ? -127 : c;
+  }
+}
+
+function encodeInt4Sym(w: Float32Array, codes: Float32Array, from: number, to: number, scale: number): void {
+  for (let i = from; i < to; i++) {
+    const x = w[i] / scale;
+    const c = x >= 0 ? Math.round(x) : -Math.round(-x);
+    codes[i] = (c > 7 ? 7 : c < -7 ? -7 : c) + 8;
+  }
+}
+
+function encodeInt4Asym(w: Float32Array, codes: Float32Array, from: number, to: number, scale: number, zero: number): void {
+  for (let i = from; i < to; i++) {
+    const x = w[i] / scale;
+    const c = (x >= 0 ? Math.round(x) : -Math.round(-x)) + zero;
+    codes[i] = c > 15 ? 15 : c < 0 ? 0 : c;
+  }
+}
+
+function encodeFp8(w: Float32Array, codes: Float32Array, from: number, to: number, scale: number): void {
+  for (let i = from; i < to; i++) codes[i] = fp8e4m3ToF32(f32ToFp8e4m3(w[i] / scale));
 }
 
 /** W = scale * code + offset, as the kernels compute it (for tests and the accuracy report). */
