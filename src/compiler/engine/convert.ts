@@ -76,12 +76,14 @@ export function f32ToBf16(v: number): number {
   return f32BitsToBf16(u32[0]);
 }
 
-function encodeInts(data: Float32Array, bytes: number, min: number, max: number, put: (out: Buffer, i: number, v: number) => void): Buffer {
+function encodeInts(data: Float32Array, bytes: 1 | 4, min: number, max: number): Buffer {
   const out = Buffer.alloc(data.length * bytes);
+  // Buffer.alloc never pools (byteOffset 0), so the typed view is direct; the host is little-endian (above).
+  const dst = bytes === 1 ? new Int8Array(out.buffer, out.byteOffset, data.length) : new Int32Array(out.buffer, out.byteOffset, data.length);
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
     if (!(Number.isInteger(v) && v >= min && v <= max)) throw new Error(`integer code ${v} is outside [${min}, ${max}]`);
-    put(out, i, v);
+    dst[i] = v;
   }
   return out;
 }
@@ -126,8 +128,8 @@ export function decodeToF32(buf: Buffer, dtype: CheckpointDType | WeightDType): 
  */
 export function encodeFromF32(data: Float32Array, dtype: WeightDType, cols = data.length): Buffer {
   switch (dtype) {
-    case 'i8': return encodeInts(data, 1, -128, 127, (out, i, v) => out.writeInt8(v, i));
-    case 'i32': return encodeInts(data, 4, -(2 ** 31), 2 ** 31 - 1, (out, i, v) => out.writeInt32LE(v, 4 * i));
+    case 'i8': return encodeInts(data, 1, -128, 127);
+    case 'i32': return encodeInts(data, 4, -(2 ** 31), 2 ** 31 - 1);
     case 'u4': {
       const rows = data.length / cols, rowBytes = Math.ceil(cols / 2);
       const out = Buffer.alloc(rows * rowBytes);
