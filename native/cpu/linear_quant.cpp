@@ -104,61 +104,123 @@ LLMC_AVX2 inline __m256 codes8(DType qt, const uint8_t* row, int64_t k) {
 }
 
 
-// Decode: one output row o against NT tokens (NT <= kTokTile). xsum: [rows, ng] group sums of x (offsets only).
-template <int NT>
-LLMC_AVX2 void gemv_row(const float* x, int64_t in, const QuantWeight& w, int64_t o, const float* xsum, int64_t ng,
-                        float* res) {
+template <DType QT>
+LLMC_AVX2 inline __m256 codes8_of(const uint8_t* row, int64_t k) {
+  if constexpr (QT == DType::i8) return codes8_i8(row, k);
+  else if constexpr (QT == DType::u4) return codes8_u4(row, k);
+  else return codes8_f8(row, k);
+}
+
+// Decode: NR output rows o0.. against NT tokens (NT <= kTokTile); res[t * NR + r]. xsum: [rows, ng] group sums of x
+// (offsets only). Every (token, row, u) pair has its own accumulator, so NT * NR * U independent FMA chains hide the
+// FMA latency (one chain per row was latency-bound at a fraction of the read bandwidth); each x vector is loaded
+// once for the NR rows. Per group the partial sums are scaled once and the offset term is offset * sum(x in group).
+template <DType QT, int NT, int NR>
+LLMC_AVX2 void gemv_rows(const float* x, int64_t in, const QuantWeight& w, int64_t o0, const float* xsum, int64_t ng,
+                         float* res) {
+  constexpr int U = NT * NR >= 8 ? 1 : 2;  // k unroll: a second set of accumulators when the tile has few chains
   const int64_t gs = w.group_size;
-  const uint8_t* row = static_cast<const uint8_t*>(w.q) + o * row_bytes(w.qt, in);
-  const float unit = code_unit(w.qt);
-  __m256 tot[NT];
-  float tail[NT] = {};
-  for (int t = 0; t < NT; ++t) tot[t] = _mm256_setzero_ps();
+  const uint8_t* row[NR];
+  for (int r = 0; r < NR; ++r) row[r] = static_cast<const uint8_t*>(w.q) + (o0 + r) * row_bytes(QT, in);
+  const float* sc = w.scales + o0 * ng;                          // [NR, ng]
+  const float* of = w.offsets ? w.offsets + o0 * ng : nullptr;   // [NR, ng]
+  const float unit = code_unit(QT);
+  __m256 tot[NT][NR];
+  float tail[NT][NR] = {};
+  for (int t = 0; t < NT; ++t)
+    for (int r = 0; r < NR; ++r) tot[t][r] = _mm256_setzero_ps();
   for (int64_t g = 0; g < ng; ++g) {
-    __m256 acc[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    __m256 acc[U][NT][NR];
+    for (int u = 0; u < U; ++u)
+      for (int t = 0; t < NT; ++t)
+        for (int r = 0; r < NR; ++r) acc[u][t][r] = _mm256_setzero_ps();
     int64_t k = g * gs;
     const int64_t end = k + gs;
-    if (w.qt == DType::u4) {
-      for (; k + 32 <= end; k += 32) {
-        __m256 qv[4];
-        codes32_u4(row, k, qv);
-        for (int u = 0; u < 4; ++u)
-          for (int t = 0; t < NT; ++t) acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * in + k + 8 * u), qv[u], acc[t]);
+    if constexpr (QT == DType::u4) {
+      for (; k + 32 <= end; k += 32)
+        for (int r = 0; r < NR; ++r) {
+          __m256 qv[4];
+          codes32_u4(row[r], k, qv);
+          for (int c = 0; c < 4; ++c)
+            for (int t = 0; t < NT; ++t)
+              acc[c % U][t][r] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * in + k + 8 * c), qv[c], acc[c % U][t][r]);
+        }
+    } else {
+      for (; k + 8 * U <= end; k += 8 * U)
+        for (int u = 0; u < U; ++u) {
+          __m256 xv[NT];
+          for (int t = 0; t < NT; ++t) xv[t] = _mm256_loadu_ps(x + t * in + k + 8 * u);
+          for (int r = 0; r < NR; ++r) {
+            const __m256 qv = codes8_of<QT>(row[r], k + 8 * u);
+            for (int t = 0; t < NT; ++t) acc[u][t][r] = _mm256_fmadd_ps(xv[t], qv, acc[u][t][r]);
+          }
+        }
+    }
+    for (; k + 8 <= end; k += 8)
+      for (int r = 0; r < NR; ++r) {
+        const __m256 qv = codes8_of<QT>(row[r], k);
+        for (int t = 0; t < NT; ++t) acc[0][t][r] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * in + k), qv, acc[0][t][r]);
       }
+    for (int r = 0; r < NR; ++r) {
+      const float s = sc[r * ng + g];
+      const __m256 sv = _mm256_set1_ps(s * unit);
+      for (int t = 0; t < NT; ++t) {
+        __m256 a = acc[0][t][r];
+        if constexpr (U == 2) a = _mm256_add_ps(a, acc[1][t][r]);
+        tot[t][r] = _mm256_fmadd_ps(a, sv, tot[t][r]);
+      }
+      for (int64_t j = k; j < end; ++j)  // group sizes that are not a multiple of 8
+        for (int t = 0; t < NT; ++t) tail[t][r] += s * (x[t * in + j] * code_at(row[r], QT, j));
+      if (of)
+        for (int t = 0; t < NT; ++t) tail[t][r] += of[r * ng + g] * xsum[t * ng + g];
     }
-    for (; k + 8 <= end; k += 8) {
-      const __m256 qv = codes8(w.qt, row, k);
-      for (int t = 0; t < NT; ++t) acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * in + k), qv, acc[t]);
-    }
-    const float s = w.scales[o * ng + g];
-    const __m256 sv = _mm256_set1_ps(s * unit);
-    for (int t = 0; t < NT; ++t) tot[t] = _mm256_fmadd_ps(acc[t], sv, tot[t]);
-    for (; k < end; ++k)  // group sizes that are not a multiple of 8
-      for (int t = 0; t < NT; ++t) tail[t] += s * (x[t * in + k] * code_at(row, w.qt, k));
-    if (w.offsets)
-      for (int t = 0; t < NT; ++t) tail[t] += w.offsets[o * ng + g] * xsum[t * ng + g];
   }
-  for (int t = 0; t < NT; ++t) res[t] = avx2::hsum(tot[t]) + tail[t];
+  for (int t = 0; t < NT; ++t)
+    for (int r = 0; r < NR; ++r) res[t * NR + r] = avx2::hsum(tot[t][r]) + tail[t][r];
+}
+
+// NR rows from o0 for every token tile of the call; y[t, o0 + r] for t < rows.
+template <DType QT, int NR>
+LLMC_AVX2 void gemv_block(const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
+                          const float* xsum, int64_t ng, int64_t o0, float* y) {
+  float res[kTokTile * NR];
+  for (int64_t t = 0; t < rows; t += kTokTile) {
+    const int64_t nt = std::min(kTokTile, rows - t);
+    const float* xt = x + t * in;
+    const float* st = xsum ? xsum + t * ng : nullptr;
+    switch (nt) {
+      case 4: gemv_rows<QT, 4, NR>(xt, in, w, o0, st, ng, res); break;
+      case 3: gemv_rows<QT, 3, NR>(xt, in, w, o0, st, ng, res); break;
+      case 2: gemv_rows<QT, 2, NR>(xt, in, w, o0, st, ng, res); break;
+      default: gemv_rows<QT, 1, NR>(xt, in, w, o0, st, ng, res); break;
+    }
+    for (int64_t u = 0; u < nt; ++u)
+      for (int r = 0; r < NR; ++r) y[(t + u) * out + o0 + r] = res[u * NR + r];
+  }
+}
+
+// Rows in blocks of kRowTile (token tiles inner, so a block's codes are read from memory once), the rest one by one.
+constexpr int kRowTile = 4;
+
+template <DType QT>
+LLMC_AVX2 void gemv_range_t(const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
+                            const float* xsum, int64_t j0, int64_t j1, float* y) {
+  const int64_t ng = in / w.group_size;
+  int64_t o = j0;
+  if (rows <= 2) {
+    for (; o + kRowTile <= j1; o += kRowTile) gemv_block<QT, kRowTile>(x, rows, in, w, out, xsum, ng, o, y);
+  } else {  // 3-4 tokens per tile: 2 rows per call keep the accumulators in registers
+    for (; o + 2 <= j1; o += 2) gemv_block<QT, 2>(x, rows, in, w, out, xsum, ng, o, y);
+  }
+  for (; o < j1; ++o) gemv_block<QT, 1>(x, rows, in, w, out, xsum, ng, o, y);
 }
 
 LLMC_AVX2 void gemv_range(const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
                           const float* xsum, int64_t j0, int64_t j1, float* y) {
-  const int64_t ng = in / w.group_size;
-  float res[kTokTile];
-  for (int64_t o = j0; o < j1; ++o) {
-    for (int64_t t = 0; t < rows; t += kTokTile) {
-      const int64_t nt = std::min(kTokTile, rows - t);
-      const float* xt = x + t * in;
-      const float* st = xsum ? xsum + t * ng : nullptr;
-      switch (nt) {
-        case 4: gemv_row<4>(xt, in, w, o, st, ng, res); break;
-        case 3: gemv_row<3>(xt, in, w, o, st, ng, res); break;
-        case 2: gemv_row<2>(xt, in, w, o, st, ng, res); break;
-        default: gemv_row<1>(xt, in, w, o, st, ng, res); break;
-      }
-      for (int64_t u = 0; u < nt; ++u) y[(t + u) * out + o] = res[u];
-    }
+  switch (w.qt) {
+    case DType::i8: gemv_range_t<DType::i8>(x, rows, in, w, out, xsum, j0, j1, y); break;
+    case DType::u4: gemv_range_t<DType::u4>(x, rows, in, w, out, xsum, j0, j1, y); break;
+    default: gemv_range_t<DType::f8e4m3>(x, rows, in, w, out, xsum, j0, j1, y); break;
   }
 }
 
