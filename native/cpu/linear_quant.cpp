@@ -81,20 +81,6 @@ LLMC_AVX2 inline __m256 codes8_u4(const uint8_t* row, int64_t k) {
   return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)));  // columns k..k+7 in order
 }
 
-// 32 u4 codes (16 bytes) at once: the decode path's inner step for groups of 32 and more.
-LLMC_AVX2 inline void codes32_u4(const uint8_t* row, int64_t k, __m256 out[4]) {
-  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2));
-  const __m128i mask = _mm_set1_epi8(0x0f);
-  const __m128i lo = _mm_and_si128(b, mask);
-  const __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), mask);
-  const __m128i a = _mm_unpacklo_epi8(lo, hi);  // columns k..k+15
-  const __m128i c = _mm_unpackhi_epi8(lo, hi);  // columns k+16..k+31
-  out[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(a));
-  out[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(a, 8)));
-  out[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c));
-  out[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(c, 8)));
-}
-
 LLMC_AVX2 inline __m256 codes8(DType qt, const uint8_t* row, int64_t k) {
   switch (qt) {
     case DType::i8: return codes8_i8(row, k);
@@ -137,13 +123,17 @@ LLMC_AVX2 void gemv_rows(const float* x, int64_t in, const QuantWeight& w, int64
     int64_t k = g * gs;
     const int64_t end = k + gs;
     if constexpr (QT == DType::u4) {
-      for (; k + 32 <= end; k += 32)
+      // x is split per 16 columns into evens then odds (split_u4_blocks), so a byte's low nibble meets x[k + i] and
+      // its high nibble x[k + 8 + i] with no unpacking: 8 bytes -> 8 dwords -> and / shift -> two f32 vectors.
+      for (; k + 16 <= end; k += 16)
         for (int r = 0; r < NR; ++r) {
-          __m256 qv[4];
-          codes32_u4(row[r], k, qv);
-          for (int c = 0; c < 4; ++c)
-            for (int t = 0; t < NT; ++t)
-              acc[c % U][t][r] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * in + k + 8 * c), qv[c], acc[c % U][t][r]);
+          const __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row[r] + k / 2)));
+          const __m256 lo = _mm256_cvtepi32_ps(_mm256_and_si256(b, _mm256_set1_epi32(15)));
+          const __m256 hi = _mm256_cvtepi32_ps(_mm256_srli_epi32(b, 4));
+          for (int t = 0; t < NT; ++t) {
+            acc[0][t][r] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * in + k), lo, acc[0][t][r]);
+            acc[U - 1][t][r] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * in + k + 8), hi, acc[U - 1][t][r]);
+          }
         }
     } else {
       for (; k + 8 * U <= end; k += 8 * U)
@@ -311,6 +301,25 @@ LLMC_AVX2 void range_avx2(const float* x, int64_t rows, int64_t in, const QuantW
 }
 }  // namespace quant
 
+namespace {
+// The AVX2 u4 decode path's x layout: within each group, every whole block of 16 columns is reordered to its 8 even
+// columns then its 8 odd ones (the columns of the low and high nibbles of 8 code bytes); the rest stays in order.
+void split_u4_blocks(const float* x, int64_t rows, int64_t in, int64_t gs, float* xd) {  // x, xd: [rows, in]
+  for (int64_t t = 0; t < rows; ++t)
+    for (int64_t g0 = 0; g0 < in; g0 += gs) {
+      const float* src = x + t * in;
+      float* dst = xd + t * in;
+      int64_t k = g0;
+      for (; k + 16 <= g0 + gs; k += 16)
+        for (int i = 0; i < 8; ++i) {
+          dst[k + i] = src[k + 2 * i];
+          dst[k + 8 + i] = src[k + 2 * i + 1];
+        }
+      for (; k < g0 + gs; ++k) dst[k] = src[k];
+    }
+}
+}  // namespace
+
 void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
               const void* bias, DType bt, float* y) {
   if (rows <= 0 || out <= 0) return;
@@ -354,6 +363,12 @@ void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const 
         for (int64_t i = g * w.group_size; i < (g + 1) * w.group_size; ++i) s += x[t * in + i];
         xsum[size_t(t * ng + g)] = s;
       }
+  }
+  std::vector<float> xd;  // [rows, in]: x for the AVX2 u4 decode path (split_u4_blocks)
+  if (simd && level < Simd::avx512 && w.qt == DType::u4 && rows <= kGemvMaxRows) {
+    xd.resize(size_t(rows * in));
+    split_u4_blocks(x, rows, in, w.group_size, xd.data());
+    x = xd.data();
   }
   pool.parallel_for(out, grain, [&](int64_t j0, int64_t j1, int) {
     const float* xs = xsum.empty() ? nullptr : xsum.data();
