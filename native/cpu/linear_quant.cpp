@@ -81,20 +81,6 @@ LLMC_AVX2 inline __m256 codes8_u4(const uint8_t* row, int64_t k) {
   return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)));  // columns k..k+7 in order
 }
 
-// 32 u4 codes (16 bytes) at once: the decode path's inner step for groups of 32 and more.
-LLMC_AVX2 inline void codes32_u4(const uint8_t* row, int64_t k, __m256 out[4]) {
-  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k / 2));
-  const __m128i mask = _mm_set1_epi8(0x0f);
-  const __m128i lo = _mm_and_si128(b, mask);
-  const __m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), mask);
-  const __m128i a = _mm_unpacklo_epi8(lo, hi);  // columns k..k+15
-  const __m128i c = _mm_unpackhi_epi8(lo, hi);  // columns k+16..k+31
-  out[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(a));
-  out[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(a, 8)));
-  out[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(c));
-  out[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(c, 8)));
-}
-
 LLMC_AVX2 inline __m256 codes8(DType qt, const uint8_t* row, int64_t k) {
   switch (qt) {
     case DType::i8: return codes8_i8(row, k);
@@ -104,61 +90,129 @@ LLMC_AVX2 inline __m256 codes8(DType qt, const uint8_t* row, int64_t k) {
 }
 
 
-// Decode: one output row o against NT tokens (NT <= kTokTile). xsum: [rows, ng] group sums of x (offsets only).
-template <int NT>
-LLMC_AVX2 void gemv_row(const float* x, int64_t in, const QuantWeight& w, int64_t o, const float* xsum, int64_t ng,
-                        float* res) {
+template <DType QT>
+LLMC_AVX2 inline __m256 codes8_of(const uint8_t* row, int64_t k) {
+  if constexpr (QT == DType::i8) return codes8_i8(row, k);
+  else if constexpr (QT == DType::u4) return codes8_u4(row, k);
+  else return codes8_f8(row, k);
+}
+
+// Decode: NR output rows o0.. against NT tokens (NT <= kTokTile); res[t * NR + r]. xsum: [rows, ng] group sums of x
+// (offsets only). Every (token, row, u) pair has its own accumulator, so NT * NR * U independent FMA chains hide the
+// FMA latency (one chain per row was latency-bound at a fraction of the read bandwidth); each x vector is loaded
+// once for the NR rows. Per group the partial sums are scaled once and the offset term is offset * sum(x in group).
+template <DType QT, int NT, int NR>
+LLMC_AVX2 void gemv_rows(const float* x, int64_t in, const QuantWeight& w, int64_t o0, const float* xsum, int64_t ng,
+                         float* res) {
+  constexpr int U = NT * NR >= 8 ? 1 : NT * NR >= 4 ? 2 : 4;  // k unroll: a second set of accumulators when the tile has few chains
   const int64_t gs = w.group_size;
-  const uint8_t* row = static_cast<const uint8_t*>(w.q) + o * row_bytes(w.qt, in);
-  const float unit = code_unit(w.qt);
-  __m256 tot[NT];
-  float tail[NT] = {};
-  for (int t = 0; t < NT; ++t) tot[t] = _mm256_setzero_ps();
+  const uint8_t* row[NR];
+  for (int r = 0; r < NR; ++r) row[r] = static_cast<const uint8_t*>(w.q) + (o0 + r) * row_bytes(QT, in);
+  const float* sc = w.scales + o0 * ng;                          // [NR, ng]
+  const float* of = w.offsets ? w.offsets + o0 * ng : nullptr;   // [NR, ng]
+  const float unit = code_unit(QT);
+  __m256 tot[NT][NR];
+  float tail[NT][NR] = {};
+  for (int t = 0; t < NT; ++t)
+    for (int r = 0; r < NR; ++r) tot[t][r] = _mm256_setzero_ps();
   for (int64_t g = 0; g < ng; ++g) {
-    __m256 acc[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    __m256 acc[U][NT][NR];
+    for (int u = 0; u < U; ++u)
+      for (int t = 0; t < NT; ++t)
+        for (int r = 0; r < NR; ++r) acc[u][t][r] = _mm256_setzero_ps();
     int64_t k = g * gs;
     const int64_t end = k + gs;
-    if (w.qt == DType::u4) {
-      for (; k + 32 <= end; k += 32) {
-        __m256 qv[4];
-        codes32_u4(row, k, qv);
-        for (int u = 0; u < 4; ++u)
-          for (int t = 0; t < NT; ++t) acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * in + k + 8 * u), qv[u], acc[t]);
+    if constexpr (QT == DType::u4) {
+      // x is split per 16 columns into evens then odds (split_u4_blocks), so a byte's low nibble meets x[k + i] and
+      // its high nibble x[k + 8 + i] with no unpacking: 8 bytes -> 8 dwords -> and / shift -> two f32 vectors.
+      for (; k + 16 <= end; k += 16)
+        for (int r = 0; r < NR; ++r) {
+          const __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row[r] + k / 2)));
+          const __m256 lo = _mm256_cvtepi32_ps(_mm256_and_si256(b, _mm256_set1_epi32(15)));
+          const __m256 hi = _mm256_cvtepi32_ps(_mm256_srli_epi32(b, 4));
+          for (int t = 0; t < NT; ++t) {
+            acc[0][t][r] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * in + k), lo, acc[0][t][r]);
+            acc[U - 1][t][r] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * in + k + 8), hi, acc[U - 1][t][r]);
+          }
+        }
+    } else {
+      for (; k + 8 * U <= end; k += 8 * U)
+        for (int u = 0; u < U; ++u) {
+          __m256 xv[NT];
+          for (int t = 0; t < NT; ++t) xv[t] = _mm256_loadu_ps(x + t * in + k + 8 * u);
+          for (int r = 0; r < NR; ++r) {
+            const __m256 qv = codes8_of<QT>(row[r], k + 8 * u);
+            for (int t = 0; t < NT; ++t) acc[u][t][r] = _mm256_fmadd_ps(xv[t], qv, acc[u][t][r]);
+          }
+        }
+    }
+    for (; k + 8 <= end; k += 8)
+      for (int r = 0; r < NR; ++r) {
+        const __m256 qv = codes8_of<QT>(row[r], k);
+        for (int t = 0; t < NT; ++t) acc[0][t][r] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * in + k), qv, acc[0][t][r]);
       }
+    for (int r = 0; r < NR; ++r) {
+      const float s = sc[r * ng + g];
+      const __m256 sv = _mm256_set1_ps(s * unit);
+      for (int t = 0; t < NT; ++t) {
+        __m256 a = acc[0][t][r];
+        for (int u = 1; u < U; ++u) a = _mm256_add_ps(a, acc[u][t][r]);
+        tot[t][r] = _mm256_fmadd_ps(a, sv, tot[t][r]);
+      }
+      for (int64_t j = k; j < end; ++j)  // group sizes that are not a multiple of 8
+        for (int t = 0; t < NT; ++t) tail[t][r] += s * (x[t * in + j] * code_at(row[r], QT, j));
+      if (of)
+        for (int t = 0; t < NT; ++t) tail[t][r] += of[r * ng + g] * xsum[t * ng + g];
     }
-    for (; k + 8 <= end; k += 8) {
-      const __m256 qv = codes8(w.qt, row, k);
-      for (int t = 0; t < NT; ++t) acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(x + t * in + k), qv, acc[t]);
-    }
-    const float s = w.scales[o * ng + g];
-    const __m256 sv = _mm256_set1_ps(s * unit);
-    for (int t = 0; t < NT; ++t) tot[t] = _mm256_fmadd_ps(acc[t], sv, tot[t]);
-    for (; k < end; ++k)  // group sizes that are not a multiple of 8
-      for (int t = 0; t < NT; ++t) tail[t] += s * (x[t * in + k] * code_at(row, w.qt, k));
-    if (w.offsets)
-      for (int t = 0; t < NT; ++t) tail[t] += w.offsets[o * ng + g] * xsum[t * ng + g];
   }
-  for (int t = 0; t < NT; ++t) res[t] = avx2::hsum(tot[t]) + tail[t];
+  for (int t = 0; t < NT; ++t)
+    for (int r = 0; r < NR; ++r) res[t * NR + r] = avx2::hsum(tot[t][r]) + tail[t][r];
+}
+
+// NR rows from o0 for every token tile of the call; y[t, o0 + r] for t < rows.
+template <DType QT, int NR>
+LLMC_AVX2 void gemv_block(const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
+                          const float* xsum, int64_t ng, int64_t o0, float* y) {
+  float res[kTokTile * NR];
+  for (int64_t t = 0; t < rows; t += kTokTile) {
+    const int64_t nt = std::min(kTokTile, rows - t);
+    const float* xt = x + t * in;
+    const float* st = xsum ? xsum + t * ng : nullptr;
+    switch (nt) {
+      case 4: gemv_rows<QT, 4, NR>(xt, in, w, o0, st, ng, res); break;
+      case 3: gemv_rows<QT, 3, NR>(xt, in, w, o0, st, ng, res); break;
+      case 2: gemv_rows<QT, 2, NR>(xt, in, w, o0, st, ng, res); break;
+      default: gemv_rows<QT, 1, NR>(xt, in, w, o0, st, ng, res); break;
+    }
+    for (int64_t u = 0; u < nt; ++u)
+      for (int r = 0; r < NR; ++r) y[(t + u) * out + o0 + r] = res[u * NR + r];
+  }
+}
+
+// Rows in blocks of kRowTile (token tiles inner, so a block's codes are read from memory once), the rest one by one.
+// kRowTile 1 for 1-2 tokens: several rows per call interleave several streams through memory, which measured slower
+// from DRAM (llmc bench: 4 rows 45 tok/s vs 58 for main; 1 row with 4 accumulators 49 vs 34 at higher load).
+constexpr int kRowTile = 1;
+
+template <DType QT>
+LLMC_AVX2 void gemv_range_t(const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
+                            const float* xsum, int64_t j0, int64_t j1, float* y) {
+  const int64_t ng = in / w.group_size;
+  int64_t o = j0;
+  if (rows <= 2) {
+    for (; o + kRowTile <= j1; o += kRowTile) gemv_block<QT, kRowTile>(x, rows, in, w, out, xsum, ng, o, y);
+  } else {  // 3-4 tokens per tile: 2 rows per call keep the accumulators in registers
+    for (; o + 2 <= j1; o += 2) gemv_block<QT, 2>(x, rows, in, w, out, xsum, ng, o, y);
+  }
+  for (; o < j1; ++o) gemv_block<QT, 1>(x, rows, in, w, out, xsum, ng, o, y);
 }
 
 LLMC_AVX2 void gemv_range(const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
                           const float* xsum, int64_t j0, int64_t j1, float* y) {
-  const int64_t ng = in / w.group_size;
-  float res[kTokTile];
-  for (int64_t o = j0; o < j1; ++o) {
-    for (int64_t t = 0; t < rows; t += kTokTile) {
-      const int64_t nt = std::min(kTokTile, rows - t);
-      const float* xt = x + t * in;
-      const float* st = xsum ? xsum + t * ng : nullptr;
-      switch (nt) {
-        case 4: gemv_row<4>(xt, in, w, o, st, ng, res); break;
-        case 3: gemv_row<3>(xt, in, w, o, st, ng, res); break;
-        case 2: gemv_row<2>(xt, in, w, o, st, ng, res); break;
-        default: gemv_row<1>(xt, in, w, o, st, ng, res); break;
-      }
-      for (int64_t u = 0; u < nt; ++u) y[(t + u) * out + o] = res[u];
-    }
+  switch (w.qt) {
+    case DType::i8: gemv_range_t<DType::i8>(x, rows, in, w, out, xsum, j0, j1, y); break;
+    case DType::u4: gemv_range_t<DType::u4>(x, rows, in, w, out, xsum, j0, j1, y); break;
+    default: gemv_range_t<DType::f8e4m3>(x, rows, in, w, out, xsum, j0, j1, y); break;
   }
 }
 
@@ -249,6 +303,25 @@ LLMC_AVX2 void range_avx2(const float* x, int64_t rows, int64_t in, const QuantW
 }
 }  // namespace quant
 
+namespace {
+// The AVX2 u4 decode path's x layout: within each group, every whole block of 16 columns is reordered to its 8 even
+// columns then its 8 odd ones (the columns of the low and high nibbles of 8 code bytes); the rest stays in order.
+void split_u4_blocks(const float* x, int64_t rows, int64_t in, int64_t gs, float* xd) {  // x, xd: [rows, in]
+  for (int64_t t = 0; t < rows; ++t)
+    for (int64_t g0 = 0; g0 < in; g0 += gs) {
+      const float* src = x + t * in;
+      float* dst = xd + t * in;
+      int64_t k = g0;
+      for (; k + 16 <= g0 + gs; k += 16)
+        for (int i = 0; i < 8; ++i) {
+          dst[k + i] = src[k + 2 * i];
+          dst[k + 8 + i] = src[k + 2 * i + 1];
+        }
+      for (; k < g0 + gs; ++k) dst[k] = src[k];
+    }
+}
+}  // namespace
+
 void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
               const void* bias, DType bt, float* y) {
   if (rows <= 0 || out <= 0) return;
@@ -292,6 +365,12 @@ void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const 
         for (int64_t i = g * w.group_size; i < (g + 1) * w.group_size; ++i) s += x[t * in + i];
         xsum[size_t(t * ng + g)] = s;
       }
+  }
+  std::vector<float> xd;  // [rows, in]: x for the AVX2 u4 decode path (split_u4_blocks)
+  if (simd && level < Simd::avx512 && w.qt == DType::u4 && rows <= kGemvMaxRows) {
+    xd.resize(size_t(rows * in));
+    split_u4_blocks(x, rows, in, w.group_size, xd.data());
+    x = xd.data();
   }
   pool.parallel_for(out, grain, [&](int64_t j0, int64_t j1, int) {
     const float* xs = xsum.empty() ? nullptr : xsum.data();
