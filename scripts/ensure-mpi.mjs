@@ -8,7 +8,8 @@ import { join } from 'node:path';
 
 const PACKAGES = ['openmpi-bin', 'libopenmpi-dev'];
 
-function onPath(cmd) {
+/** Whether cmd is an executable name found in a PATH directory (shared with scripts/install.mjs). */
+export function onPath(cmd) {
   return (process.env.PATH || '').split(':').some((d) => d && existsSync(join(d, cmd)));
 }
 

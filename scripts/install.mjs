@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureMpi } from './ensure-mpi.mjs';
+import { ensureMpi, onPath } from './ensure-mpi.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -39,9 +39,6 @@ function run(args, what) {
   return { ok: true };
 }
 
-function onPath(cmd) {
-  return (process.env.PATH || '').split(':').some((d) => d && existsSync(join(d, cmd)));
-}
 
 // npm sets npm_config_node_gyp to its bundled node-gyp while running scripts; otherwise look where npm keeps it.
 function findNodeGyp() {
