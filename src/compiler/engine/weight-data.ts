@@ -27,7 +27,7 @@ export class WeightData {
     });
   }
 
-  /** Calls `emit` with the weight's bytes in `w.dtype`, in order, block by block. */
+  /** Calls `emit` with the weight's bytes in `w.dtype`, in order, block by block; `emit` must not keep them (they may be a reused buffer). */
   stream(w: Weight, emit: (bytes: Buffer) => void): void {
     const shape = this.shape(w.source);
     if (shape.join(',') !== w.shape.join(',')) {
@@ -94,14 +94,17 @@ export class WeightData {
     return false;
   }
 
-  /** Emits the bytes of rows [r0, r1) of a copyable expression, at most `chunkRows` rows of a tensor at a time. */
+  /**
+   * Emits the bytes of rows [r0, r1) of a copyable expression, at most `chunkRows` rows of a tensor at a time. The
+   * bytes live in the reader's shared buffer: `emit` must consume them before it returns (the writer does).
+   */
   private copyRows(s: WeightSource, r0: number, r1: number, chunkRows: number, emit: (bytes: Buffer) => void): void {
     if (s.op === 'tensor') {
       const t = this.tensors.get(s.name)!;
       const rowBytes = numel(t.shape.slice(1)) * CHECKPOINT_DTYPE_BYTES[t.dtype];
       for (let r = r0; r < r1; r += chunkRows) {
         const n = Math.min(chunkRows, r1 - r);
-        emit(this.reader.read(t, r * rowBytes, n * rowBytes));
+        emit(this.reader.readShared(t, r * rowBytes, n * rowBytes));
       }
     } else if (s.op === 'rows') {
       this.copyRows(s.src, s.start + r0, s.start + r1, chunkRows, emit);

@@ -140,8 +140,22 @@ export class TensorReader {
   /** Bytes read so far (the build's read throughput). */
   bytesRead = 0;
 
-  /** Bytes of elements [first, first + count) of `t` in storage order. */
+  // One buffer reused by readShared: a fresh multi-MB Buffer per block costs the kernel a page fault and a zeroed
+  // page per 4 KiB on first touch, which was more system time than the copy itself in a 2 GB build.
+  private scratch: Buffer = Buffer.alloc(0);
+
+  /** Bytes [firstByte, firstByte + nbytes) of `t` in storage order, in a new Buffer the caller may keep. */
   read(t: TensorInfo, firstByte = 0, nbytes = t.nbytes): Buffer {
+    return this.readInto(t, firstByte, nbytes, Buffer.allocUnsafe(nbytes));
+  }
+
+  /** As read(), into a buffer owned by the reader: valid only until the next readShared call. */
+  readShared(t: TensorInfo, firstByte: number, nbytes: number): Buffer {
+    if (this.scratch.length < nbytes) this.scratch = Buffer.allocUnsafe(nbytes);
+    return this.readInto(t, firstByte, nbytes, this.scratch.subarray(0, nbytes));
+  }
+
+  private readInto(t: TensorInfo, firstByte: number, nbytes: number, buf: Buffer): Buffer {
     if (firstByte < 0 || firstByte + nbytes > t.nbytes) throw new Error(`read outside tensor ${t.name}`);
     let fd = this.fds.get(t.file);
     if (fd === undefined) {
@@ -152,7 +166,6 @@ export class TensorReader {
       }
       this.fds.set(t.file, fd);
     }
-    const buf = Buffer.allocUnsafe(nbytes);
     try {
       readFully(fd, buf, t.offset + firstByte, basename(t.file));
     } catch (e) {
