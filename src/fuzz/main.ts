@@ -1,4 +1,4 @@
-// npm run fuzz -- --target NAME|all --runs N [--seed S] [--timeout-ms T] [--only I] [--out DIR] [--json] [--progress-s S] [--list]
+// npm run fuzz -- --target NAME|all --runs N [--seed S] [--jobs J] [--timeout-ms T] [--only I] [--out DIR] [--json] [--progress-s S] [--list]
 // Seeded and reproducible: input i of a target is a pure function of (seed, target, i). Each input runs under a
 // time bound (a hang is a finding); findings are written to DIR (default fuzz-findings/) with the input's files,
 // and the exit code is 1 when there is any. docs/hardening.md has the figures and how to turn a finding into a
@@ -10,9 +10,9 @@ import { TARGETS, targetByName } from './targets/index.js';
 import { describeError, isCleanRejection, makeCase, S, serializeCase, type Finding } from './worker.js';
 import { clearDir } from './worker.js';
 import { scratchRoot } from './corpus.js';
-import type { FuzzTarget } from './target.js';
+import type { FuzzCase, FuzzTarget } from './target.js';
 
-interface Options { targets: FuzzTarget[]; runs: number; seed: number; timeoutMs: number; only: number | null; out: string; json: boolean; progressS: number }
+interface Options { targets: FuzzTarget[]; runs: number; seed: number; timeoutMs: number; only: number | null; out: string; json: boolean; progressS: number; jobs: number }
 
 export interface TargetReport {
   target: string; seed: number; runs: number; accepted: number; rejected: number; findings: number; hangs: number;
@@ -20,12 +20,12 @@ export interface TargetReport {
 }
 
 function usage(msg: string): never {
-  process.stderr.write(`error: ${msg}; usage: npm run fuzz -- --target NAME|all --runs N [--seed S] [--timeout-ms T] [--only I] [--out DIR] [--json] (targets: ${TARGETS.map((t) => t.name).join(', ')})\n`);
+  process.stderr.write(`error: ${msg}; usage: npm run fuzz -- --target NAME|all --runs N [--seed S] [--jobs J] [--timeout-ms T] [--only I] [--out DIR] [--json] (targets: ${TARGETS.map((t) => t.name).join(', ')})\n`);
   process.exit(2);
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { targets: [...TARGETS], runs: 1000, seed: 1, timeoutMs: 10_000, only: null, out: resolve('fuzz-findings'), json: false, progressS: 0 };
+  const o: Options = { targets: [...TARGETS], runs: 1000, seed: 1, timeoutMs: 10_000, only: null, out: resolve('fuzz-findings'), json: false, progressS: 0, jobs: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => (i + 1 < argv.length ? argv[++i] : usage(`${a} needs a value`));
@@ -43,6 +43,7 @@ function parseOptions(argv: string[]): Options {
     else if (a === '--only') o.only = int(0);
     else if (a === '--out') o.out = resolve(value());
     else if (a === '--progress-s') o.progressS = int(1);
+    else if (a === '--jobs') o.jobs = int(1);
     else if (a === '--json') o.json = true;
     else if (a === '--list') {
       for (const t of TARGETS) process.stdout.write(`${t.name.padEnd(22)} ${t.what}\n`);
@@ -65,7 +66,7 @@ async function regenerate(t: FuzzTarget, seed: number, index: number) {
   return serializeCase(makeCase(t, await t.corpus(), seed, index));
 }
 
-/** Runs inputs [0, runs) of one target in a worker; restarts it after a hang or a crash. */
+/** Runs inputs [0, runs) of one target in `jobs` workers (contiguous ranges, so the inputs are the same for any --jobs). */
 async function fuzzTarget(t: FuzzTarget, o: Options): Promise<TargetReport> {
   const started = performance.now();
   const report: TargetReport = { target: t.name, seed: o.seed, runs: 0, accepted: 0, rejected: 0, findings: 0, hangs: 0, crashes: 0, seconds: 0, per_second: 0, signatures: [] };
@@ -76,21 +77,37 @@ async function fuzzTarget(t: FuzzTarget, o: Options): Promise<TargetReport> {
     const file = saveFinding(o, t.name, f);
     if (!o.json) process.stderr.write(`fuzz ${t.name}: ${f.kind} at input ${f.index}: ${f.signature}\n  saved ${file}\n`);
   };
-  let start = 0;
-  while (start < o.runs) {
+  const jobs = Math.min(o.jobs, o.runs);
+  const bounds = Array.from({ length: jobs + 1 }, (_, j) => Math.round((o.runs * j) / jobs));
+  const live = new Set<Int32Array>();   // the progress slots of the workers running now
+  const sum = (slot: number) => [...live].reduce((n, st) => n + Atomics.load(st, slot), 0);
+  const progress = o.progressS > 0 ? setInterval(() => {
+    process.stderr.write(`fuzz ${t.name}: ${report.runs + sum(S.done)} inputs so far, ${report.findings + sum(S.findings)} exceptions, ` +
+      `${report.hangs} hangs, ${report.crashes} crashes (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
+  }, o.progressS * 1000) : null;
+  try {
+    await Promise.all(bounds.slice(0, -1).map((start, j) => fuzzRange(t, o, start, bounds[j + 1], report, record, live)));
+  } finally {
+    if (progress) clearInterval(progress);
+  }
+  report.seconds = Number(((performance.now() - started) / 1000).toFixed(1));
+  report.per_second = Math.round(report.runs / Math.max(report.seconds, 0.001));
+  report.signatures = [...signatures].sort();   // the same for any --jobs
+  return report;
+}
+
+/** Runs inputs [start, end) of one target in a worker; restarts it after a hang or a crash. */
+async function fuzzRange(t: FuzzTarget, o: Options, start: number, end: number, report: TargetReport, record: (f: Finding) => void, live: Set<Int32Array>): Promise<void> {
+  while (start < end) {
     const shared = new SharedArrayBuffer(4 * 8);
     const state = new Int32Array(shared);
     Atomics.store(state, S.index, start);
     const worker = new Worker(new URL('./worker.js', import.meta.url), {
-      workerData: { target: t.name, seed: o.seed, start, end: o.runs, shared },
+      workerData: { target: t.name, seed: o.seed, start, end, shared },
       resourceLimits: { maxOldGenerationSizeMb: 4096 },
       stdout: true, stderr: true,
     });
-    const progress = o.progressS > 0 ? setInterval(() => {
-      const done = report.runs + Atomics.load(state, S.done);
-      process.stderr.write(`fuzz ${t.name}: ${done} inputs so far, ${report.findings + Atomics.load(state, S.findings)} exceptions, ` +
-        `${report.hangs} hangs, ${report.crashes} crashes (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
-    }, o.progressS * 1000) : null;
+    live.add(state);
     const outcome = await new Promise<{ kind: 'done' | 'hang' | 'crash' | 'fatal'; error?: string }>((resolveOutcome) => {
       let lastIndex = -1;
       let since = performance.now();
@@ -114,12 +131,12 @@ async function fuzzTarget(t: FuzzTarget, o: Options): Promise<TargetReport> {
       worker.on('error', (e) => { clearInterval(timer); resolveOutcome({ kind: 'crash', error: describeError(e).error }); });
       worker.on('exit', (code) => { clearInterval(timer); resolveOutcome(code === 0 ? { kind: 'done' } : { kind: 'crash', error: `worker exited with code ${code}` }); });
     });
-    if (progress) clearInterval(progress);
     report.accepted += Atomics.load(state, S.accepted);
     report.rejected += Atomics.load(state, S.rejected);
     report.findings += Atomics.load(state, S.findings);
     const done = Atomics.load(state, S.done);
     report.runs += done;
+    live.delete(state);
     if (outcome.kind === 'done') break;
     if (outcome.kind === 'fatal') {
       throw new Error(`fuzz target ${t.name} could not start: ${outcome.error}`);
@@ -128,22 +145,28 @@ async function fuzzTarget(t: FuzzTarget, o: Options): Promise<TargetReport> {
     const f: Finding = outcome.kind === 'hang'
       ? { index, kind: 'hang', error: `input ran longer than ${o.timeoutMs} ms`, signature: `hang at input ${index}` }
       : { index, kind: 'crash', error: outcome.error ?? 'worker died', signature: `crash: ${(outcome.error ?? '').split('\n')[0]}` };
-    f.case = await regenerate(t, o.seed, index);
+    try {
+      f.case = await regenerate(t, o.seed, index);
+    } catch {
+      // the mutator itself failed on this input: the finding keeps seed and index (replay with --only)
+    }
     if (outcome.kind === 'hang') report.hangs++;
     else report.crashes++;
     report.runs++;
     record(f);
     start = index + 1;
   }
-  report.seconds = Number(((performance.now() - started) / 1000).toFixed(1));
-  report.per_second = Math.round(report.runs / Math.max(report.seconds, 0.001));
-  report.signatures = [...signatures];
-  return report;
 }
 
 /** --only I: input I in this thread, printing the error in full (the replay of a saved finding). */
 async function replay(t: FuzzTarget, o: Options): Promise<boolean> {
-  const c = makeCase(t, await t.corpus(), o.seed, o.only!);
+  let c: FuzzCase;
+  try {
+    c = makeCase(t, await t.corpus(), o.seed, o.only!);
+  } catch (e) {
+    process.stdout.write(`fuzz ${t.name} seed ${o.seed} input ${o.only}: FINDING in the mutator: ${describeError(e).error}\n`);
+    return false;
+  }
   const dir = scratchRoot(`${t.name}-replay`);
   clearDir(dir);
   try {

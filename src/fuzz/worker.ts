@@ -13,7 +13,8 @@ import { targetByName } from './targets/index.js';
 export const S = { index: 0, busy: 1, done: 2, accepted: 3, rejected: 4, findings: 5 } as const;
 
 export interface WorkerInput { target: string; seed: number; start: number; end: number; shared: SharedArrayBuffer }
-export interface Finding { index: number; kind: 'exception' | 'hang' | 'crash'; error: string; signature: string; case?: SerializedCase }
+/** exception/hang/crash: the code under test; mutator: the fuzzer's own mutator threw (no case to save, replay with --only). */
+export interface Finding { index: number; kind: 'exception' | 'hang' | 'crash' | 'mutator'; error: string; signature: string; case?: SerializedCase }
 export interface SerializedCase { files: Record<string, string>; argv?: string[]; tag?: string }
 
 export function serializeCase(c: FuzzCase): SerializedCase {
@@ -73,7 +74,23 @@ async function main(input: WorkerInput): Promise<void> {
     for (let i = input.start; i < input.end; i++) {
       Atomics.store(state, S.index, i);
       Atomics.store(state, S.busy, 1);
-      const c = makeCase(t, corpus, input.seed, i);
+      let c: FuzzCase;
+      try {
+        c = makeCase(t, corpus, input.seed, i);
+      } catch (e) {
+        // A bug in the fuzzer, not in the code under test: reported like a finding and the run goes on (it used to
+        // end the whole run as 'could not start').
+        Atomics.add(state, S.findings, 1);
+        const d = describeError(e);
+        const signature = `mutator: ${d.signature}`;
+        if (!seen.has(signature)) {
+          seen.add(signature);
+          parentPort!.postMessage({ type: 'finding', finding: { index: i, kind: 'mutator', error: d.error, signature } satisfies Finding });
+        }
+        Atomics.store(state, S.busy, 0);
+        Atomics.add(state, S.done, 1);
+        continue;
+      }
       clearDir(dir);
       try {
         await t.run(c, dir);

@@ -2,6 +2,7 @@
 // server-sent events), /v1/models, /health, /metrics. Every request becomes one executor request per choice, so
 // concurrent HTTP requests share every step (in-flight batching). A client that goes away cancels its requests and
 // frees their KV blocks at once. docs/serving.md describes the API, the errors and the metrics.
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -64,13 +65,17 @@ export function createLlmcServer(engine: Engine, opts: ServerOptions): LlmcServe
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
-  // curl -d sends application/x-www-form-urlencoded: read it as JSON too, so the one-line curl examples work.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      done(null, JSON.parse(body as string));
-    } catch (e) {
-      done(Object.assign(new Error(`the body is not valid JSON: ${(e as Error).message}`), { statusCode: 400 }), undefined);
+  // JSON is UTF-8 (RFC 8259). Bodies are read as bytes and checked first: decoded as a string, invalid bytes
+  // would become U+FFFD silently inside a prompt, or a JSON syntax error that points at the wrong thing.
+  // curl -d sends application/x-www-form-urlencoded: read as JSON too, so the one-line curl examples work.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(['application/json', 'application/x-www-form-urlencoded'], { parseAs: 'buffer' }, (req, body, done) => {
+    if (!isUtf8(body as Buffer)) {
+      done(Object.assign(new Error('the body is not valid UTF-8: send the JSON as UTF-8 text'), { statusCode: 400 }), undefined);
+      return;
     }
+    json(req, (body as Buffer).toString('utf8'), done);
   });
 
   // Hooks as callbacks, not async functions (no promise per request), and the key check only where there is a key.

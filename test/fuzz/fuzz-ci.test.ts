@@ -37,18 +37,34 @@ test('pre-quantized checkpoints, seed 1, 60 inputs: no exception, hang or crash'
   expect(x.rejected).toBeGreaterThan(0);
 }, 300_000);
 
-test('the harness reports an exception and a hang, saves them, and goes on', () => {
+type SelfReport = { runs: number; findings: number; hangs: number; accepted: number; rejected: number };
+
+function selfTest(jobs: number): { x: SelfReport; saved: string[]; status: number | null } {
   const out = tempDir('llmc-fuzz-self-');
-  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'fuzz', 'main.js'), '--target', 'harness-check', '--runs', '16',
-    '--seed', '3', '--timeout-ms', '1000', '--out', out, '--json'],
+  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'fuzz', 'main.js'), '--target', 'harness-check', '--runs', '20',
+    '--seed', '3', '--timeout-ms', '1000', '--jobs', String(jobs), '--out', out, '--json'],
   { cwd: repoRoot, encoding: 'utf8', timeout: 120_000, env: { ...process.env, LLMC_FUZZ_SELFTEST: '1' } });
-  expect(r.status).toBe(1);
-  const [x] = JSON.parse((r.stdout ?? '').trim().split('\n').pop()!) as { runs: number; findings: number; hangs: number; accepted: number; rejected: number }[];
-  expect(x.runs).toBe(16);
+  const [x] = JSON.parse((r.stdout ?? '').trim().split('\n').pop()!) as SelfReport[];
+  return { x, saved: readdirSync(join(out, 'harness-check')), status: r.status };
+}
+
+test('the harness reports an exception, a hang and a mutator that throws, saves them, and goes on', () => {
+  const { x, saved, status } = selfTest(1);
+  expect(status).toBe(1);
+  expect(x.runs).toBe(20);
   expect(x.findings).toBeGreaterThan(0);
   expect(x.hangs).toBeGreaterThan(0);
-  expect(x.accepted + x.rejected + x.findings + x.hangs).toBe(16);
-  const saved = readdirSync(join(out, 'harness-check'));
+  expect(x.accepted + x.rejected + x.findings + x.hangs).toBe(20);
   expect(saved.some((f) => f.endsWith('-exception.json'))).toBe(true);
   expect(saved.some((f) => f.endsWith('-hang.json'))).toBe(true);
+  expect(saved.some((f) => f.endsWith('-mutator.json'))).toBe(true);
 }, 180_000);
+
+test('--jobs 2 runs the same inputs as --jobs 1 (contiguous ranges, same counts)', () => {
+  const one = selfTest(1);
+  const two = selfTest(2);
+  expect(two.x).toEqual({ ...one.x, seconds: two.x.seconds, per_second: two.x.per_second });
+  // one saved file per signature; which input of it comes first depends on the ranges, the kinds do not
+  const kinds = (files: string[]) => files.map((f) => f.replace(/^seed\d+-input\d+-/, '')).sort();
+  expect(kinds(two.saved)).toEqual(kinds(one.saved));
+}, 240_000);

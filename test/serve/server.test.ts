@@ -20,7 +20,7 @@ beforeAll(async () => {
 afterAll(async () => s?.close());
 
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${s.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  fetch(`${s.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body) });
 
 describe('completions and chat through the openai client', () => {
   test('a greedy completion equals the library call, with usage', async () => {
@@ -169,6 +169,8 @@ describe('errors in OpenAI shape', () => {
 
   test('bad JSON, wrong types, unknown fields -> 400', async () => {
     await expectError(await post('/v1/completions', '{"prompt": "x",'), 400, /not valid JSON/);
+    const latin1 = Buffer.concat([Buffer.from('{"prompt": "caf'), Buffer.from([0xe9]), Buffer.from('", "max_tokens": 1}')]);
+    await expectError(await post('/v1/completions', latin1), 400, /not valid UTF-8/);
     await expectError(await post('/v1/completions', { prompt: 'x', max_tokens: '5' }), 400, /max_tokens.*integer/);
     await expectError(await post('/v1/completions', { prompt: 'x', max_tokens: -1 }), 400, /max_tokens.*>= 1/);
     await expectError(await post('/v1/completions', { prompt: 'x', temperature: 'hot' }), 400, /temperature/);
