@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "errors.h"
 
@@ -10,7 +9,7 @@ namespace llmc::runtime {
 
 namespace {
 
-// Candidate order: larger logit first, then lower id (so ties resolve like greedy).
+// Candidate order: larger logit first, then lower id (so ties resolve like greedy). A total order: ids differ.
 bool higher(const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
   return a.first > b.first || (a.first == b.first && a.second < b.second);
 }
@@ -30,26 +29,37 @@ void validate_sampling(const llmc_sampling_params& p) {
   }
 }
 
-Sampler::Sampler(int32_t vocab_size) : vocab_(vocab_size), work_(vocab_size), seen_(vocab_size, 0) {}
+Sampler::Sampler(int32_t vocab_size) : vocab_(vocab_size) {}
 
 int32_t Sampler::sample(const float* logits, const llmc_sampling_params& p, const std::vector<int32_t>& history, Rng& rng) {
-  std::memcpy(work_.data(), logits, sizeof(float) * static_cast<size_t>(vocab_));
-  if (p.repetition_penalty != 1.0f) apply_repetition_penalty(p.repetition_penalty, history);
+  logits_ = logits;
+  pen_.clear();
+  if (p.repetition_penalty != 1.0f) penalize(p.repetition_penalty, history);
   if (p.temperature == 0.0f) return argmax();
   return draw(p, rng);
 }
 
 // HF RepetitionPenaltyLogitsProcessor: each distinct id seen so far, once: logit > 0 ? logit / p : logit * p.
-void Sampler::apply_repetition_penalty(float penalty, const std::vector<int32_t>& history) {
+void Sampler::penalize(float penalty, const std::vector<int32_t>& history) {
   for (int32_t id : history) {
-    if (id < 0 || id >= vocab_ || seen_[id]) continue;
-    seen_[id] = 1;
-    float& x = work_[id];
-    x = x > 0 ? x / penalty : x * penalty;
+    if (id >= 0 && id < vocab_) pen_.emplace_back(id, 0.0f);
   }
-  for (int32_t id : history) {
-    if (id >= 0 && id < vocab_) seen_[id] = 0;
+  std::sort(pen_.begin(), pen_.end());
+  pen_.erase(std::unique(pen_.begin(), pen_.end(), [](const auto& a, const auto& b) { return a.first == b.first; }), pen_.end());
+  for (auto& [id, x] : pen_) {
+    const float v = logits_[id];
+    x = v > 0 ? v / penalty : v * penalty;
   }
+}
+
+template <class F>
+void Sampler::for_each_logit(F&& f) const {
+  int32_t i = 0;
+  for (const auto& [id, x] : pen_) {  // the raw row between penalized ids, then the penalized id
+    for (; i < id; ++i) f(i, logits_[i]);
+    f(i++, x);
+  }
+  for (; i < vocab_; ++i) f(i, logits_[i]);
 }
 
 // Largest logit, lowest id on ties; NaN never wins. All-NaN rows give id 0.
@@ -57,72 +67,113 @@ int32_t Sampler::argmax() const {
   int32_t best = 0;
   float best_value = -INFINITY;
   bool found = false;
-  for (int32_t i = 0; i < vocab_; ++i) {
-    float x = work_[i];
+  for_each_logit([&](int32_t i, float x) {
     if (x > best_value || (!found && x == best_value)) {
       best = i;
       best_value = x;
       found = true;
     }
-  }
+  });
   return best;
 }
 
-int32_t Sampler::draw(const llmc_sampling_params& p, Rng& rng) {
-  // Temperature, keeping only candidates with a finite logit (-inf / NaN have zero probability).
+// Keeps c if it is among the m best seen so far: cand_ is a heap whose front is the worst kept.
+void Sampler::offer(const Cand& c, size_t m) {
+  if (cand_.size() < m) {
+    cand_.push_back(c);
+    std::push_heap(cand_.begin(), cand_.end(), higher);
+  } else if (higher(c, cand_.front())) {
+    std::pop_heap(cand_.begin(), cand_.end(), higher);
+    cand_.back() = c;
+    std::push_heap(cand_.begin(), cand_.end(), higher);
+  }
+}
+
+// cand_ = the m best finite temperature-scaled candidates in `higher` order.
+void Sampler::best(size_t m, float inv_t) {
   cand_.clear();
+  for_each_logit([&](int32_t i, float raw) {
+    const float x = raw * inv_t;
+    if (std::isfinite(x)) offer({x, i}, m);
+  });
+  std::sort_heap(cand_.begin(), cand_.end(), higher);
+}
+
+int32_t Sampler::draw(const llmc_sampling_params& p, Rng& rng) {
+  // Temperature; only candidates with a finite scaled logit count (-inf / NaN have zero probability).
   const float inv_t = 1.0f / p.temperature;
-  for (int32_t i = 0; i < vocab_; ++i) {
-    float x = work_[i] * inv_t;
-    if (std::isfinite(x)) cand_.emplace_back(x, i);
-  }
-  if (cand_.empty()) return argmax();
-  size_t n = cand_.size();
-  bool sorted_prefix = false;  // cand_[0, n) sorted by `higher`
-
-  // top-k: the k best (ties -> lower id, so top_k = 1 is exactly greedy).
-  if (p.top_k > 0 && static_cast<size_t>(p.top_k) < n) {
-    std::partial_sort(cand_.begin(), cand_.begin() + p.top_k, cand_.end(), higher);
-    n = static_cast<size_t>(p.top_k);
-    sorted_prefix = true;
-  }
-
-  // Softmax over the n candidates, in double.
+  // One pass: how many candidates, the largest, and (with top-k) the k best (ties -> lower id, so top_k = 1 is
+  // exactly greedy). top-k applies only when it leaves out a candidate.
+  const size_t k = p.top_k > 0 && p.top_k < vocab_ ? static_cast<size_t>(p.top_k) : 0;  // >= vocab: never applies
+  size_t n = 0;
   float max_logit = -INFINITY;
-  for (size_t i = 0; i < n; ++i) max_logit = std::max(max_logit, cand_[i].first);
+  cand_.clear();
+  for_each_logit([&](int32_t i, float raw) {
+    const float x = raw * inv_t;
+    if (!std::isfinite(x)) return;
+    ++n;
+    max_logit = std::max(max_logit, x);
+    if (k > 0) offer({x, i}, k);
+  });
+  if (n == 0) return argmax();
+  const auto weight = [&](float x) { return std::exp(static_cast<double>(x) - max_logit); };
+  bool sorted = false;  // the candidates are cand_[0, n), best first; else every finite one, in id order
+  if (k > 0 && k < n) {
+    std::sort_heap(cand_.begin(), cand_.end(), higher);
+    n = k;
+    sorted = true;
+  }
+
+  // Softmax sum over the candidates, in double, in candidate order.
   double z = 0;
-  for (size_t i = 0; i < n; ++i) z += std::exp(static_cast<double>(cand_[i].first) - max_logit);
+  if (sorted) {
+    for (size_t i = 0; i < n; ++i) z += weight(cand_[i].first);
+  } else {
+    for_each_logit([&](int32_t, float raw) {
+      const float x = raw * inv_t;
+      if (std::isfinite(x)) z += weight(x);
+    });
+  }
 
   // top-p: the smallest prefix (in `higher` order) whose probability reaches top_p, at least one token. The
-  // nucleus lies inside the best m candidates once their mass reaches top_p, so only those are sorted.
+  // nucleus lies inside the best m candidates once their mass reaches top_p, so only those are selected.
   if (p.top_p < 1.0f) {
-    size_t m = sorted_prefix ? n : std::min<size_t>(n, 256);
-    for (;;) {
-      if (!sorted_prefix) std::partial_sort(cand_.begin(), cand_.begin() + m, cand_.begin() + n, higher);
+    const double goal = static_cast<double>(p.top_p) * z;
+    for (size_t m = sorted ? n : std::min<size_t>(n, 256);; m = std::min(n, m * 4)) {
+      if (!sorted) best(m, inv_t);
       double mass = 0;
       size_t keep = 0;
-      while (keep < m && mass < static_cast<double>(p.top_p) * z) {
-        mass += std::exp(static_cast<double>(cand_[keep].first) - max_logit);
-        ++keep;
-      }
-      if (mass >= static_cast<double>(p.top_p) * z || m == n) {
+      while (keep < m && mass < goal) mass += weight(cand_[keep++].first);
+      if (mass >= goal || m == n) {
         n = std::max<size_t>(keep, 1);
         break;
       }
-      m = std::min(n, m * 4);
     }
+    sorted = true;
     z = 0;
-    for (size_t i = 0; i < n; ++i) z += std::exp(static_cast<double>(cand_[i].first) - max_logit);
+    for (size_t i = 0; i < n; ++i) z += weight(cand_[i].first);
   }
 
   // Draw: the first candidate whose cumulative weight passes u * z.
   const double target = rng.uniform() * z;
   double cum = 0;
-  for (size_t i = 0; i < n; ++i) {
-    cum += std::exp(static_cast<double>(cand_[i].first) - max_logit);
-    if (cum > target) return cand_[i].second;
+  if (sorted) {
+    for (size_t i = 0; i < n; ++i) {
+      cum += weight(cand_[i].first);
+      if (cum > target) return cand_[i].second;
+    }
+    return cand_[n - 1].second;  // rounding: u * z can reach the sum
   }
-  return cand_[n - 1].second;  // rounding: u * z can reach the sum
+  int32_t pick = -1, last = -1;
+  for_each_logit([&](int32_t i, float raw) {
+    if (pick >= 0) return;
+    const float x = raw * inv_t;
+    if (!std::isfinite(x)) return;
+    last = i;
+    cum += weight(x);
+    if (cum > target) pick = i;
+  });
+  return pick >= 0 ? pick : last;
 }
 
 }  // namespace llmc::runtime

@@ -26,6 +26,12 @@ test('runtime self test: decode vs recompute, batching, refused engines, samplin
   expect(r.code).toBe(0);
 });
 
+test('sampler: the copy-free sampler picks the ids and draws the random numbers of the copy-based reference', () => {
+  const r = sh(join(buildDir, 'sampler_test'), []);
+  if (r.code !== 0) throw new Error(r.out.slice(-4000));
+  expect(r.out).toMatch(/sampler_test: [1-9]\d* cases, 0 failed/);
+});
+
 test('backend ops: every SIMD kernel matches the scalar reference', () => {
   const r = sh(join(buildDir, 'backend_ops'), []);
   if (r.code !== 0) throw new Error(r.out.slice(-4000));
