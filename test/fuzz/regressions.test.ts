@@ -88,6 +88,21 @@ test('config.json claiming 2^32 layers, float and pre-quantized (was: a build lo
   }
 });
 
+test('an activation named __proto__ or constructor (hf-config seed 1000 inputs 21555, 23564; was: an internal error from the graph builder)', () => {
+  for (const [family, key] of [['opt', 'activation_function'], ['gemma', 'hidden_activation'], ['llama', 'hidden_act']]) {
+    for (const name of ['__proto__', 'constructor']) {
+      const dir = join(work, `act-${family}-${name}`);
+      cpSync(join(goldenDir, family, 'model'), dir, { recursive: true });
+      const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+      cfg[key] = name;
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+      const r = llmc(['build', dir, '-o', join(work, `act-${family}-${name}-engine`)]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^error: unsupported ${key}=${name} for \\w+; llmc supports ${key} [a-z_, ]+\n$`));
+    }
+  }
+});
+
 describe('engine plan and manifest', () => {
   let engine: string;
   beforeAll(() => {

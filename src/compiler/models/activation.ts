@@ -18,7 +18,7 @@ const HF_ACTIVATIONS: Record<string, ActivationKind> = {
 /** The activation config.json names under `key` (default `dflt`, the HF class default). */
 export function hfActivation(hf: HfConfig, key: string, dflt: string): ActivationKind {
   const name = hf.str(key, dflt);
-  const kind = HF_ACTIVATIONS[name];
+  const kind = Object.hasOwn(HF_ACTIVATIONS, name) ? HF_ACTIVATIONS[name] : undefined;   // not '__proto__', 'constructor'
   if (!kind) {
     fail('UNSUPPORTED', `unsupported ${key}=${name} for ${hf.architecture}`, `llmc supports ${key} ${Object.keys(HF_ACTIVATIONS).join(', ')}`);
   }
