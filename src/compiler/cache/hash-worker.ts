@@ -3,7 +3,8 @@
 // with SHA-NI), so on two cores the two overlap. `join()` blocks (Atomics.wait) until the worker is done, so the
 // synchronous engine writer can take the key when it writes the manifest. The worker's code is plain CommonJS
 // given as a string, so it runs the same from dist/ and under ts-jest. If the worker fails, join() hashes on
-// the calling thread (which also gives the one-line error for an unreadable file).
+// the calling thread (which also gives the one-line error for an unreadable file). Inputs smaller than
+// INLINE_HASH_BYTES are hashed on the calling thread in join(): starting a worker costs more than hashing them.
 import { Worker } from 'node:worker_threads';
 import { hashInputs, statInputs, type KeyInput } from './build-key.js';
 
@@ -47,8 +48,25 @@ export interface PendingHashes {
   waited: number;
 }
 
+/** Below this many input bytes (sha256 of them: ~20-30 ms) a worker's start-up costs more than it hides. */
+export const INLINE_HASH_BYTES = 32 * 1024 * 1024;
+
 export function startHashing(paths: string[]): PendingHashes {
   const stats = statInputs(paths);
+  if (stats.reduce((n, s) => n + s.bytes, 0) < INLINE_HASH_BYTES) {
+    let inline: KeyInput[] | null = null;
+    return {
+      waited: 0,
+      cancel(): void {},
+      join(): KeyInput[] {
+        if (inline) return inline;
+        const t0 = performance.now();
+        inline = hashInputs(paths);
+        this.waited = (performance.now() - t0) / 1000;
+        return inline;
+      },
+    };
+  }
   const shared = new SharedArrayBuffer(4 + 32 * paths.length);
   const status = new Int32Array(shared, 0, 1);
   let worker: Worker | null = null;
