@@ -5,7 +5,7 @@ import type { WeightValues } from '../compiler/engine/weight-values.js';
 
 export interface WeightCheck {
   weight: string;
-  reference: string[];
+  reference: string[];        // the reference weights it holds (`name rows a-b` for a tensor-parallel rank's rows)
   dtype: string;
   max_abs: number;
   bad_elements: number;       // beyond the dtype's rounding of the reference value
@@ -43,7 +43,12 @@ function counterparts(engine: Plan, reference: Plan, node: PlanNode): PlanNode[]
   return producers.every((p) => p !== undefined) ? (producers as PlanNode[]) : [];
 }
 
-export function checkWeights(engine: Plan, reference: Plan, node: PlanNode, ew: WeightValues, rw: WeightValues): WeightCheck[] {
+/**
+ * rows[i]: the rows of counterpart i's weights a tensor-parallel rank holds (the columns of the value the node makes,
+ * [start, count] ranges), undefined for all of them.
+ */
+export function checkWeights(engine: Plan, reference: Plan, node: PlanNode, ew: WeightValues, rw: WeightValues,
+  rows: ([number, number][] | undefined)[] = []): WeightCheck[] {
   const refs = counterparts(engine, reference, node);
   if (refs.length === 0) return [];
   const out: WeightCheck[] = [];
@@ -53,7 +58,10 @@ export function checkWeights(engine: Plan, reference: Plan, node: PlanNode, ew: 
     const parts = refs.map((r) => (r.inputs[slot] >= 0 ? weightOf(reference, r.inputs[slot]) : null));
     if (parts.some((p) => p === null || !FLOAT_DTYPES.has(p.dtype))) return;
     const x = ew.f32(w);
-    const ys = parts.map((p) => rw.f32(p!));
+    const ys = parts.map((p, i) => {
+      const y = rw.f32(p!);
+      return y && rows[i] ? rowsOf(y, p!.shape, rows[i]!) : y;
+    });
     if (x === null || ys.some((y) => y === null)) return;
     const y = new Float32Array(ys.reduce((a, b) => a + b!.length, 0));
     let at = 0;
@@ -69,8 +77,21 @@ export function checkWeights(engine: Plan, reference: Plan, node: PlanNode, ew: 
         if (firstBad === null) firstBad = i;
       }
     }
-    out.push({ weight: w.name, reference: parts.map((p) => p!.name), dtype: w.dtype, max_abs: maxAbs, bad_elements: bad, first_bad_index: firstBad, ok: bad === 0 });
+    const label = (name: string, i: number) => (rows[i] ? `${name} rows ${rows[i]!.map(([s, c]) => `${s}-${s + c - 1}`).join(',')}` : name);
+    out.push({ weight: w.name, reference: parts.map((p, i) => label(p!.name, i)), dtype: w.dtype, max_abs: maxAbs, bad_elements: bad, first_bad_index: firstBad, ok: bad === 0 });
   });
+  return out;
+}
+
+/** Rows [start, count) ranges of a [rows, ...] weight (a 1-D weight: elements), in order. */
+function rowsOf(y: Float32Array, shape: number[], ranges: [number, number][]): Float32Array {
+  const width = shape.length === 2 ? shape[1] : 1;
+  const out = new Float32Array(ranges.reduce((a, [, c]) => a + c, 0) * width);
+  let at = 0;
+  for (const [s, c] of ranges) {
+    out.set(y.subarray(s * width, (s + c) * width), at);
+    at += c * width;
+  }
   return out;
 }
 
