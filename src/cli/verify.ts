@@ -81,7 +81,8 @@ export function registerVerify(program: Command): void {
     .summary('check an engine against its float32 unfused reference (or its files against their checksums)')
     .description('Runs the engine and a float32 reference without math-changing passes (built now from the checkpoint the ' +
       'manifest records, or --reference) on the same prompts, compares the logits and every activation by layer name, ' +
-      'and names the first value past the tolerance and the pass, kernel or weight that produced it. Exit 3 past the tolerance.')
+      'and names the first value past the tolerance and the pass, kernel or weight that produced it. A sharded engine (--tp-size/--pp-size) ' +
+      'runs under mpirun (started here), each rank\'s values against its part of the reference, the rank named. Exit 3 past the tolerance.')
     .argument('<engine_dir>', 'engine directory (from llmc build)')
     .addOption(new Option('--backend <backend>', "backend to run the engine on (default: the engine's target); the reference runs on cpu").choices(BACKENDS))
     .option('--prompts <file>', 'prompts, one per line: comma-separated token ids, or text (needs the tokenizer)', nonEmpty('--prompts'))
@@ -91,7 +92,7 @@ export function registerVerify(program: Command): void {
     .option('--tolerance <x>', 'largest relative error (max abs diff / max |reference|) of any value (default by weight dtype: f32 1e-4, f16 2e-2, bf16 8e-2)', toleranceArg)
     .option('--reference <hf_dir>', "checkpoint to build the reference from (default: the one in the engine's manifest)", nonEmpty('--reference'))
     .option('--reference-dumps <dir>', 'compare with activation dumps another tool wrote (scripts/hf-dump.py), not a reference engine', nonEmpty('--reference-dumps'))
-    .option('--engine-dumps <dir>', "compare a run of the engine dumped elsewhere (index.tsv + prompts.json, e.g. native/build/cuda_emu_dump) instead of running it here", nonEmpty('--engine-dumps'))
+    .option('--engine-dumps <dir>', "compare a run of the engine dumped elsewhere (index.tsv + prompts.json, e.g. native/build/cuda_emu_dump; a sharded engine: DIR/rank<r>/) instead of running it here", nonEmpty('--engine-dumps'))
     .option('--work-dir <dir>', 'keep the reference engine and both dumps here (compare-dumps.mjs reads them)', nonEmpty('--work-dir'))
     .option('--threads <n>', 'CPU threads (default all cores)', threadsArg)
     .option('--json', 'print one JSON object (every value, per-layer rows, the first bad value)')

@@ -5,7 +5,7 @@ import type { WeightValues } from '../compiler/engine/weight-values.js';
 
 export interface WeightCheck {
   weight: string;
-  reference: string[];        // the reference weights it holds (`name rows a-b` for a tensor-parallel rank's rows)
+  reference: string[];        // the reference weights it holds (`name rows a-b` / `columns a-b`: a tensor-parallel rank's part)
   dtype: string;
   max_abs: number;
   bad_elements: number;       // beyond the dtype's rounding of the reference value
@@ -44,11 +44,14 @@ function counterparts(engine: Plan, reference: Plan, node: PlanNode): PlanNode[]
 }
 
 /**
- * rows[i]: the rows of counterpart i's weights a tensor-parallel rank holds (the columns of the value the node makes,
- * [start, count] ranges), undefined for all of them.
+ * A tensor-parallel rank's part of the reference weights ([start, count] ranges): rows[i], the rows of counterpart
+ * i's weights (a column-parallel linear: the columns of the value it makes; undefined: all); cols, the input columns
+ * of 2-D weights (a row-parallel linear: the columns of its input the rank holds).
  */
-export function checkWeights(engine: Plan, reference: Plan, node: PlanNode, ew: WeightValues, rw: WeightValues,
-  rows: ([number, number][] | undefined)[] = []): WeightCheck[] {
+export interface WeightSlice { rows?: ([number, number][] | undefined)[]; cols?: [number, number][] }
+
+export function checkWeights(engine: Plan, reference: Plan, node: PlanNode, ew: WeightValues, rw: WeightValues, slice: WeightSlice = {}): WeightCheck[] {
+  const rows = slice.rows ?? [];
   const refs = counterparts(engine, reference, node);
   if (refs.length === 0) return [];
   const out: WeightCheck[] = [];
@@ -60,7 +63,8 @@ export function checkWeights(engine: Plan, reference: Plan, node: PlanNode, ew: 
     const x = ew.f32(w);
     const ys = parts.map((p, i) => {
       const y = rw.f32(p!);
-      return y && rows[i] ? rowsOf(y, p!.shape, rows[i]!) : y;
+      const r = y && rows[i] ? rowsOf(y, p!.shape, rows[i]!) : y;
+      return r && slice.cols && p!.shape.length === 2 ? colsOf(r, p!.shape[1], slice.cols) : r;
     });
     if (x === null || ys.some((y) => y === null)) return;
     const y = new Float32Array(ys.reduce((a, b) => a + b!.length, 0));
@@ -77,7 +81,8 @@ export function checkWeights(engine: Plan, reference: Plan, node: PlanNode, ew: 
         if (firstBad === null) firstBad = i;
       }
     }
-    const label = (name: string, i: number) => (rows[i] ? `${name} rows ${rows[i]!.map(([s, c]) => `${s}-${s + c - 1}`).join(',')}` : name);
+    const ranges = (rs: [number, number][]) => rs.map(([s, c]) => `${s}-${s + c - 1}`).join(',');
+    const label = (name: string, i: number) => (rows[i] ? `${name} rows ${ranges(rows[i]!)}` : slice.cols && parts[i]!.shape.length === 2 ? `${name} columns ${ranges(slice.cols)}` : name);
     out.push({ weight: w.name, reference: parts.map((p, i) => label(p!.name, i)), dtype: w.dtype, max_abs: maxAbs, bad_elements: bad, first_bad_index: firstBad, ok: bad === 0 });
   });
   return out;
@@ -91,6 +96,21 @@ function rowsOf(y: Float32Array, shape: number[], ranges: [number, number][]): F
   for (const [s, c] of ranges) {
     out.set(y.subarray(s * width, (s + c) * width), at);
     at += c * width;
+  }
+  return out;
+}
+
+/** Columns [start, count) ranges of each row of a [rows, width] weight. */
+function colsOf(y: Float32Array, width: number, ranges: [number, number][]): Float32Array {
+  const n = ranges.reduce((a, [, c]) => a + c, 0);
+  const rowsN = Math.floor(y.length / width);
+  const out = new Float32Array(rowsN * n);
+  for (let r = 0; r < rowsN; r++) {
+    let at = r * n;
+    for (const [s, c] of ranges) {
+      out.set(y.subarray(r * width + s, r * width + s + c), at);
+      at += c;
+    }
   }
   return out;
 }

@@ -12,16 +12,15 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LlmcError } from '../errors.js';
-import { ENGINE_FILE, rankFile, type Plan } from '../compiler/engine/format.js';
+import type { Plan } from '../compiler/engine/format.js';
 import { readPlan } from '../compiler/engine/reader.js';
 import { openCheckpoint } from '../compiler/hf/checkpoint.js';
 import { readPackedFormat } from '../compiler/quant/checkpoint-config.js';
-import { WeightValues } from '../compiler/engine/weight-values.js';
 import { Engine } from '../runtime/engine.js';
 import { readEngineManifest, type EngineManifest } from '../runtime/manifest.js';
 import { TextTokenizer } from '../runtime/tokenizer.js';
 import { compareDumps, type ValueReport } from './compare.js';
-import { checkWeights, diagnose, type Diagnosis } from './diagnose.js';
+import { firstBad, type FirstBad } from './first-bad.js';
 import { readDumpIndex } from './dump-index.js';
 import { randomPrompts, readPromptsFile } from './prompts.js';
 import { defaultTolerance } from './tolerance.js';
@@ -68,7 +67,7 @@ export interface VerifyReport {
   values_partial: number;          // tensor-parallel partial sums, not compared alone (their all_reduce output is)
   layers: LayerRow[];
   values: ValueReport[];
-  first_bad: (ValueReport & { part: string | null; diagnosis: Diagnosis | null }) | null;
+  first_bad: FirstBad;
   ok: boolean;
 }
 
@@ -258,28 +257,10 @@ export async function verifyEngine(opts: VerifyOptions): Promise<VerifyReport> {
     if (compared.length === 0) {
       throw new LlmcError('BAD_ARGUMENT', `no activation of the engine has a reference value in ${referenceLabel}`, 'the dumps must use llmc\'s value names (llmc build --dump-ir shows them) and the same prompts');
     }
-    const bad = compared.find((v) => !v.ok) ?? null;
-    let firstBad: VerifyReport['first_bad'] = null;
-    if (bad) {
-      const badPlan = rankPlans[bad.rank];
-      const node = badPlan.plan.nodes.find((n) => n.name === bad.node)!;
-      let weights: ReturnType<typeof checkWeights> = [];
-      if (refPlan && refEngineDir) {
-        const ew = new WeightValues(engineDir, badPlan.header.dataOffset, ranks > 1 ? rankFile(bad.rank) : ENGINE_FILE);
-        const rw = new WeightValues(refEngineDir, readPlan(refEngineDir).header.dataOffset);
-        try {
-          // A tensor-parallel rank's weight is compared with its rows of the reference's (the columns of the value it makes).
-          const rows = node.op !== 'linear' ? [] : bad.parts ? bad.parts.map((p) => p.ref_cols) : [bad.ref_cols];
-          weights = checkWeights(badPlan.plan, refPlan, node, ew, rw, rows);
-        } finally {
-          ew.close();
-          rw.close();
-        }
-      }
-      const provenance = (manifest as { provenance?: { nodes?: Record<string, string | string[]> } }).provenance?.nodes ?? {};
-      const part = bad.parts ? bad.parts.find((p) => p.rel_err > tol.tolerance)?.ref ?? null : null;
-      firstBad = { ...bad, part, diagnosis: diagnose(node, provenance, backend, weights) };
-    }
+    const provenance = (manifest as { provenance?: { nodes?: Record<string, string | string[]> } }).provenance?.nodes ?? {};
+    const firstBadValue = firstBad(compared, tol.tolerance,
+      { dir: engineDir, plans: rankPlans, shards: rankPlans.map((_, r) => rankShards(manifest.mapping?.ranks?.[r])), tp: manifest.mapping?.tp ?? 1 },
+      refPlan && refEngineDir ? { plan: refPlan, dir: refEngineDir, dataOffset: readPlan(refEngineDir).header.dataOffset } : null, provenance, backend);
     return {
       engine: engineDir, reference: referenceLabel, backend: engineRun ? `${engineRun.backend ?? backend} (its run in --engine-dumps ${resolve(opts.engineDumps!)})` : backend,
       ranks, tp: manifest.mapping?.tp ?? 1, pp: manifest.mapping?.pp ?? 1, tolerance: tol.tolerance, tolerance_from: tol.why,
@@ -288,7 +269,7 @@ export async function verifyEngine(opts: VerifyOptions): Promise<VerifyReport> {
       values_compared: compared.length,
       values_unmapped: values.filter((v) => v.steps === 0 && !v.partial).map((v) => (ranks > 1 ? `${v.value}@rank${v.rank}` : v.value)),
       values_partial: values.filter((v) => v.partial).length,
-      layers: layerTable(compared, tol.tolerance), values, first_bad: firstBad, ok: bad === null,
+      layers: layerTable(compared, tol.tolerance), values, first_bad: firstBadValue, ok: firstBadValue === null,
     };
   } finally {
     if (!opts.workDir) rmSync(work, { recursive: true, force: true });
