@@ -1,6 +1,6 @@
 // llmc run ENGINE (--prompt TEXT | --token-ids IDS): one generation request, printed as text (streamed with
 // --stream) with a stats line on stderr, or as exactly one JSON object on stdout with --json.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { LlmcError } from '../errors.js';
@@ -87,7 +87,7 @@ export function registerRun(program: Command): void {
     .option('--ignore-eos', 'keep generating past EOS tokens')
     .option('--json', 'print one JSON object: output_ids, logits_shape, text, stop_reason, prompt_tokens, ttft_ms, tpot_ms')
     .option('--logits-out <file>', 'write float32 logits [prompt + generated - 1, vocab] to FILE')
-    .option('--dump-dir <dir>', 'write every activation of every step to DIR (per-layer names, index.tsv; CPU backend); compare two dumps with scripts/compare-dumps.mjs')
+    .option('--dump-dir <dir>', 'write every activation of every step to DIR (per-layer names, index.tsv; a sharded engine: DIR/rank<r>/ per rank); compare two dumps with scripts/compare-dumps.mjs')
     .option('--threads <n>', 'CPU threads (default: all cores)', threadsArg)
     .addOption(new Option('--backend <backend>', "what runs the engine: cpu or cuda (default: the engine's target)").choices(BACKENDS))
     .action(async (engineDir: string, flags: RunFlags, cmd: Command) => {
@@ -107,10 +107,14 @@ export function registerRun(program: Command): void {
       }
       if (flags.logitsOut) checkLogitsOut(flags.logitsOut);
 
-      // The native runtime reads LLMC_DUMP_DIR when the engine loads (native/runtime/activation_dump.h).
-      if (flags.dumpDir) process.env.LLMC_DUMP_DIR = resolve(flags.dumpDir);
       // A sharded engine: one process per rank (mpirun, started here when needed); ranks > 0 follow rank 0.
       const role = await shardedRole(engineDir, manifest, process.argv, flags.threads);
+      // The native runtime reads LLMC_DUMP_DIR when the engine loads (native/runtime/activation_dump.h); each rank
+      // of a sharded engine dumps its own values to DIR/rank<r>/.
+      if (flags.dumpDir) {
+        process.env.LLMC_DUMP_DIR = role.kind === 'single' ? resolve(flags.dumpDir) : join(resolve(flags.dumpDir), `rank${role.world.rank}`);
+        if (role.kind !== 'single') mkdirSync(process.env.LLMC_DUMP_DIR, { recursive: true });
+      }
       const threads = role.kind === 'single' ? flags.threads : role.threads;
       if (role.kind === 'follower') return followRank0(engineDir, threads, flags.backend);
       const engine = await Engine.load(engineDir, { numThreads: threads, backend: flags.backend });

@@ -37,8 +37,14 @@ export function formatReport(r: VerifyReport): string {
   lines.push(`llmc verify: ${r.engine} on ${r.backend} vs the ${r.reference}`);
   lines.push(`  ${r.prompts} prompts, ${r.max_new_tokens} new tokens: ${r.steps} steps, ${r.steps_compared} compared; ` +
     `tolerance ${r.tolerance} relative (${r.tolerance_from})`);
-  const head = ['layer', 'values', 'worst value', 'max abs', 'rel err', 'cosine', ''];
-  const rows = r.layers.map((l) => [l.layer, String(l.values), l.worst_value, e3(l.max_abs), e3(l.rel_err), l.cosine.toFixed(6), l.ok ? 'ok' : 'PAST TOLERANCE']);
+  const sharded = r.ranks > 1;
+  if (sharded) {
+    lines.push(`  ${r.ranks} ranks (tp ${r.tp} x pp ${r.pp}) under mpirun, each rank's values against its part of the reference's` +
+      (r.values_partial ? `; ${r.values_partial} partial sums not compared alone (their all_reduce outputs are)` : ''));
+  }
+  const head = ['layer', ...(sharded ? ['rank'] : []), 'values', 'worst value', 'max abs', 'rel err', 'cosine', ''];
+  const rows = r.layers.map((l) => [l.layer, ...(sharded ? [String(l.rank)] : []), String(l.values), l.worst_value, e3(l.max_abs), e3(l.rel_err),
+    l.cosine.toFixed(6), l.ok ? 'ok' : 'PAST TOLERANCE']);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((x) => x[i].length)));
   for (const row of [head, ...rows]) lines.push(`  ${row.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd()}`);
   if (r.first_token_difference) {
@@ -56,9 +62,10 @@ export function formatReport(r: VerifyReport): string {
     lines.push(`ok: ${r.values_compared} values within ${r.tolerance}`);
     return lines.join('\n');
   }
-  const what = b.part ? `${b.part} (its columns of the fused ${b.value})` : b.value;
+  const what = b.part ? `${b.part} (its columns of the fused ${b.value})` : b.ref && b.ref !== b.value ? `${b.value} (= ${b.ref})` : b.value;
+  const rank = sharded ? `, rank ${b.rank}` : '';
   const at = b.worst ? `; worst at step ${b.worst.step}, row ${b.worst.row}, column ${b.worst.col}: ${b.worst.engine} vs ${b.worst.reference}` : '';
-  lines.push(`FAIL: first value past ${r.tolerance}: ${what}, layer ${layerName(b.value)}, step ${b.first_bad_step}, ` +
+  lines.push(`FAIL: first value past ${r.tolerance}: ${what}, layer ${layerName(b.ref ?? b.part ?? b.value)}${rank}, step ${b.first_bad_step}, ` +
     `node ${b.node} (${b.op}): rel err ${e3(b.rel_err)}, max abs ${e3(b.max_abs)}, cosine ${b.cosine.toFixed(6)}${at}`);
   if (b.diagnosis) lines.push(`cause: ${b.diagnosis.cause}`);
   return lines.join('\n');
@@ -74,7 +81,8 @@ export function registerVerify(program: Command): void {
     .summary('check an engine against its float32 unfused reference (or its files against their checksums)')
     .description('Runs the engine and a float32 reference without math-changing passes (built now from the checkpoint the ' +
       'manifest records, or --reference) on the same prompts, compares the logits and every activation by layer name, ' +
-      'and names the first value past the tolerance and the pass, kernel or weight that produced it. Exit 3 past the tolerance.')
+      'and names the first value past the tolerance and the pass, kernel or weight that produced it. A sharded engine (--tp-size/--pp-size) ' +
+      'runs under mpirun (started here), each rank\'s values against its part of the reference, the rank named. Exit 3 past the tolerance.')
     .argument('<engine_dir>', 'engine directory (from llmc build)')
     .addOption(new Option('--backend <backend>', "backend to run the engine on (default: the engine's target); the reference runs on cpu").choices(BACKENDS))
     .option('--prompts <file>', 'prompts, one per line: comma-separated token ids, or text (needs the tokenizer)', nonEmpty('--prompts'))
@@ -84,7 +92,7 @@ export function registerVerify(program: Command): void {
     .option('--tolerance <x>', 'largest relative error (max abs diff / max |reference|) of any value (default by weight dtype: f32 1e-4, f16 2e-2, bf16 8e-2)', toleranceArg)
     .option('--reference <hf_dir>', "checkpoint to build the reference from (default: the one in the engine's manifest)", nonEmpty('--reference'))
     .option('--reference-dumps <dir>', 'compare with activation dumps another tool wrote (scripts/hf-dump.py), not a reference engine', nonEmpty('--reference-dumps'))
-    .option('--engine-dumps <dir>', "compare a run of the engine dumped elsewhere (index.tsv + prompts.json, e.g. native/build/cuda_emu_dump) instead of running it here", nonEmpty('--engine-dumps'))
+    .option('--engine-dumps <dir>', "compare a run of the engine dumped elsewhere (index.tsv + prompts.json, e.g. native/build/cuda_emu_dump; a sharded engine: DIR/rank<r>/) instead of running it here", nonEmpty('--engine-dumps'))
     .option('--work-dir <dir>', 'keep the reference engine and both dumps here (compare-dumps.mjs reads them)', nonEmpty('--work-dir'))
     .option('--threads <n>', 'CPU threads (default all cores)', threadsArg)
     .option('--json', 'print one JSON object (every value, per-layer rows, the first bad value)')

@@ -141,6 +141,7 @@ export function shardTensor(input: Graph, tp: number, r: number): { g: Graph; in
   const vocabParallelHead = (n: Node): void => {
     const logits = g.acts.get(n.outputs[0])!;
     logits.width = vn;
+    logits.shard = { cols: [[v0, vn]] };
     out.push(n);
     const gid = nextId++;
     g.acts.set(gid, { id: gid, name: `${logits.name}.all_gather`, rows: logits.rows, width: V });
@@ -256,6 +257,12 @@ export function shardTensor(input: Graph, tp: number, r: number): { g: Graph; in
   }
   if (partial.has(g.outputs.logits)) g.outputs.logits = reduce(g.outputs.logits);
   g.nodes = out;
+  // Which part of the whole model's value each activation is (llmc verify maps this rank's values with it).
+  for (const [id, rs] of held) {
+    const a = g.acts.get(id);
+    if (a) a.shard = { cols: rs.map(([s, c]): Range => [s, c]) };
+  }
+  for (const id of partial) g.acts.get(id)!.shard = { partial: true };
   removeUnusedValues(g);                      // biases the other tensor-parallel ranks do not add
   return { g, info };
 }

@@ -25,6 +25,10 @@ export interface MemoryPlan {
 export interface RankEntry {
   rank: number; file: string; tp_rank: number; pp_rank: number; first_layer: number; num_layers: number;
   num_heads: number; num_kv_heads: number; vocab_start: number; vocab_size: number; weights_bytes: number;
+  /** Tensor parallel: value -> the [start, count] column ranges of the whole model's value this rank holds. */
+  columns?: Record<string, [number, number][]>;
+  /** Tensor parallel: values that are this rank's share of a sum (a row-parallel linear's output before all_reduce). */
+  partial_sums?: string[];
 }
 
 export interface EngineManifest {

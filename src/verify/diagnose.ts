@@ -5,7 +5,7 @@ import type { WeightValues } from '../compiler/engine/weight-values.js';
 
 export interface WeightCheck {
   weight: string;
-  reference: string[];
+  reference: string[];        // the reference weights it holds (`name rows a-b` / `columns a-b`: a tensor-parallel rank's part)
   dtype: string;
   max_abs: number;
   bad_elements: number;       // beyond the dtype's rounding of the reference value
@@ -43,7 +43,15 @@ function counterparts(engine: Plan, reference: Plan, node: PlanNode): PlanNode[]
   return producers.every((p) => p !== undefined) ? (producers as PlanNode[]) : [];
 }
 
-export function checkWeights(engine: Plan, reference: Plan, node: PlanNode, ew: WeightValues, rw: WeightValues): WeightCheck[] {
+/**
+ * A tensor-parallel rank's part of the reference weights ([start, count] ranges): rows[i], the rows of counterpart
+ * i's weights (a column-parallel linear: the columns of the value it makes; undefined: all); cols, the input columns
+ * of 2-D weights (a row-parallel linear: the columns of its input the rank holds).
+ */
+export interface WeightSlice { rows?: ([number, number][] | undefined)[]; cols?: [number, number][] }
+
+export function checkWeights(engine: Plan, reference: Plan, node: PlanNode, ew: WeightValues, rw: WeightValues, slice: WeightSlice = {}): WeightCheck[] {
+  const rows = slice.rows ?? [];
   const refs = counterparts(engine, reference, node);
   if (refs.length === 0) return [];
   const out: WeightCheck[] = [];
@@ -53,7 +61,11 @@ export function checkWeights(engine: Plan, reference: Plan, node: PlanNode, ew: 
     const parts = refs.map((r) => (r.inputs[slot] >= 0 ? weightOf(reference, r.inputs[slot]) : null));
     if (parts.some((p) => p === null || !FLOAT_DTYPES.has(p.dtype))) return;
     const x = ew.f32(w);
-    const ys = parts.map((p) => rw.f32(p!));
+    const ys = parts.map((p, i) => {
+      const y = rw.f32(p!);
+      const r = y && rows[i] ? rowsOf(y, p!.shape, rows[i]!) : y;
+      return r && slice.cols && p!.shape.length === 2 ? colsOf(r, p!.shape[1], slice.cols) : r;
+    });
     if (x === null || ys.some((y) => y === null)) return;
     const y = new Float32Array(ys.reduce((a, b) => a + b!.length, 0));
     let at = 0;
@@ -69,8 +81,37 @@ export function checkWeights(engine: Plan, reference: Plan, node: PlanNode, ew: 
         if (firstBad === null) firstBad = i;
       }
     }
-    out.push({ weight: w.name, reference: parts.map((p) => p!.name), dtype: w.dtype, max_abs: maxAbs, bad_elements: bad, first_bad_index: firstBad, ok: bad === 0 });
+    const ranges = (rs: [number, number][]) => rs.map(([s, c]) => `${s}-${s + c - 1}`).join(',');
+    const label = (name: string, i: number) => (rows[i] ? `${name} rows ${ranges(rows[i]!)}` : slice.cols && parts[i]!.shape.length === 2 ? `${name} columns ${ranges(slice.cols)}` : name);
+    out.push({ weight: w.name, reference: parts.map((p, i) => label(p!.name, i)), dtype: w.dtype, max_abs: maxAbs, bad_elements: bad, first_bad_index: firstBad, ok: bad === 0 });
   });
+  return out;
+}
+
+/** Rows [start, count) ranges of a [rows, ...] weight (a 1-D weight: elements), in order. */
+function rowsOf(y: Float32Array, shape: number[], ranges: [number, number][]): Float32Array {
+  const width = shape.length === 2 ? shape[1] : 1;
+  const out = new Float32Array(ranges.reduce((a, [, c]) => a + c, 0) * width);
+  let at = 0;
+  for (const [s, c] of ranges) {
+    out.set(y.subarray(s * width, (s + c) * width), at);
+    at += c * width;
+  }
+  return out;
+}
+
+/** Columns [start, count) ranges of each row of a [rows, width] weight. */
+function colsOf(y: Float32Array, width: number, ranges: [number, number][]): Float32Array {
+  const n = ranges.reduce((a, [, c]) => a + c, 0);
+  const rowsN = Math.floor(y.length / width);
+  const out = new Float32Array(rowsN * n);
+  for (let r = 0; r < rowsN; r++) {
+    let at = r * n;
+    for (const [s, c] of ranges) {
+      out.set(y.subarray(r * width + s, r * width + s + c), at);
+      at += c;
+    }
+  }
   return out;
 }
 

@@ -5,6 +5,9 @@
 // sequences per step, paged KV, prefill then decode steps) with every activation dumped; the steps computed from
 // the same tokens are compared value by value (compare.ts), and the first value past the tolerance is traced to
 // its node's weights, the pass that made the node, or its kernel (diagnose.ts).
+// A sharded engine (--tp-size/--pp-size) runs under mpirun (sharded-run.ts), every rank dumping its own values;
+// each rank's values are mapped to the reference through what the shard pass recorded (value-map.ts), compared,
+// and ordered by the reference's execution order, so the first bad value (and its rank) is the first wrong one.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,16 +16,17 @@ import type { Plan } from '../compiler/engine/format.js';
 import { readPlan } from '../compiler/engine/reader.js';
 import { openCheckpoint } from '../compiler/hf/checkpoint.js';
 import { readPackedFormat } from '../compiler/quant/checkpoint-config.js';
-import { WeightValues } from '../compiler/engine/weight-values.js';
 import { Engine } from '../runtime/engine.js';
 import { readEngineManifest, type EngineManifest } from '../runtime/manifest.js';
 import { TextTokenizer } from '../runtime/tokenizer.js';
 import { compareDumps, type ValueReport } from './compare.js';
-import { checkWeights, diagnose, type Diagnosis } from './diagnose.js';
+import { firstBad, type FirstBad } from './first-bad.js';
 import { readDumpIndex } from './dump-index.js';
 import { randomPrompts, readPromptsFile } from './prompts.js';
 import { defaultTolerance } from './tolerance.js';
-import { layerOf, mapValues, planWidths } from './value-map.js';
+import { layerOf, mapValues, planWidths, rankShards } from './value-map.js';
+import { rankDumpDir } from './rank-run.js';
+import { runSharded } from './sharded-run.js';
 
 export interface VerifyOptions {
   engineDir: string;
@@ -40,12 +44,16 @@ export interface VerifyOptions {
   log?: (line: string) => void;
 }
 
-export interface LayerRow { layer: string; values: number; worst_value: string; max_abs: number; rel_err: number; cosine: number; ok: boolean }
+/** One row per layer (per layer and rank on a sharded engine: `rank` is the rank that computed its values). */
+export interface LayerRow { layer: string; rank: number; values: number; worst_value: string; max_abs: number; rel_err: number; cosine: number; ok: boolean }
 
 export interface VerifyReport {
   engine: string;
   reference: string;
   backend: string;
+  ranks: number;                   // the engine's world size (tp x pp); 1: a one-rank engine
+  tp: number;
+  pp: number;
   tolerance: number;
   tolerance_from: string;
   prompts: number;
@@ -55,10 +63,11 @@ export interface VerifyReport {
   tokens_agree: boolean;
   first_token_difference: { step: number; request: number; engine: number; reference: number } | null;
   values_compared: number;
-  values_unmapped: string[];
+  values_unmapped: string[];       // `name` (one-rank engines) or `name@rank<r>`
+  values_partial: number;          // tensor-parallel partial sums, not compared alone (their all_reduce output is)
   layers: LayerRow[];
   values: ValueReport[];
-  first_bad: (ValueReport & { part: string | null; diagnosis: Diagnosis | null }) | null;
+  first_bad: FirstBad;
   ok: boolean;
 }
 
@@ -119,10 +128,7 @@ export async function verifyEngine(opts: VerifyOptions): Promise<VerifyReport> {
   const manifest = readEngineManifest(engineDir);
   const enginePlan = readPlan(engineDir);
   const ranks = manifest.mapping?.world_size ?? 1;
-  if (ranks > 1 && opts.engineDumps === undefined) {
-    throw new LlmcError('UNSUPPORTED', `${engineDir} has ${ranks} ranks (tp ${manifest.mapping?.tp} x pp ${manifest.mapping?.pp}): llmc verify runs one-rank engines (its per-layer dumps are whole activations)`,
-      'verify the same build without --tp-size/--pp-size (the shards are checked against TP=1 by test/parallel), or check the files with `llmc verify ENGINE --integrity`');
-  }
+  const rankPlans = Array.from({ length: ranks }, (_, r) => (r === 0 ? enginePlan : readPlan(engineDir, r)));
   if (manifest.dummy_weights) {
     throw new LlmcError('BAD_ARGUMENT', `${engineDir} has dummy weights (llmc build --dummy-weights): there is no checkpoint to verify it against`, 'build it from a checkpoint');
   }
@@ -196,7 +202,15 @@ export async function verifyEngine(opts: VerifyOptions): Promise<VerifyReport> {
     // ---- run both
     log(`running ${prompts.length} prompts (${prompts.map((p) => p.length).join(', ')} tokens) + ${maxNewTokens} new tokens on ${engineRun ? 'the reference (the engine\'s run is --engine-dumps)' : backend}`);
     const engineDump = engineRun ? resolve(opts.engineDumps!) : join(work, 'engine-dump');
-    const eng = engineRun ? { steps: engineRun.steps, tokens: engineRun.tokens } : await runDumped(engineDir, backend, engineDump, prompts, maxNewTokens, opts.threads, false);
+    // A sharded engine's dump: one folder per rank (DIR/rank<r>/).
+    const dumpOf = (r: number) => (ranks > 1 ? rankDumpDir(engineDump, r) : engineDump);
+    let eng: RunResult;
+    if (engineRun) eng = { steps: engineRun.steps, tokens: engineRun.tokens };
+    else if (ranks > 1) {
+      mkdirSync(engineDump, { recursive: true });
+      const r = await runSharded(engineDir, ranks, backend, engineDump, prompts, maxNewTokens, opts.threads);
+      eng = { steps: r.steps, tokens: new Map(r.tokens.map((t) => [`${t.step}/${t.request}`, t.token])) };
+    } else eng = await runDumped(engineDir, backend, engineDump, prompts, maxNewTokens, opts.threads, false);
     let ref: RunResult | null = null;
     if (refEngineDir) ref = await runDumped(refEngineDir, 'cpu', refDumpDir, prompts, maxNewTokens, opts.threads, true);
 
@@ -217,41 +231,45 @@ export async function verifyEngine(opts: VerifyOptions): Promise<VerifyReport> {
     const lastStep = firstDiff ? firstDiff.step : eng.steps - 1;
     const steps = Array.from({ length: lastStep + 1 }, (_, i) => i);
 
-    // ---- compare
-    const engineEntries = readDumpIndex(engineDump, 'the engine dump');
+    // ---- compare, rank by rank
     const refEntries = readDumpIndex(refDumpDir, opts.referenceDumps ? '--reference-dumps' : 'the reference dump');
     const refWidths = refPlan ? planWidths(refPlan) : new Map(refEntries.map((e) => [e.value, e.width]));
-    const mapped = mapValues(enginePlan.plan, refWidths);
-    const values = compareDumps({ dir: engineDump, entries: engineEntries }, { dir: refDumpDir, entries: refEntries }, mapped, steps, tol.tolerance);
+    const mappedByRank = rankPlans.map((p, r) => mapValues(p.plan, refWidths, rankShards(manifest.mapping?.ranks?.[r])));
+    // A received value (a pipeline stage's input, rank 0's logits) is what its sender computed under the same name.
+    for (const mapped of mappedByRank) {
+      for (const v of mapped) {
+        if (v.parts || v.partial || v.node.op !== 'recv') continue;
+        const from = mappedByRank[Number(v.node.attrs.peer)]?.find((x) => x.name === v.name && x.node.op !== 'recv');
+        if (from) Object.assign(v, { parts: from.parts, fused: from.fused, partial: from.partial });
+      }
+    }
+    let values: ValueReport[] = [];
+    for (let r = 0; r < ranks; r++) {
+      const what = ranks > 1 ? `rank ${r}'s dump` : 'the engine dump';
+      if (ranks > 1 && !existsSync(dumpOf(r))) {
+        throw new LlmcError('NOT_FOUND', `${what} ${dumpOf(r)} does not exist`, `a sharded engine's dump has one folder per rank: ${engineDump}/rank0 ... rank${ranks - 1}`);
+      }
+      const entries = readDumpIndex(dumpOf(r), what);
+      values.push(...compareDumps({ dir: dumpOf(r), entries }, { dir: refDumpDir, entries: refEntries }, mappedByRank[r], steps, tol.tolerance, r));
+    }
+    if (ranks > 1) values = inReferenceOrder(values, refEntries);
     const compared = values.filter((v) => v.steps > 0);
     if (compared.length === 0) {
       throw new LlmcError('BAD_ARGUMENT', `no activation of the engine has a reference value in ${referenceLabel}`, 'the dumps must use llmc\'s value names (llmc build --dump-ir shows them) and the same prompts');
     }
-    const bad = compared.find((v) => !v.ok) ?? null;
-    let firstBad: VerifyReport['first_bad'] = null;
-    if (bad) {
-      const node = enginePlan.plan.nodes.find((n) => n.name === bad.node)!;
-      let weights: ReturnType<typeof checkWeights> = [];
-      if (refPlan && refEngineDir) {
-        const ew = new WeightValues(engineDir, enginePlan.header.dataOffset);
-        const rw = new WeightValues(refEngineDir, readPlan(refEngineDir).header.dataOffset);
-        try {
-          weights = checkWeights(enginePlan.plan, refPlan, node, ew, rw);
-        } finally {
-          ew.close();
-          rw.close();
-        }
-      }
-      const provenance = (manifest as { provenance?: { nodes?: Record<string, string | string[]> } }).provenance?.nodes ?? {};
-      const part = bad.parts ? bad.parts.find((p) => p.rel_err > tol.tolerance)?.ref ?? null : null;
-      firstBad = { ...bad, part, diagnosis: diagnose(node, provenance, backend, weights) };
-    }
+    const provenance = (manifest as { provenance?: { nodes?: Record<string, string | string[]> } }).provenance?.nodes ?? {};
+    const firstBadValue = firstBad(compared, tol.tolerance,
+      { dir: engineDir, plans: rankPlans, shards: rankPlans.map((_, r) => rankShards(manifest.mapping?.ranks?.[r])), tp: manifest.mapping?.tp ?? 1 },
+      refPlan && refEngineDir ? { plan: refPlan, dir: refEngineDir, dataOffset: readPlan(refEngineDir).header.dataOffset } : null, provenance, backend);
     return {
-      engine: engineDir, reference: referenceLabel, backend: engineRun ? `${engineRun.backend ?? backend} (its run in --engine-dumps ${resolve(opts.engineDumps!)})` : backend, tolerance: tol.tolerance, tolerance_from: tol.why,
+      engine: engineDir, reference: referenceLabel, backend: engineRun ? `${engineRun.backend ?? backend} (its run in --engine-dumps ${resolve(opts.engineDumps!)})` : backend,
+      ranks, tp: manifest.mapping?.tp ?? 1, pp: manifest.mapping?.pp ?? 1, tolerance: tol.tolerance, tolerance_from: tol.why,
       prompts: prompts.length, max_new_tokens: maxNewTokens, steps: eng.steps, steps_compared: steps.length,
       tokens_agree: firstDiff === null, first_token_difference: firstDiff,
-      values_compared: compared.length, values_unmapped: values.filter((v) => v.steps === 0).map((v) => v.value),
-      layers: layerTable(compared, tol.tolerance), values, first_bad: firstBad, ok: bad === null,
+      values_compared: compared.length,
+      values_unmapped: values.filter((v) => v.steps === 0 && !v.partial).map((v) => (ranks > 1 ? `${v.value}@rank${v.rank}` : v.value)),
+      values_partial: values.filter((v) => v.partial).length,
+      layers: layerTable(compared, tol.tolerance), values, first_bad: firstBadValue, ok: firstBadValue === null,
     };
   } finally {
     if (!opts.workDir) rmSync(work, { recursive: true, force: true });
@@ -286,7 +304,9 @@ function readDumpMeta(dir: string, flag: string, vocab: number, batch: boolean) 
   const tokens = new Map<string, number>();
   meta.tokens?.forEach((toks, req) => toks.forEach((t, k) => tokens.set(`${meta.token_steps?.[req]?.[k] ?? k}/${req}`, t)));
   const maxNew = typeof meta.max_new_tokens === 'number' ? meta.max_new_tokens : 4;
-  const steps = existsSync(join(dir, 'index.tsv')) ? Math.max(0, ...readDumpIndex(dir, flag).map((e) => e.step + 1)) : 0;
+  // (A sharded engine's dump has one folder per rank; rank 0 ran every step.)
+  const indexDir = existsSync(join(dir, 'index.tsv')) ? dir : existsSync(join(dir, 'rank0', 'index.tsv')) ? join(dir, 'rank0') : null;
+  const steps = indexDir ? Math.max(0, ...readDumpIndex(indexDir, flag).map((e) => e.step + 1)) : 0;
   return { prompts, maxNew, tokens, steps, backend: typeof meta.backend === 'string' ? meta.backend : null };
 }
 
@@ -300,17 +320,37 @@ function textEncoder(engineDir: string): (text: string) => number[] {
   };
 }
 
+/**
+ * A sharded engine's values from every rank, in the reference's execution order (the position of the first
+ * reference value each compares with; ties by rank), so that the first bad one is where the error starts, whichever
+ * rank computed it. Values with no reference value keep their place at the end.
+ */
+function inReferenceOrder(values: ValueReport[], refEntries: { value: string }[]): ValueReport[] {
+  const pos = new Map<string, number>();
+  refEntries.forEach((e, i) => { if (!pos.has(e.value)) pos.set(e.value, i); });
+  const key = (v: ValueReport) => {
+    if (v.steps === 0) return Infinity;
+    const refs = v.parts ? v.parts.map((p) => p.ref) : [v.ref ?? v.value];
+    return Math.min(...refs.map((r) => pos.get(r) ?? Infinity));
+  };
+  return values.map((v, i) => ({ v, i, k: key(v) })).sort((a, b) => a.k - b.k || a.v.rank - b.v.rank || a.i - b.i).map((x) => x.v);
+}
+
 function layerTable(values: ValueReport[], tol: number): LayerRow[] {
   const rows = new Map<string, LayerRow>();
   for (const v of values) {
-    const layer = layerOf(v.value);
-    const r = rows.get(layer) ?? { layer, values: 0, worst_value: v.value, max_abs: 0, rel_err: -1, cosine: 1, ok: true };
+    const layer = layerOf(v.ref ?? v.value);     // an all_reduce output (`embed.all_reduce`) is in its reference value's layer
+    const key = `${layer}@${v.rank}`;
+    const r = rows.get(key) ?? { layer, rank: v.rank, values: 0, worst_value: v.value, max_abs: 0, rel_err: -1, cosine: 1, ok: true };
     r.values++;
     if (v.rel_err > r.rel_err) { r.rel_err = v.rel_err; r.worst_value = v.value; }
     r.max_abs = Math.max(r.max_abs, v.max_abs);
     r.cosine = Math.min(r.cosine, v.cosine);
     r.ok = r.rel_err <= tol;
-    rows.set(layer, r);
+    rows.set(key, r);
   }
-  return [...rows.values()];
+  // Layers in order of their first value, each layer's ranks together.
+  const order = new Map<string, number>();
+  for (const r of rows.values()) if (!order.has(r.layer)) order.set(r.layer, order.size);
+  return [...rows.values()].sort((a, b) => order.get(a.layer)! - order.get(b.layer)! || a.rank - b.rank);
 }

@@ -30,8 +30,8 @@ export function decodeWeight(bytes: Buffer, dtype: string): Float32Array {
 /** Reads weights of one engine file (an open fd per call batch). null for a dummy weight (generated at load). */
 export class WeightValues {
   private readonly fd: number;
-  constructor(engineDir: string, private readonly dataOffset: number) {
-    this.fd = openSync(join(engineDir, ENGINE_FILE), 'r');
+  constructor(engineDir: string, private readonly dataOffset: number, file: string = ENGINE_FILE) {
+    this.fd = openSync(join(engineDir, file), 'r');
   }
 
   raw(v: PlanWeightValue): Buffer | null {

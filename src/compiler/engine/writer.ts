@@ -144,9 +144,28 @@ function rankMapping(ranks: { g: Graph; weightsBytes: number }[]): Record<string
       return {
         rank: r, file: rankFile(r), tp_rank: m.tp_rank, pp_rank: m.pp_rank, first_layer: m.first_layer, num_layers: m.num_layers,
         num_heads: m.num_heads, num_kv_heads: m.num_kv_heads, vocab_start: m.vocab_start, vocab_size: m.vocab_size, weights_bytes: weightsBytes,
+        ...shardedValues(g),
       };
     }),
   };
+}
+
+/**
+ * A tensor-parallel rank's values that are not the whole model's (llmc verify maps them back, src/verify/value-map.ts):
+ * `columns`: value -> the [start, count] column ranges of the whole value it holds; `partial_sums`: values that
+ * are this rank's share of a sum (compared once reduced). Empty on a pipeline-only rank (every value whole).
+ */
+function shardedValues(g: Graph): { columns?: Record<string, [number, number][]>; partial_sums?: string[] } {
+  const columns: Record<string, [number, number][]> = {};
+  const partial: string[] = [];
+  for (const n of g.nodes) {
+    for (const o of n.outputs) {
+      const a = g.acts.get(o)!;
+      if (a.shard && 'cols' in a.shard) columns[a.name] = a.shard.cols.map(([s, c]): [number, number] => [s, c]);
+      else if (a.shard) partial.push(a.name);
+    }
+  }
+  return { ...(Object.keys(columns).length ? { columns } : {}), ...(partial.length ? { partial_sums: partial } : {}) };
 }
 
 const FS_FAILURES: Record<string, string> = {

@@ -30,7 +30,16 @@ export interface Activation {
   rows: Rows;
   width: number;
   arenaOffset?: number;      // floats per token; set by plan_memory
+  shard?: ShardPart;         // set by shard (tensor parallel): how this rank's value relates to the whole model's
 }
+
+/**
+ * A tensor-parallel rank's activation against the whole model's value of the same name (llmc verify compares
+ * them): `cols`, the columns of the whole value this rank holds ([start, count] ranges, in order: its heads, its
+ * share of the MLP width or of the vocabulary); `partial`, this rank's share of a sum (a row-parallel linear's
+ * output before its all_reduce). Absent: the rank holds the whole value.
+ */
+export type ShardPart = { cols: [start: number, count: number][] } | { partial: true };
 
 export type Operand = { kind: 'act'; id: number } | { kind: 'weight'; name: string };
 
