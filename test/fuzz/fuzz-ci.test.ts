@@ -37,7 +37,7 @@ test('pre-quantized checkpoints, seed 1, 60 inputs: no exception, hang or crash'
   expect(x.rejected).toBeGreaterThan(0);
 }, 300_000);
 
-type SelfReport = { runs: number; findings: number; hangs: number; accepted: number; rejected: number };
+type SelfReport = { runs: number; findings: number; hangs: number; accepted: number; rejected: number; seconds: number; per_second: number };
 
 function selfTest(jobs: number): { x: SelfReport; saved: string[]; status: number | null } {
   const out = tempDir('llmc-fuzz-self-');
