@@ -10,9 +10,17 @@
 
 namespace llmc::runtime {
 
+// A message on one line whatever it quotes from the input: line breaks become the two characters \n / \r.
+inline std::string one_line(const std::string& message) {
+  if (message.find_first_of("\r\n") == std::string::npos) return message;
+  std::string out;
+  for (char c : message) out += c == '\n' ? std::string("\\n") : c == '\r' ? std::string("\\r") : std::string(1, c);
+  return out;
+}
+
 class Error : public std::runtime_error {
  public:
-  Error(llmc_status status, const std::string& message) : std::runtime_error(message), status_(status) {}
+  Error(llmc_status status, const std::string& message) : std::runtime_error(one_line(message)), status_(status) {}
   llmc_status status() const { return status_; }
 
  private:

@@ -328,7 +328,7 @@ class Parser {
           append_utf8(out, cp);
           break;
         }
-        default: error_at(escape_at, "invalid escape \\" + std::string(1, e) + " in string");
+        default: error_at(escape_at, "invalid escape: a backslash before " + describe(e) + " in string");  // describe: never a raw line break
       }
     }
   }

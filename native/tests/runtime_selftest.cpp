@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "../runtime/errors.h"
 #include "../runtime/json.h"
 #include "llmc/llmc.h"
 #include "check.h"
@@ -122,6 +123,19 @@ void test_json() {
       msg = e.what();
     }
     CHECK(threw && msg.find("line 1, column") == 0, "refuses %s (%s)", b, msg.c_str());
+  }
+  // fuzz_manifest seed 1000 (2026-12-04): a backslash before a raw line break was quoted as is, so the error
+  // (and the CLI's one-line message) spanned two lines. Now the byte is named, and no Error holds a line break.
+  {
+    std::string msg;
+    try {
+      parse("\"a\\\nb\"");
+    } catch (const llmc::json::ParseError& e) {
+      msg = e.what();
+    }
+    CHECK(msg.find('\n') == std::string::npos && msg.find("byte 0x0a") != std::string::npos, "invalid escape of a line break: %s", msg.c_str());
+    const llmc::runtime::Error e(LLMC_ERR_BAD_ENGINE, "quoted \"x\ny\r\" from a file");
+    CHECK(std::string(e.what()) == "quoted \"x\\ny\\r\" from a file", "Error keeps to one line: %s", e.what());
   }
   std::string deep(1000, '[');
   bool threw = false;
