@@ -78,7 +78,7 @@ int32_t Sampler::argmax() const {
 }
 
 // Keeps c if it is among the m best seen so far: cand_ is a heap whose front is the worst kept.
-void Sampler::offer(const Cand& c, size_t m) {
+__attribute__((noinline)) void Sampler::offer(const Cand& c, size_t m) {
   if (cand_.size() < m) {
     cand_.push_back(c);
     std::push_heap(cand_.begin(), cand_.end(), higher);
@@ -94,7 +94,7 @@ void Sampler::best(size_t m, float inv_t) {
   cand_.clear();
   for_each_logit([&](int32_t i, float raw) {
     const float x = raw * inv_t;
-    if (std::isfinite(x)) offer({x, i}, m);
+    if (std::isfinite(x) && (cand_.size() < m || higher({x, i}, cand_.front()))) offer({x, i}, m);
   });
   std::sort_heap(cand_.begin(), cand_.end(), higher);
 }
@@ -113,7 +113,7 @@ int32_t Sampler::draw(const llmc_sampling_params& p, Rng& rng) {
     if (!std::isfinite(x)) return;
     ++n;
     max_logit = std::max(max_logit, x);
-    if (k > 0) offer({x, i}, k);
+    if (k > 0 && (cand_.size() < k || higher({x, i}, cand_.front()))) offer({x, i}, k);  // the common case inline
   });
   if (n == 0) return argmax();
   const auto weight = [&](float x) { return std::exp(static_cast<double>(x) - max_logit); };
@@ -136,11 +136,26 @@ int32_t Sampler::draw(const llmc_sampling_params& p, Rng& rng) {
   }
 
   // top-p: the smallest prefix (in `higher` order) whose probability reaches top_p, at least one token. The
-  // nucleus lies inside the best m candidates once their mass reaches top_p, so only those are selected.
+  // nucleus lies inside the best m candidates once their mass reaches top_p, so only those are sorted. The best
+  // 256 come from a heap over the row (a language model's nucleus is usually smaller); past that, from a list of
+  // every finite candidate, partially sorted in place (re-scanning the row for each larger m costs more).
   if (p.top_p < 1.0f) {
     const double goal = static_cast<double>(p.top_p) * z;
+    bool listed = sorted;  // cand_ holds every candidate (or the top-k), so a larger m sorts it in place
     for (size_t m = sorted ? n : std::min<size_t>(n, 256);; m = std::min(n, m * 4)) {
-      if (!sorted) best(m, inv_t);
+      if (!sorted && !listed && m <= 256) {
+        best(m, inv_t);
+      } else if (!sorted) {
+        if (!listed) {
+          cand_.clear();
+          for_each_logit([&](int32_t i, float raw) {
+            const float x = raw * inv_t;
+            if (std::isfinite(x)) cand_.emplace_back(x, i);
+          });
+          listed = true;
+        }
+        std::partial_sort(cand_.begin(), cand_.begin() + m, cand_.end(), higher);
+      }
       double mass = 0;
       size_t keep = 0;
       while (keep < m && mass < goal) mass += weight(cand_[keep++].first);

@@ -3,6 +3,7 @@
 // generators agrees). Rows: random logits with ties, -inf and NaN entries, all -inf, all NaN; vocabularies from 1
 // to 32000; histories with repeats and ids outside the vocabulary.
 //   native/build/sampler_test [--perf]   (--perf: microseconds per sample of both, vocab 32000 and 128256)
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -62,8 +63,17 @@ double us_per_sample(S& s, const std::vector<float>& row, const llmc_sampling_pa
 
 int perf() {
   std::mt19937 g(7);
-  for (int32_t vocab : {32000, 128256}) {
-    const std::vector<float> row = make_row(g, vocab, 0);
+  for (int32_t vocab : {32000, 128256})
+  for (int shape = 0; shape < 2; ++shape) {
+    // flat: normal(0, 3) logits, whose top-p 0.95 nucleus holds thousands of tokens; peaked: logit = -1.5 ln(rank)
+    // at random ranks, a nucleus of tens of tokens, as a language model's next-token distribution usually is.
+    std::vector<float> row = make_row(g, vocab, 0);
+    if (shape == 1) {
+      std::vector<int32_t> rank(vocab);
+      for (int32_t i = 0; i < vocab; ++i) rank[i] = i + 1;
+      std::shuffle(rank.begin(), rank.end(), g);
+      for (int32_t i = 0; i < vocab; ++i) row[i] = -1.5f * std::log(static_cast<float>(rank[i]));
+    }
     std::vector<int32_t> history(256);
     for (auto& h : history) h = static_cast<int32_t>(g() % vocab);
     Sampler fast(vocab);
@@ -73,7 +83,7 @@ int perf() {
         {"t 0.8", {0.8f, 0, 1.0f, 1.0f, 1}}, {"t 0.8 top_k 40", {0.8f, 40, 1.0f, 1.0f, 1}},
         {"t 0.8 top_p 0.95", {0.8f, 0, 0.95f, 1.0f, 1}}, {"t 0.8 top_k 40 top_p 0.9 penalty 1.1", {0.8f, 40, 0.9f, 1.1f, 1}}};
     for (const auto& s : sets) {
-      std::printf("vocab %6d  %-38s sampler %8.1f us   reference %8.1f us\n", vocab, s.name, us_per_sample(fast, row, s.p, history),
+      std::printf("vocab %6d %-6s %-38s sampler %8.1f us   reference %8.1f us\n", vocab, shape ? "peaked" : "flat", s.name, us_per_sample(fast, row, s.p, history),
                   us_per_sample(ref, row, s.p, history));
     }
   }
