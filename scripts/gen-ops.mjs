@@ -3,13 +3,15 @@
 //   src/compiler/ir/ops.generated.ts   (TS: op specs, enums, schema hash)
 //   native/include/llmc/ops.generated.h (C++: OpId enum, enum string tables, schema hash)
 //   docs/ops.md                         (reference for users and op authors)
-// and the engine-format constants from schema/engine-format.json (scripts/gen-engine-format.mjs).
+// the engine-format constants from schema/engine-format.json (scripts/gen-engine-format.mjs) and the KV cache
+// dtype table from schema/kv-cache-dtypes.json (scripts/gen-kv-dtype.mjs).
 // Writes a file only when its content changes. `--check` fails (exit 1) when a generated file is stale.
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { engineFormatOutputs } from './gen-engine-format.mjs';
+import { kvDTypeOutputs } from './gen-kv-dtype.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const check = process.argv.includes('--check');
@@ -26,6 +28,7 @@ const outputs = {
   'native/include/llmc/ops.generated.h': genCpp(),
   'docs/ops.md': genDoc(),
   ...engineFormatOutputs(root),
+  ...kvDTypeOutputs(root),
 };
 
 let stale = [];

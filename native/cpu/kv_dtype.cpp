@@ -14,44 +14,13 @@
 
 namespace llmc::cpu {
 
-bool kv_dtype_from_name(const char* s, KvDType* out) {
-  if (!s) return false;
-  static const struct { const char* name; KvDType t; } names[] = {
-      {"f32", KvDType::f32}, {"f16", KvDType::f16}, {"bf16", KvDType::bf16}, {"i8", KvDType::i8}, {"f8e4m3", KvDType::f8e4m3}};
-  for (const auto& n : names) {
-    if (std::strcmp(s, n.name) == 0) {
-      *out = n.t;
-      return true;
-    }
-  }
-  return false;
-}
-
-const char* kv_dtype_name(KvDType t) {
-  switch (t) {
-    case KvDType::f16: return "f16";
-    case KvDType::bf16: return "bf16";
-    case KvDType::i8: return "i8";
-    case KvDType::f8e4m3: return "f8e4m3";
-    default: return "f32";
-  }
-}
-
-size_t kv_elem_bytes(KvDType t) {
-  switch (t) {
-    case KvDType::f32: return 4;
-    case KvDType::f16:
-    case KvDType::bf16: return 2;
-    default: return 1;
-  }
-}
-
 KvBlockLayout kv_block_layout(KvDType t, int32_t num_kv_heads, int32_t block_size, int32_t head_dim) {
   const int64_t rows = int64_t(num_kv_heads) * block_size;
   const int64_t half = rows * head_dim * int64_t(kv_elem_bytes(t));
-  const int64_t data = (2 * half + 15) / 16 * 16;  // scales start 16-byte aligned whatever head_dim is
+  const auto align = [](int64_t x) { return (x + kKvBlockAlign - 1) / kKvBlockAlign * kKvBlockAlign; };
+  const int64_t data = align(2 * half);  // scales start aligned whatever head_dim is
   if (!kv_dtype_scaled(t)) return KvBlockLayout{half, 0, data};
-  return KvBlockLayout{half, data, (data + 2 * rows * 4 + 15) / 16 * 16};
+  return KvBlockLayout{half, data, align(data + 2 * rows * kKvScaleBytes)};
 }
 
 namespace kv {
@@ -92,7 +61,7 @@ void store_row(KvDType t, const float* x, int32_t hd, void* dst, float* scale) {
   }
   float amax = 0.0f;
   for (int32_t d = 0; d < hd; ++d) amax = std::max(amax, std::fabs(x[d]));
-  const float qmax = t == KvDType::i8 ? kI8Max : kF8Max;
+  const float qmax = kv_dtype_qmax(t);
   const float s = amax / qmax, inv = amax > 0.0f ? qmax / amax : 0.0f;
   *scale = s;
   if (t == KvDType::i8) {

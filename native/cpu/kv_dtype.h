@@ -1,5 +1,7 @@
 // Storage dtypes of the paged KV cache (llmc build --kv-cache-dtype; docs/kv-cache.md) and the block layout they
-// give. The CPU and CUDA backends both take the layout from kv_block_layout, so the two cannot drift.
+// give. The CPU and CUDA backends both take the layout from kv_block_layout, so the two cannot drift. The dtype
+// table itself (ids, names, element bytes, scaled, qmax, block padding) is generated from
+// schema/kv-cache-dtypes.json into llmc/kv_dtype.generated.h (and the kernels' kv_dtype.generated.h).
 //
 // One block of one layer, in bytes from the block's start:
 //   k       [num_kv_heads, block_size, head_dim] elements of the dtype
@@ -13,15 +15,17 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "llmc/kv_dtype.generated.h"
+
 namespace llmc::cpu {
 
-enum class KvDType : int32_t { f32 = 0, f16 = 1, bf16 = 2, i8 = 3, f8e4m3 = 4 };
-
-// Plan names: "f32" | "f16" | "bf16" | "i8" | "f8e4m3".
-bool kv_dtype_from_name(const char* s, KvDType* out);
-const char* kv_dtype_name(KvDType t);
-size_t kv_elem_bytes(KvDType t);
-inline bool kv_dtype_scaled(KvDType t) { return t == KvDType::i8 || t == KvDType::f8e4m3; }
+// Plan names: "f32" | "f16" | "bf16" | "i8" | "f8e4m3" (kKvDTypeNames).
+using llmc::KvDType;
+using llmc::kv_dtype_from_name;
+using llmc::kv_dtype_name;
+using llmc::kv_dtype_qmax;
+using llmc::kv_dtype_scaled;
+using llmc::kv_elem_bytes;
 
 struct KvBlockLayout {
   int64_t v_offset;      // bytes from a block's k to its v
@@ -34,6 +38,7 @@ namespace kv {
 
 // Largest finite e4m3 value (the OCP "E4M3FN" variant: no infinities, S.1111.111 is NaN).
 constexpr float kF8Max = 448.0f;
+// int8 codes are -127..127 (symmetric; -128 never stored).
 constexpr float kI8Max = 127.0f;
 
 // binary32 -> e4m3, round to nearest even, saturating at +-448 (NaN -> 0x7f).

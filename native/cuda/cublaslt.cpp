@@ -1,11 +1,10 @@
 // cuBLASLt through dlopen: the handful of declarations llmc needs (values from cublasLt.h / library_types.h).
 #include "cublaslt.h"
 
-#include <dlfcn.h>
-
 #include <cstdlib>
 #include <cstring>
-#include <type_traits>
+
+#include "dynlib.h"
 
 namespace llmc::cuda {
 
@@ -41,7 +40,7 @@ static_assert(sizeof(HeuristicResult) == 96, "cublasLtMatmulHeuristicResult_t la
 }  // namespace
 
 struct CublasLt::Api {
-  void* lib = nullptr;
+  DynLib lib;
   Status (*create)(Handle*);
   Status (*destroy)(Handle);
   Status (*desc_create)(MatmulDesc*, int compute, int scale_type);
@@ -57,9 +56,6 @@ struct CublasLt::Api {
   Status (*matmul)(Handle, MatmulDesc, const void* alpha, const void* a, Layout, const void* b, Layout, const void* beta,
                    const void* c, Layout, void* d, Layout, const AlgoT* algo, void* workspace, size_t workspace_bytes,
                    CUstream stream);
-  ~Api() {
-    if (lib != nullptr) ::dlclose(lib);
-  }
 };
 
 std::unique_ptr<CublasLt> CublasLt::open(Device& dev, std::string* why) {
@@ -73,40 +69,26 @@ std::unique_ptr<CublasLt> CublasLt::open(Device& dev, std::string* why) {
     return nullptr;
   }
   auto api = std::make_unique<Api>();
-  std::string name;
-  const char* path = std::getenv("LLMC_CUBLASLT");
-  for (const char* n : {path, "libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"}) {
-    if (n == nullptr || n[0] == '\0') continue;
-    api->lib = ::dlopen(n, RTLD_NOW | RTLD_LOCAL);
-    if (api->lib != nullptr) {
-      name = n;
-      break;
-    }
-  }
-  if (api->lib == nullptr) {
-    *why = "libcublasLt not found (set LLMC_CUBLASLT=/path/to/libcublasLt.so.13 or LD_LIBRARY_PATH)";
+  DynLib& lib = api->lib;
+  if (!lib.open({std::getenv("LLMC_CUBLASLT"), "libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"})) {
+    *why = lib.open_error("set LLMC_CUBLASLT=/path/to/libcublasLt.so.13 or add its folder to LD_LIBRARY_PATH");
     return nullptr;
   }
-  bool ok = true;
-  auto sym = [&](auto& slot, const char* s) {
-    void* p = ::dlsym(api->lib, s);
-    if (p == nullptr) ok = false;
-    slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(p);
-  };
-  sym(api->create, "cublasLtCreate");
-  sym(api->destroy, "cublasLtDestroy");
-  sym(api->desc_create, "cublasLtMatmulDescCreate");
-  sym(api->desc_destroy, "cublasLtMatmulDescDestroy");
-  sym(api->desc_set, "cublasLtMatmulDescSetAttribute");
-  sym(api->layout_create, "cublasLtMatrixLayoutCreate");
-  sym(api->layout_destroy, "cublasLtMatrixLayoutDestroy");
-  sym(api->pref_create, "cublasLtMatmulPreferenceCreate");
-  sym(api->pref_destroy, "cublasLtMatmulPreferenceDestroy");
-  sym(api->pref_set, "cublasLtMatmulPreferenceSetAttribute");
-  sym(api->heuristic, "cublasLtMatmulAlgoGetHeuristic");
-  sym(api->matmul, "cublasLtMatmul");
-  if (!ok) {
-    *why = name + " lacks a cublasLt function llmc uses";
+  const std::string name = lib.name();
+  lib.bind(api->create, "cublasLtCreate");
+  lib.bind(api->destroy, "cublasLtDestroy");
+  lib.bind(api->desc_create, "cublasLtMatmulDescCreate");
+  lib.bind(api->desc_destroy, "cublasLtMatmulDescDestroy");
+  lib.bind(api->desc_set, "cublasLtMatmulDescSetAttribute");
+  lib.bind(api->layout_create, "cublasLtMatrixLayoutCreate");
+  lib.bind(api->layout_destroy, "cublasLtMatrixLayoutDestroy");
+  lib.bind(api->pref_create, "cublasLtMatmulPreferenceCreate");
+  lib.bind(api->pref_destroy, "cublasLtMatmulPreferenceDestroy");
+  lib.bind(api->pref_set, "cublasLtMatmulPreferenceSetAttribute");
+  lib.bind(api->heuristic, "cublasLtMatmulAlgoGetHeuristic");
+  lib.bind(api->matmul, "cublasLtMatmul");
+  if (!lib.missing().empty()) {
+    *why = lib.missing_error("a cuBLASLt function llmc uses");
     return nullptr;
   }
   Handle h = nullptr;

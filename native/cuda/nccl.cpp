@@ -1,20 +1,18 @@
 // NCCL through dlopen: the declarations llmc needs, with the values of nccl.h (NCCL 2.x; stable since 2.4).
 #include "nccl.h"
 
-#include <dlfcn.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <type_traits>
 #include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "../runtime/errors.h"
+#include "dynlib.h"
 
 namespace llmc::cuda {
 
@@ -33,7 +31,7 @@ struct UniqueId {
 }  // namespace
 
 struct NcclCollectives::Api {
-  void* lib = nullptr;
+  DynLib lib;
   Result (*get_unique_id)(UniqueId*);
   Result (*comm_init_rank)(Comm*, int nranks, UniqueId id, int rank);
   Result (*all_reduce)(const void* send, void* recv, size_t count, int dtype, int op, Comm, CUstream);
@@ -45,41 +43,28 @@ struct NcclCollectives::Api {
   Result (*comm_abort)(Comm);
   Result (*comm_destroy)(Comm);
   const char* (*error_string)(Result);
-  ~Api() {
-    if (lib != nullptr) ::dlclose(lib);
-  }
 };
 
 NcclCollectives::NcclCollectives(Device& dev, runtime::Collectives& host, const runtime::RankMapping& m)
     : dev_(dev), host_(host), m_(m), api_(std::make_unique<Api>()), timeout_s_(runtime::rank_timeout_seconds()) {
-  const char* env = std::getenv("LLMC_NCCL");
-  for (const char* n : {env, "libnccl.so.2", "libnccl.so"}) {
-    if (n == nullptr || n[0] == '\0') continue;
-    api_->lib = ::dlopen(n, RTLD_NOW | RTLD_LOCAL);
-    if (api_->lib != nullptr) {
-      library_ = n;
-      break;
-    }
+  DynLib& lib = api_->lib;
+  if (!lib.open({std::getenv("LLMC_NCCL"), "libnccl.so.2", "libnccl.so"})) {
+    runtime::fail(LLMC_ERR_UNSUPPORTED, "a sharded engine on the CUDA backend needs NCCL, and " +
+                                            lib.open_error("install it (e.g. the nvidia-nccl-cu12/cu13 wheel or the NCCL package) or set LLMC_NCCL to its path"));
   }
-  if (api_->lib == nullptr) {
-    runtime::fail(LLMC_ERR_UNSUPPORTED, "a sharded engine on the CUDA backend needs NCCL, and libnccl.so.2 cannot be opened; install it "
-                                        "(e.g. the nvidia-nccl-cu12/cu13 wheel or the NCCL package) or set LLMC_NCCL to its path");
-  }
-  auto sym = [&](auto& fn, const char* name) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(api_->lib, name));
-    if (fn == nullptr) runtime::fail(LLMC_ERR_UNSUPPORTED, library_ + " lacks " + name + " (NCCL 2.7 or newer is needed)");
-  };
-  sym(api_->get_unique_id, "ncclGetUniqueId");
-  sym(api_->comm_init_rank, "ncclCommInitRank");
-  sym(api_->all_reduce, "ncclAllReduce");
-  sym(api_->bcast, "ncclBroadcast");
-  sym(api_->send, "ncclSend");
-  sym(api_->recv, "ncclRecv");
-  sym(api_->group_start, "ncclGroupStart");
-  sym(api_->group_end, "ncclGroupEnd");
-  sym(api_->comm_abort, "ncclCommAbort");
-  sym(api_->comm_destroy, "ncclCommDestroy");
-  sym(api_->error_string, "ncclGetErrorString");
+  library_ = lib.name();
+  lib.bind(api_->get_unique_id, "ncclGetUniqueId");
+  lib.bind(api_->comm_init_rank, "ncclCommInitRank");
+  lib.bind(api_->all_reduce, "ncclAllReduce");
+  lib.bind(api_->bcast, "ncclBroadcast");
+  lib.bind(api_->send, "ncclSend");
+  lib.bind(api_->recv, "ncclRecv");
+  lib.bind(api_->group_start, "ncclGroupStart");
+  lib.bind(api_->group_end, "ncclGroupEnd");
+  lib.bind(api_->comm_abort, "ncclCommAbort");
+  lib.bind(api_->comm_destroy, "ncclCommDestroy");
+  lib.bind(api_->error_string, "ncclGetErrorString");
+  if (!lib.missing().empty()) runtime::fail(LLMC_ERR_UNSUPPORTED, lib.missing_error("NCCL 2.7 or newer is needed"));
 
   // World rank 0 makes the world's id and one per tensor-parallel group; MPI hands them to every rank.
   std::vector<UniqueId> ids(size_t(m.pp) + 1);

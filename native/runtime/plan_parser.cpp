@@ -301,7 +301,8 @@ Plan parse_plan(const json::Value& root, const std::string& where) {
   std::string kv_dtype = f.string(kv, "kv_cache", "dtype");
   if (!cpu::kv_dtype_from_name(kv_dtype.c_str(), &plan.kv.dtype)) {
     fail(LLMC_ERR_UNSUPPORTED, where + ": kv_cache.dtype \"" + kv_dtype +
-                                   "\" is not supported by this runtime (f32, f16, bf16, i8, f8e4m3); rebuild the engine with this llmc version");
+                                   "\" is not supported by this runtime (" + kKvDTypeNames +
+                                   "); rebuild the engine with this llmc version");
   }
 
   const json::Value& arena = f.object(root, "", "arena");

@@ -3,7 +3,8 @@
 //   - the fatbin reader and the SASS / PTX-JIT compatibility rule, on a synthetic image and, when given, on a real
 //     fatbin compiled by nvcc (cuda_host_selftest --fatbin FILE --expect sm_80,sm_90a,compute_80);
 //   - attention planning (prefill tiles / decode rows) of packed steps;
-//   - the one-line error when libcuda.so.1 is missing (only checked when it really is missing here).
+//   - the one-line error when libcuda.so.1 is missing (only checked when it really is missing here);
+//   - DynLib (cuBLASLt and NCCL loading): the search list, symbols and the messages, on libm.so.6.
 // Exit status 0 when every check passes.
 #include <cstdint>
 #include <cstdio>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "../cuda/cuda_driver.h"
+#include "../cuda/dynlib.h"
 #include "../cuda/fatbin.h"
 #include "../cuda/kernels/philox.h"
 #include "../cuda/launch.h"
@@ -206,6 +208,33 @@ void test_no_driver() {
   expect("no libcuda.so.1: the one-line message", why == kNoDriverMessage, why);
 }
 
+void test_dynlib() {
+  std::printf("optional libraries through dlopen (DynLib: cuBLASLt, NCCL)\n");
+  {
+    DynLib lib;
+    const bool opened = lib.open({nullptr, "", "libllmc-no-such-library.so.1", "libm.so.6"});
+    expect("unset and empty names skipped, a missing one passed over, libm.so.6 opens", opened && lib.is_open() && lib.name() == "libm.so.6",
+           lib.name());
+    double (*cos_fn)(double) = nullptr;
+    lib.bind(cos_fn, "cos");
+    expect("bind finds cos", cos_fn != nullptr && cos_fn(0.0) == 1.0 && lib.missing().empty());
+    void (*none)() = nullptr;
+    lib.bind(none, "llmc_no_such_symbol");
+    lib.bind(none, "llmc_no_such_symbol_2");
+    expect("a missing symbol: null, the first one named", none == nullptr && lib.missing() == "llmc_no_such_symbol", lib.missing());
+    const std::string m = lib.missing_error("libm 2.0 is needed");
+    expect("missing_error names the library, the symbol and what is needed", m == "libm.so.6 lacks llmc_no_such_symbol (libm 2.0 is needed)", m);
+  }
+  DynLib lib;
+  const bool opened = lib.open({"", "libllmc-no-such-library.so.1", "libllmc-no-such-library.so"});
+  const std::string e = lib.open_error("install it or set LLMC_X to its path");
+  const std::string head = "libllmc-no-such-library.so.1 cannot be opened (", tail = "); install it or set LLMC_X to its path";
+  expect("none opens: the first name tried, dlerror and the fix, on one line",
+         !opened && !lib.is_open() && e.compare(0, head.size(), head) == 0 && e.size() > head.size() + tail.size() &&
+             e.compare(e.size() - tail.size(), tail.size(), tail) == 0 && e.find('\n') == std::string::npos,
+         e);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -219,6 +248,7 @@ int main(int argc, char** argv) {
   if (!fatbin.empty()) test_real_fatbin(fatbin, expected);
   test_attention_plan();
   test_no_driver();
+  test_dynlib();
   std::printf("\n%d cases, %d failed\n", g_cases, g_failures);
   return g_failures == 0 ? 0 : 1;
 }

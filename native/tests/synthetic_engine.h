@@ -111,7 +111,7 @@ class PlanBuilder {
   explicit PlanBuilder(int max_num_tokens) : max_num_tokens_(max_num_tokens) {}
 
   int weight(const std::string& name, const std::vector<float>& v, std::vector<int64_t> shape, bool bf16 = false) {
-    while (data_.size() % 64) data_.push_back(0);
+    while (data_.size() % LLMC_ENGINE_WEIGHT_ALIGN) data_.push_back(0);
     const size_t offset = data_.size();
     if (bf16) {
       for (float x : v) {
@@ -239,11 +239,9 @@ inline std::string build_plan(const Model& m, PlanBuilder& b) {
   return s;
 }
 
-inline void put_u32(std::vector<uint8_t>& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(uint8_t(v >> (8 * i)));
-}
-inline void put_u64(std::vector<uint8_t>& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(uint8_t(v >> (8 * i)));
+// Stores v little-endian in `bytes` bytes at out[at] (a header field of llmc/engine_format.generated.h).
+inline void set_le(std::vector<uint8_t>& out, size_t at, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out[at + size_t(i)] = uint8_t(v >> (8 * i));
 }
 
 inline bool write_file(const std::string& path, const void* data, size_t n) {
@@ -263,7 +261,7 @@ inline bool write_engine(const std::string& dir, const Model& m, const Corruptio
     const std::string key = "\"offset\": ";
     size_t at = plan.find(key, plan.find("\"name\": \"lm_head\", \"kind\": \"weight\""));
     size_t end = plan.find(',', at);
-    plan.replace(at + key.size(), end - at - key.size(), std::to_string((b.data_.size() + 4096) / 64 * 64));
+    plan.replace(at + key.size(), end - at - key.size(), std::to_string((b.data_.size() + LLMC_ENGINE_DATA_ALIGN) / LLMC_ENGINE_WEIGHT_ALIGN * LLMC_ENGINE_WEIGHT_ALIGN));
   }
   if (c.wrong_nbytes) {
     size_t at = plan.find("\"nbytes\": ") + 10;
@@ -277,15 +275,16 @@ inline bool write_engine(const std::string& dir, const Model& m, const Corruptio
   }
   if (c.bad_plan_json) plan.replace(plan.find("\"values\": [") + 11, 0, ",");
 
-  std::vector<uint8_t> file;
-  const char magic[8] = {'L', 'L', 'M', 'C', 'E', 'N', 'G', c.bad_magic ? 'X' : '\0'};
-  file.insert(file.end(), magic, magic + 8);
-  put_u32(file, c.header_version);
-  put_u32(file, 0);
-  put_u64(file, plan.size());
-  const uint64_t data_offset = (40 + plan.size() + 4095) / 4096 * 4096;
-  put_u64(file, data_offset);
-  put_u64(file, b.data_.size());
+  std::vector<uint8_t> file(LLMC_ENGINE_HEADER_BYTES, 0);
+  char magic[8] = LLMC_ENGINE_MAGIC_INIT;
+  if (c.bad_magic) magic[7] = 'X';
+  std::memcpy(&file[LLMC_ENGINE_OFFSET_MAGIC], magic, sizeof magic);
+  set_le(file, LLMC_ENGINE_OFFSET_VERSION, c.header_version, 4);
+  set_le(file, LLMC_ENGINE_OFFSET_FLAGS, 0, 4);
+  set_le(file, LLMC_ENGINE_OFFSET_PLAN_LENGTH, plan.size(), 8);
+  const uint64_t data_offset = (LLMC_ENGINE_HEADER_BYTES + plan.size() + LLMC_ENGINE_DATA_ALIGN - 1) / LLMC_ENGINE_DATA_ALIGN * LLMC_ENGINE_DATA_ALIGN;
+  set_le(file, LLMC_ENGINE_OFFSET_DATA_OFFSET, data_offset, 8);
+  set_le(file, LLMC_ENGINE_OFFSET_DATA_SIZE, b.data_.size(), 8);
   file.insert(file.end(), plan.begin(), plan.end());
   file.resize(data_offset, ' ');
   file.insert(file.end(), b.data_.begin(), b.data_.end());

@@ -84,7 +84,8 @@ maybe('CUDA kernels compile with nvcc', () => {
     const n = join(repoRoot, 'native');
     const b = run('g++', ['-std=c++17', '-O1', '-I', join(n, 'include'), '-I', join(n, 'runtime'), '-I', join(n, 'cpu'),
       join(n, 'tests', 'cuda_host_selftest.cpp'), join(n, 'cuda', 'fatbin.cpp'), join(n, 'cuda', 'cuda_driver.cpp'),
-      join(n, 'cuda', 'launch.cpp'), join(n, 'cuda', 'device.cpp'), join(n, 'cuda', 'cublaslt.cpp'), join(n, 'runtime', 'errors.cpp'),
+      join(n, 'cuda', 'launch.cpp'), join(n, 'cuda', 'device.cpp'), join(n, 'cuda', 'cublaslt.cpp'), join(n, 'cuda', 'dynlib.cpp'),
+      join(n, 'runtime', 'errors.cpp'),
       '-ldl', '-o', exe], dir);
     if (b.code !== 0) throw new Error(b.out.slice(-4000));
     const r = run(exe, ['--fatbin', fatbin, '--expect', 'sm_80,sm_90a,compute_80'], dir);

@@ -24,7 +24,7 @@ LLMC_DEVICE void load_kv_tile(const KvLayer& kv, const int32_t* table, int kvh, 
   constexpr int BN = Tile<HD>::kBN, KS = Tile<HD>::kKS, C4 = HD / 4;
   const int64_t voff = kv.v_offset;
   const int dt = kv.dtype;
-  const bool scaled = dt == kKvI8 || dt == kKvF8E4M3;
+  const bool scaled = kv_code_scaled(dt);
   const bool vec = dt == kKvF32 && (hd & 3) == 0;
   for (int i = threadIdx.x; i < BN * C4; i += blockDim.x) {
     const int r = i / C4, c = (i % C4) * 4;

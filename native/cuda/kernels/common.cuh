@@ -291,8 +291,7 @@ LLMC_DEVICE KvRowRef kv_row(const KvLayer& kv, const int32_t* table, int pos, in
   return KvRowRef{static_cast<uint8_t*>(kv.layer_base) + int64_t(block) * kv.block_stride,
                   int64_t(kvh) * kv.block_size + pos % kv.block_size};
 }
-LLMC_DEVICE int kv_elem_bytes(int dtype) { return dtype == kKvF32 ? 4 : (dtype == kKvF16 || dtype == kKvBF16) ? 2 : 1; }
-LLMC_DEVICE uint8_t* kv_k_bytes(const KvLayer& kv, const KvRowRef& r) { return r.block + r.row * kv.head_dim * kv_elem_bytes(kv.dtype); }
+LLMC_DEVICE uint8_t* kv_k_bytes(const KvLayer& kv, const KvRowRef& r) { return r.block + r.row * kv.head_dim * kv_code_bytes(kv.dtype); }
 LLMC_DEVICE float* kv_k_scales(const KvLayer& kv, uint8_t* block) { return reinterpret_cast<float*>(block + kv.scale_offset); }
 LLMC_DEVICE float* kv_v_scales(const KvLayer& kv, uint8_t* block) {
   return kv_k_scales(kv, block) + int64_t(kv.num_kv_heads) * kv.block_size;

@@ -14,6 +14,8 @@
 #pragma once
 #include <stdint.h>
 
+#include "kv_dtype.generated.h"  // KV cache dtype codes kKv* and their element bytes (schema/kv-cache-dtypes.json)
+
 #define LLMC_CUDA_ABI_VERSION 2
 
 #if defined(__cplusplus) && __cplusplus >= 201103L
@@ -28,8 +30,6 @@ namespace kabi {
 // Weight dtype codes (== llmc::DType, schema/ops.json; launch.cpp static_asserts the match). i8, u4 and f8e4m3 are
 // the codes of the quantized linear (linear_quant.cu).
 enum : int32_t { kF32 = 0, kF16 = 1, kBF16 = 2, kI8 = 3, kU4 = 4, kF8E4M3 = 5 };
-// KV cache storage dtype codes (== llmc::cpu::KvDType).
-enum : int32_t { kKvF32 = 0, kKvF16 = 1, kKvBF16 = 2, kKvI8 = 3, kKvF8E4M3 = 4 };
 // Activation kinds (== llmc::ActivationKind).
 enum : int32_t { kSilu = 0, kGeluErf = 1, kGeluTanh = 2, kRelu = 3, kGeluBloom = 4, kIdentity = 5 };
 // Rope styles (== llmc::RopeStyle).

@@ -52,7 +52,7 @@ LLMC_DEVICE void quantize_row(const float* x, int hd, int dtype, uint8_t* dst, f
   float amax = 0.0f;
   for (int d = lane; d < hd; d += 32) amax = fmaxf(amax, fabsf(x[d]));
   amax = warp_max(amax);
-  const float qmax = dtype == kKvI8 ? 127.0f : 448.0f;
+  const float qmax = kv_code_qmax(dtype);
   const float inv = amax > 0.0f ? qmax / amax : 0.0f;
   if (lane == 0) *scale = amax / qmax;
   for (int d = lane; d < hd; d += 32) {
@@ -72,7 +72,7 @@ LLMC_KERNEL void __launch_bounds__(kRowThreads) llmc_kv_write(const KvWriteParam
   const int32_t* table = p.block_tables + int64_t(seq) * p.max_blocks_per_seq;
   const int hd = p.kv.head_dim, dt = p.kv.dtype;
   const int64_t row_width = int64_t(p.kv.num_kv_heads) * hd;
-  if (dt == kKvI8 || dt == kKvF8E4M3) {
+  if (kv_code_scaled(dt)) {
     const int warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     for (int h = warp; h < p.kv.num_kv_heads; h += warps) {  // warp-uniform
       const KvRowRef ref = kv_row(p.kv, table, pos, h);

@@ -1,23 +1,13 @@
-// KV cache storage dtypes (llmc build --kv-cache-dtype; docs/kv-cache.md). The plan's kv_cache.dtype names the
-// storage; the runtime (native/cpu/kv_dtype.h kv_block_layout) lays blocks out the same way this file counts them:
-//   per block and layer: k and v [num_kv_heads, block_size, head_dim] elements, the pair padded to 16 bytes, then
-//   for int8/fp8 one f32 scale per (token, kv head) for k and for v, padded to 16 bytes.
+// KV cache storage dtypes (llmc build --kv-cache-dtype; docs/kv-cache.md). The table (ids, names, element bytes,
+// scales, block padding) is generated from schema/kv-cache-dtypes.json into kv-dtype.generated.ts, as it is for the
+// runtime. The plan's kv_cache.dtype names the storage; the runtime (native/cpu/kv_dtype.h kv_block_layout) lays
+// blocks out the same way this file counts them:
+//   per block and layer: k and v [num_kv_heads, block_size, head_dim] elements, the pair padded to KV_BLOCK_ALIGN
+//   bytes, then for int8/fp8 one f32 scale per (token, kv head) for k and for v, padded to KV_BLOCK_ALIGN bytes.
 import { fail } from '../../errors.js';
+import { DEFAULT_KV_CACHE_DTYPE, KV_BLOCK_ALIGN, KV_CACHE_DTYPES, KV_SCALE_BYTES, type KvCacheDType } from './kv-dtype.generated.js';
 
-export type KvCacheDType = 'float32' | 'float16' | 'bfloat16' | 'int8' | 'fp8';
-export type PlanKvDType = 'f32' | 'f16' | 'bf16' | 'i8' | 'f8e4m3';
-
-interface KvDTypeInfo { plan: PlanKvDType; elemBytes: number; scaled: boolean; what: string }
-
-export const KV_CACHE_DTYPES: Record<KvCacheDType, KvDTypeInfo> = {
-  float32: { plan: 'f32', elemBytes: 4, scaled: false, what: 'f32' },
-  float16: { plan: 'f16', elemBytes: 2, scaled: false, what: 'f16' },
-  bfloat16: { plan: 'bf16', elemBytes: 2, scaled: false, what: 'bf16' },
-  int8: { plan: 'i8', elemBytes: 1, scaled: true, what: 'int8, one f32 scale per token and kv head' },
-  fp8: { plan: 'f8e4m3', elemBytes: 1, scaled: true, what: 'fp8 e4m3, one f32 scale per token and kv head' },
-};
-
-export const DEFAULT_KV_CACHE_DTYPE: KvCacheDType = 'float32';
+export { DEFAULT_KV_CACHE_DTYPE, KV_CACHE_DTYPES, type KvCacheDType, type KvDTypeInfo, type PlanKvDType } from './kv-dtype.generated.js';
 
 export function resolveKvCacheDType(v: string | undefined): KvCacheDType {
   if (v === undefined) return DEFAULT_KV_CACHE_DTYPE;
@@ -25,12 +15,12 @@ export function resolveKvCacheDType(v: string | undefined): KvCacheDType {
   return v as KvCacheDType;
 }
 
-const align16 = (x: number) => Math.ceil(x / 16) * 16;
+const alignBlock = (x: number) => Math.ceil(x / KV_BLOCK_ALIGN) * KV_BLOCK_ALIGN;
 
 /** Bytes of one KV block of one layer (the runtime's kv_block_layout(...).block_bytes). */
 export function kvBlockBytes(dtype: KvCacheDType, numKvHeads: number, blockSize: number, headDim: number): number {
   const info = KV_CACHE_DTYPES[dtype];
   const rows = numKvHeads * blockSize;
-  const data = align16(2 * rows * headDim * info.elemBytes);
-  return info.scaled ? align16(data + 2 * rows * 4) : data;
+  const data = alignBlock(2 * rows * headDim * info.elemBytes);
+  return info.scaled ? alignBlock(data + 2 * rows * KV_SCALE_BYTES) : data;
 }

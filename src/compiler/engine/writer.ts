@@ -12,7 +12,7 @@ import type { ModelConfig } from '../models/config.js';
 import type { BuildDType } from '../api.js';
 import type { KvCacheDType } from './kv-dtype.js';
 import {
-  alignUp, COPIED_FILES, DATA_ALIGN, ENGINE_FILE, FORMAT_VERSION, HEADER_BYTES, MAGIC, MANIFEST_FILE, rankFile, type Plan,
+  alignUp, COPIED_FILES, DATA_ALIGN, ENGINE_FILE, FORMAT_VERSION, HEADER_BYTES, HEADER_OFFSETS as AT, MAGIC, MANIFEST_FILE, rankFile, type Plan,
 } from './format.js';
 import { memoryPlan, type MemoryPlan } from './memory-plan.js';
 import { buildPlan, layoutWeights, planJson, type Limits, type WeightLayout } from './plan.js';
@@ -213,17 +213,17 @@ function buildManifest(input: EngineInput, memory: MemoryPlan, tokenizerPresent:
   };
 }
 
-/** rank0.engine: 40-byte header, plan JSON padded with spaces to the 4096-aligned data offset, then the weights. */
+/** rank0.engine: HEADER_BYTES of header, plan JSON padded with spaces to the DATA_ALIGN-aligned data offset, then the weights. */
 function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors: ReadonlyMap<string, TensorInfo>): { digest: FileDigest; bytesRead: number } {
   const planBytes = Buffer.from(planJson(plan), 'utf8');
   const dataOffset = alignUp(HEADER_BYTES + planBytes.length, DATA_ALIGN);
   const header = Buffer.alloc(dataOffset, 0x20);
-  MAGIC.copy(header, 0);
-  header.writeUInt32LE(FORMAT_VERSION, 8);
-  header.writeUInt32LE(0, 12);                                   // flags
-  header.writeBigUInt64LE(BigInt(planBytes.length), 16);
-  header.writeBigUInt64LE(BigInt(dataOffset), 24);
-  header.writeBigUInt64LE(BigInt(layout.dataSize), 32);
+  MAGIC.copy(header, AT.magic);
+  header.writeUInt32LE(FORMAT_VERSION, AT.version);
+  header.writeUInt32LE(0, AT.flags);
+  header.writeBigUInt64LE(BigInt(planBytes.length), AT.plan_length);
+  header.writeBigUInt64LE(BigInt(dataOffset), AT.data_offset);
+  header.writeBigUInt64LE(BigInt(layout.dataSize), AT.data_size);
   planBytes.copy(header, HEADER_BYTES);
 
   const fd = openSync(path, 'w');
