@@ -29,7 +29,7 @@ export interface Activation {
   name: string;              // e.g. 'l0.attn_norm'; unique among all values
   rows: Rows;
   width: number;
-  arenaOffset?: number;      // floats per token; set by plan_memory
+  arenaOffset?: number;      // set by plan_memory: floats per token in the token arena (rows 'tokens'), floats per row in the logits arena (rows 'logit_rows')
 }
 
 export type Operand = { kind: 'act'; id: number } | { kind: 'weight'; name: string };
@@ -50,9 +50,13 @@ export interface Graph {
   acts: Map<number, Activation>;
   nodes: Node[];
   outputs: { logits: number };       // NO_LOGITS on a rank whose step ends without logits (docs/parallel.md)
-  arena?: { floatsPerToken: number }; // set by plan_memory
+  arena?: ArenaWidths;               // set by plan_memory
   mapping?: RankMapping;             // set by shard: the rank this graph runs on (absent: the one-rank engine)
 }
+
+/** The two activation arenas' widths (plan_memory): the token arena holds every 'tokens' value at max_num_tokens rows,
+ *  the logits arena every 'logit_rows' value at max_logit_rows rows. */
+export interface ArenaWidths { floatsPerToken: number; logitFloatsPerRow: number }
 
 /** outputs.logits of a rank that hands its result on (a pipeline stage before the last, a tensor-parallel peer). */
 export const NO_LOGITS = -1;
