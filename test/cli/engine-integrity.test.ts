@@ -60,7 +60,7 @@ test.each([
   ['logits sharing logits arena floats with the rows they are computed from', (f: string) => editPlan(f, (plan) => {
     const logits = plan.values[plan.outputs.logits];
     const head = plan.nodes.find((n: any) => n.outputs.includes(logits.id));
-    logits.arena_offset = plan.values[head.inputs[0]].arena_offset;   // the LM head's input is live while it writes logits
+    plan.values[head.inputs[0]].arena_offset = logits.arena_offset;   // the LM head's input is live while it writes logits
   }), /share logits arena floats while both are live/],
   ['no limits.max_logit_rows', (f: string) => editPlan(f, (plan) => { delete plan.limits.max_logit_rows; }), /limits: missing "max_logit_rows"/],
   ['a limits.max_logit_rows above max_num_tokens', (f: string) => editPlan(f, (plan) => { plan.limits.max_logit_rows = plan.limits.max_num_tokens + 1; }), /limits\.max_logit_rows: \d+ is outside \[\d+, \d+\]/],
