@@ -581,6 +581,12 @@ void test_info(llmc_engine* e, const synth::Model& m) {
     CHECK(v.find("block_size")->as_int64() == m.d.block_size, "block_size");
     CHECK(v.find("weights_bytes")->as_int64() > 0 && v.find("decode_weight_bytes")->as_int64() > 0, "bytes");
     CHECK(v.find("eos_token_ids")->as_array().size() == 1, "eos ids");
+    // The plan's two arenas: the logits arena is max_logit_rows (min(max(4, 64), 32) = 32) rows of last + final_norm
+    // + logits (32 + 32 + 64 floats); arena_bytes adds the token arena, a whole number of max_num_tokens rows.
+    const int64_t logits_arena = v.find("logits_arena_bytes")->as_int64(), arena = v.find("arena_bytes")->as_int64();
+    CHECK(v.find("max_logit_rows")->as_int64() == 32, "max_logit_rows %lld", (long long)v.find("max_logit_rows")->as_int64());
+    CHECK(logits_arena == int64_t{32} * (2 * m.d.hidden + m.d.vocab) * 4, "logits_arena_bytes %lld", (long long)logits_arena);
+    CHECK(arena > logits_arena && (arena - logits_arena) % (int64_t{m.d.max_num_tokens} * 4) == 0, "arena_bytes %lld", (long long)arena);
   } catch (const std::exception& ex) {
     CHECK(false, "info is not JSON: %s (%s)", ex.what(), info);
   }
