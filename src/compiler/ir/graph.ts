@@ -29,7 +29,7 @@ export interface Activation {
   name: string;              // e.g. 'l0.attn_norm'; unique among all values
   rows: Rows;
   width: number;
-  arenaOffset?: number;      // set by plan_memory: floats per token in the token arena (rows 'tokens'), floats per row in the logits arena (rows 'logit_rows')
+  arenaOffset?: number;      // floats per token; set by plan_memory
 }
 
 export type Operand = { kind: 'act'; id: number } | { kind: 'weight'; name: string };
@@ -55,7 +55,8 @@ export interface Graph {
 }
 
 /** The two activation arenas' widths (plan_memory): the token arena holds every 'tokens' value at max_num_tokens rows,
- *  the logits arena every 'logit_rows' value at max_logit_rows rows. */
+ *  the logits arena every 'logit_rows' value at max_logit_rows rows. An activation's arenaOffset is in its rows' arena:
+ *  floats per token (tokens) or floats per row (logit_rows). */
 export interface ArenaWidths { floatsPerToken: number; logitFloatsPerRow: number }
 
 /** outputs.logits of a rank that hands its result on (a pipeline stage before the last, a tensor-parallel peer). */
