@@ -88,7 +88,8 @@ async function makeCorpus() {
   const words = new Set(['values', 'nodes', 'kind', 'weight', 'activation', 'dtype', 'shape', 'offset', 'nbytes', 'dummy', 'seed',
     'std', 'value', 'rows', 'tokens', 'logit_rows', 'width', 'arena_offset', 'inputs', 'outputs', 'attrs', 'op', 'op_id', 'logits',
     'f32', 'f16', 'bf16', 'normal', 'ones', 'const', 'format_version', 'schema_hash', 'target', 'backend', 'cuda', 'cpu', 'archs',
-    'fatbin', 'ptx', 'mapping', 'world_size', 'generation', 'eos_token_ids', 'memory_plan', 'model', 'limits', 'kv_cache', 'arena']);
+    'fatbin', 'ptx', 'mapping', 'world_size', 'generation', 'eos_token_ids', 'memory_plan', 'model', 'limits', 'kv_cache', 'arena',
+    'floats_per_token', 'logit_floats_per_row', 'max_logit_rows', 'max_num_tokens']);
   for (const [name, op] of Object.entries(ops.ops ?? {})) {
     words.add(name);
     for (const a of Object.keys(op.attrs ?? {})) words.add(a);

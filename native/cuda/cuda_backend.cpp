@@ -113,13 +113,19 @@ CudaBackend::CudaBackend(const runtime::LoadedEngine& engine, const DriverApi& a
   else lt_why_ = "not needed: no f32 weights";
   upload_weights();
 
+  // The plan's two arenas: `tokens` values at max_num_tokens rows, `logit_rows` values (the LM head's rows and the
+  // [R, vocab] logits) at max_logit_rows rows (at least one float each, so a rank without logits still has a buffer).
   const int64_t T = lim.max_num_tokens;
-  const unsigned __int128 arena_floats = static_cast<unsigned __int128>(plan_.arena_floats_per_token) * uint64_t(T);
-  if (arena_floats > (static_cast<unsigned __int128>(1) << 40)) {
-    fail(LLMC_ERR_LIMIT, "the activation arena (" + std::to_string(plan_.arena_floats_per_token) + " floats per token x " +
-                             std::to_string(T) + " tokens) is too large; rebuild with a smaller --max-num-tokens");
+  const unsigned __int128 arena_floats = static_cast<unsigned __int128>(std::max<int64_t>(plan_.arena_floats_per_token, 1)) * uint64_t(T);
+  const unsigned __int128 logit_floats =
+      static_cast<unsigned __int128>(std::max<int64_t>(plan_.arena_logit_floats_per_row, 1)) * uint64_t(lim.max_logit_rows);
+  if (arena_floats + logit_floats > (static_cast<unsigned __int128>(1) << 40)) {
+    fail(LLMC_ERR_LIMIT, "the activation arenas (" + std::to_string(plan_.arena_floats_per_token) + " floats per token x " +
+                             std::to_string(T) + " tokens, " + std::to_string(plan_.arena_logit_floats_per_row) + " floats per logit row x " +
+                             std::to_string(lim.max_logit_rows) + " rows) are too large; rebuild with a smaller --max-num-tokens");
   }
   arena_.allocate(*dev_, size_t(arena_floats) * sizeof(float), "activation arena");
+  logit_arena_.allocate(*dev_, size_t(logit_floats) * sizeof(float), "logits arena");
 
   // Step arrays.
   max_seqs_ = std::max(lim.max_batch_size, 1);
@@ -287,6 +293,10 @@ CudaBackend::Operand CudaBackend::bind(int32_t value_id) {
     o.w = weight_ptrs_[value_id];
     o.dtype = int(v.weight.dtype);
     o.width = v.weight.shape.back();
+  } else if (v.act.rows == runtime::RowsKind::logit_rows) {
+    o.act = logit_arena_.get<float>() + v.act.arena_offset * plan_.limits.max_logit_rows;
+    o.rows = v.act.rows;
+    o.width = v.act.width;
   } else {
     o.act = arena_.get<float>() + v.act.arena_offset * plan_.limits.max_num_tokens;
     o.rows = v.act.rows;
@@ -306,7 +316,7 @@ int32_t CudaBackend::fit_kv_blocks(int32_t requested, bool explicit_budget) {
   const int64_t one_seq = (int64_t(plan_.limits.max_seq_len) + plan_.kv.block_size - 1) / plan_.kv.block_size;
   const std::string context = format_bytes(double(free_b)) + " of " + format_bytes(double(total_b)) + " free on " +
                               dev_->info().name + " after the weights (" + format_bytes(double(weights_.bytes())) +
-                              ") and activations (" + format_bytes(double(arena_.bytes())) + ")";
+                              ") and activations (" + format_bytes(double(arena_.bytes() + logit_arena_.bytes())) + ")";
   if (explicit_budget) {
     if (int64_t(requested) * block_bytes > usable) {
       fail(LLMC_ERR_LIMIT, "kv_cache_bytes asks for " + format_bytes(double(int64_t(requested) * block_bytes)) + " (" +
@@ -345,7 +355,7 @@ void CudaBackend::allocate_kv_cache(int32_t num_blocks) {
                "[llmc cuda] %s (%s, %d SMs, %s): weights %s (uploaded in %.1f s), activations %s, KV cache %s = %d blocks "
                "x %d tokens, %s free; copy bandwidth %.0f GB/s%s\n",
                di.name.c_str(), di.arch().c_str(), di.sms, dev_->code_path().c_str(), format_bytes(double(weights_.bytes())).c_str(),
-               upload_seconds_, format_bytes(double(arena_.bytes())).c_str(), format_bytes(double(kv_.bytes())).c_str(), num_blocks,
+               upload_seconds_, format_bytes(double(arena_.bytes() + logit_arena_.bytes())).c_str(), format_bytes(double(kv_.bytes())).c_str(), num_blocks,
                plan_.kv.block_size, format_bytes(double(free_b)).c_str(), bandwidth_gbs_,
                lt_ ? "; cuBLASLt for f32 prefill GEMMs" : "");
 }
@@ -355,7 +365,7 @@ void CudaBackend::allocate_kv_cache(int32_t num_blocks) {
 void CudaBackend::prepare_step(const StepBatch& step) {
   const runtime::Limits& lim = plan_.limits;
   if (step.num_tokens < 1 || step.num_tokens > lim.max_num_tokens || step.num_logit_rows < 0 ||
-      step.num_logit_rows > step.num_tokens) {
+      step.num_logit_rows > step.num_tokens || step.num_logit_rows > lim.max_logit_rows) {
     fail(LLMC_ERR_INTERNAL, "bad step: " + std::to_string(step.num_tokens) + " tokens, " + std::to_string(step.num_logit_rows) + " logit rows");
   }
   if (step.num_seqs < 1 || int64_t(step.num_seqs) * step.max_blocks_per_seq > int64_t(max_seqs_) * max_blocks_per_seq_) {

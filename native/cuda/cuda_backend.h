@@ -5,7 +5,9 @@
 // Memory (all allocated at load, sizes printed on stderr unless LLMC_CUDA_QUIET=1):
 //   weights      every weight uploaded once from the mmapped engine (or generated dummy values), laid out at its
 //                data-section offset in one allocation;
-//   arena        the plan's activation arena, arena_floats_per_token * max_num_tokens floats (f32 activations);
+//   arenas       the plan's activation arenas (f32): the token arena, arena_floats_per_token * max_num_tokens floats
+//                (the `tokens` values), and the logits arena, arena_logit_floats_per_row * max_logit_rows floats (the
+//                `logit_rows` values: the LM head's rows and the [R, vocab] logits);
 //   step arrays  token ids, positions, sequence slots, logit rows, block tables, attention tiles (int32), uploaded
 //                each step from pinned host memory;
 //   workspaces   decode attention split-K partials, GEMM split-K partials, argmax ids;
@@ -103,7 +105,8 @@ class CudaBackend final : public runtime::Backend {
   std::string lt_why_;
   DeviceBuffer weights_;
   std::vector<const void*> weight_ptrs_;  // value id -> device address of the weight
-  DeviceBuffer arena_;
+  DeviceBuffer arena_;        // token arena
+  DeviceBuffer logit_arena_;  // logits arena
   DeviceBuffer meta_dev_;
   PinnedBuffer meta_host_;
   DeviceBuffer decode_part_;

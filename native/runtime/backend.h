@@ -24,13 +24,10 @@ struct StepBatch {
   int32_t num_logit_rows = 0;           // R, 0..min(T, max_logit_rows)
 };
 
-// Logit rows one step may ask for: one per sampled sequence (max_batch_size), and at least 64 so a request that writes
-// every prompt row's logits (a logits file, scoring) still prefills 64 tokens a step. Backends size the buffers of
-// `logit_rows` values (the LM head's input and output, [R, vocab]) for this many rows, not max_num_tokens.
-inline int32_t max_logit_rows(const Limits& lim) {
-  const int32_t want = lim.max_batch_size > 64 ? lim.max_batch_size : 64;
-  return want < lim.max_num_tokens ? want : lim.max_num_tokens;
-}
+// Logit rows one step may ask for: the plan's limits.max_logit_rows (chosen by the compiler: one per sampled
+// sequence, at least 64, at most max_num_tokens). Backends hold the `logit_rows` values (the LM head's input and
+// output, [R, vocab]) in the plan's logits arena, which has this many rows, not max_num_tokens.
+inline int32_t max_logit_rows(const Limits& lim) { return lim.max_logit_rows; }
 class Collectives;  // collectives.h
 
 class Backend {

@@ -13,30 +13,20 @@ std::unique_ptr<Backend> create_cpu_backend(const LoadedEngine& engine, int num_
 }
 
 CpuBackend::CpuBackend(const LoadedEngine& engine, int num_threads) : plan_(engine.plan), pool_holder_(cpu::ThreadPool::shared(num_threads)), pool_(*pool_holder_) {
-  // The plan's arena holds every activation at max_num_tokens rows. The `logit_rows` values (the LM head's rows,
-  // [R, vocab] for the logits) only ever have R <= max_logit_rows rows, so they get their own small buffer, and the
-  // token arena is only as wide as the `tokens` values reach.
-  logit_rows_cap_ = max_logit_rows(plan_.limits);
-  logit_offset_.assign(plan_.values.size(), -1);
-  for (size_t i = 0; i < plan_.values.size(); ++i) {
-    const PlanValue& v = plan_.values[i];
-    if (v.is_weight()) continue;
-    if (v.act.rows == RowsKind::logit_rows) {
-      logit_offset_[i] = logit_floats_;
-      logit_floats_ += v.act.width;
-    } else {
-      token_floats_ = std::max(token_floats_, v.act.arena_offset + v.act.width);
-    }
-  }
+  // The plan's two arenas (docs/engine-format.md "Plan JSON"): `tokens` values at max_num_tokens rows, `logit_rows`
+  // values (the LM head's rows, [R, vocab] for the logits) at max_logit_rows rows; the validator checked every
+  // activation lies inside its arena.
   const unsigned __int128 floats =
-      static_cast<unsigned __int128>(token_floats_) * static_cast<uint64_t>(plan_.limits.max_num_tokens) +
-      static_cast<unsigned __int128>(logit_floats_) * static_cast<uint64_t>(logit_rows_cap_);
+      static_cast<unsigned __int128>(plan_.arena_floats_per_token) * static_cast<uint64_t>(plan_.limits.max_num_tokens) +
+      static_cast<unsigned __int128>(plan_.arena_logit_floats_per_row) * static_cast<uint64_t>(plan_.limits.max_logit_rows);
   if (floats > (static_cast<unsigned __int128>(1) << 44)) {
-    fail(LLMC_ERR_LIMIT, "the activation arena (" + std::to_string(plan_.arena_floats_per_token) + " floats per token x " +
-                             std::to_string(plan_.limits.max_num_tokens) + " tokens) is too large; rebuild with a smaller --max-num-tokens");
+    fail(LLMC_ERR_LIMIT, "the activation arenas (" + std::to_string(plan_.arena_floats_per_token) + " floats per token x " +
+                             std::to_string(plan_.limits.max_num_tokens) + " tokens, " + std::to_string(plan_.arena_logit_floats_per_row) +
+                             " floats per logit row x " + std::to_string(plan_.limits.max_logit_rows) +
+                             " rows) are too large; rebuild with a smaller --max-num-tokens");
   }
-  arena_.allocate(static_cast<size_t>(std::max<int64_t>(token_floats_, 1)) * plan_.limits.max_num_tokens * sizeof(float), "activation arena");
-  logit_arena_.allocate(static_cast<size_t>(std::max<int64_t>(logit_floats_, 1)) * logit_rows_cap_ * sizeof(float), "logits buffer");
+  arena_.allocate(static_cast<size_t>(std::max<int64_t>(plan_.arena_floats_per_token, 1)) * plan_.limits.max_num_tokens * sizeof(float), "activation arena");
+  logit_arena_.allocate(static_cast<size_t>(std::max<int64_t>(plan_.arena_logit_floats_per_row, 1)) * plan_.limits.max_logit_rows * sizeof(float), "logits arena");
   nodes_.reserve(plan_.nodes.size());
   for (const PlanNode& n : plan_.nodes) {
     BoundNode b;
@@ -59,7 +49,7 @@ CpuBackend::Operand CpuBackend::bind(int32_t value_id) {
     o.wt = v.weight.dtype;
     o.width = v.weight.shape.back();
   } else if (v.act.rows == RowsKind::logit_rows) {
-    o.act = logit_arena_.floats() + logit_offset_[value_id] * logit_rows_cap_;
+    o.act = logit_arena_.floats() + v.act.arena_offset * plan_.limits.max_logit_rows;
     o.rows = v.act.rows;
     o.width = v.act.width;
   } else {
@@ -81,7 +71,7 @@ void CpuBackend::allocate_kv_cache(int32_t num_blocks) {
 
 const float* CpuBackend::run_step(const StepBatch& step) {
   if (step.num_tokens < 1 || step.num_tokens > plan_.limits.max_num_tokens || step.num_logit_rows < 0 ||
-      step.num_logit_rows > step.num_tokens || step.num_logit_rows > logit_rows_cap_) {
+      step.num_logit_rows > step.num_tokens || step.num_logit_rows > plan_.limits.max_logit_rows) {
     fail(LLMC_ERR_INTERNAL, "bad step: " + std::to_string(step.num_tokens) + " tokens, " + std::to_string(step.num_logit_rows) + " logit rows");
   }
   if (!dump_.enabled()) {

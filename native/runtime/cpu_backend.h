@@ -49,11 +49,8 @@ class CpuBackend final : public Backend {
   const Plan& plan_;
   std::shared_ptr<cpu::ThreadPool> pool_holder_;  // shared with other engines of the same thread count
   cpu::ThreadPool& pool_;
-  HostBuffer arena_;     // [token_floats_ * max_num_tokens] f32: the `tokens` values at their planned offsets
-  HostBuffer logit_arena_;  // [logit_floats_ * max_logit_rows] f32: the `logit_rows` values, one after another
-  int64_t token_floats_ = 0, logit_floats_ = 0;
-  int32_t logit_rows_cap_ = 0;
-  std::vector<int64_t> logit_offset_;  // [values] offset of a logit_rows value in logit_arena_ (floats per row)
+  HostBuffer arena_;        // [arena.floats_per_token * max_num_tokens] f32: the `tokens` values at their planned offsets
+  HostBuffer logit_arena_;  // [arena.logit_floats_per_row * max_logit_rows] f32: the `logit_rows` values, likewise
   HostBuffer kv_;        // [num_layers, num_blocks] blocks of kv_block_layout(plan kv dtype) bytes
   int32_t kv_blocks_ = 0;
   std::vector<BoundNode> nodes_;

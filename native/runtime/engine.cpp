@@ -44,7 +44,10 @@ std::string build_info_json(const llmc_engine& e) {
   field("dummy_weights", le.manifest.dummy_weights ? "true" : "false");
   num("decode_weight_bytes", le.manifest.decode_weight_bytes >= 0 ? le.manifest.decode_weight_bytes
                                                                    : static_cast<int64_t>(le.weights_bytes));
-  num("arena_bytes", p.arena_floats_per_token * p.limits.max_num_tokens * 4);
+  // Activations: the token arena and the logits arena (their sizes were checked against overflow at load).
+  const int64_t logits_arena_bytes = p.arena_logit_floats_per_row * p.limits.max_logit_rows * 4;
+  num("arena_bytes", p.arena_floats_per_token * p.limits.max_num_tokens * 4 + logits_arena_bytes);
+  num("logits_arena_bytes", logits_arena_bytes);
   num("max_logit_rows", max_logit_rows(p.limits));
   num("kv_cache_bytes", e.kv_cache_bytes);
   num("kv_block_count", e.kv_pool->num_blocks());

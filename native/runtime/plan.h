@@ -42,7 +42,8 @@ struct WeightInfo {
 struct ActivationInfo {
   RowsKind rows = RowsKind::tokens;
   int64_t width = 0;         // floats per row (the row stride)
-  int64_t arena_offset = 0;  // floats per token; storage starts at arena + arena_offset * max_num_tokens
+  int64_t arena_offset = 0;  // in its rows' arena: tokens values start at token arena + arena_offset * max_num_tokens,
+                             // logit_rows values at logits arena + arena_offset * max_logit_rows
 };
 
 struct PlanValue {
@@ -106,6 +107,8 @@ struct Limits {
   int32_t max_batch_size = 0;  // sequences in one step
   int32_t max_seq_len = 0;     // prompt + generated tokens of one sequence
   int32_t max_num_tokens = 0;  // tokens in one packed step
+  int32_t max_logit_rows = 0;  // logit rows one step may ask for: the logits arena's rows (min(max_batch_size,
+                               // max_num_tokens) .. max_num_tokens; the compiler writes max(max_batch_size, 64) capped)
 };
 
 // Paged KV cache shape. Per layer and block: k then v, each [num_kv_heads, block_size, head_dim] of the storage
@@ -133,7 +136,8 @@ struct Plan {
   ModelDims model;
   Limits limits;
   KvCacheSpec kv;
-  int64_t arena_floats_per_token = 0;
+  int64_t arena_floats_per_token = 0;       // token arena: this * max_num_tokens floats, the `tokens` values
+  int64_t arena_logit_floats_per_row = 0;   // logits arena: this * max_logit_rows floats, the `logit_rows` values
   std::vector<PlanValue> values;  // values[i].id == i
   std::vector<PlanNode> nodes;    // execution order
   int32_t logits_value = -1;      // activation [logit_rows, vocab_size]; -1 on a rank other than 0 that makes none

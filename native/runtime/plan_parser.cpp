@@ -1,5 +1,6 @@
 // Plan JSON -> Plan (docs/engine-format.md, "Plan JSON"). Only structure and types are checked here; whether
 // the shapes fit together is validate_plan's job (plan_validator.cpp).
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -292,6 +293,9 @@ Plan parse_plan(const json::Value& root, const std::string& where) {
   plan.limits.max_batch_size = static_cast<int32_t>(f.integer(l, "limits", "max_batch_size", 1, 1 << 20));
   plan.limits.max_seq_len = static_cast<int32_t>(f.integer(l, "limits", "max_seq_len", 1, 1 << 30));
   plan.limits.max_num_tokens = static_cast<int32_t>(f.integer(l, "limits", "max_num_tokens", 1, 1 << 30));
+  // The logits arena's rows: at least a decode step's (one per sequence), at most a step's tokens.
+  plan.limits.max_logit_rows = static_cast<int32_t>(
+      f.integer(l, "limits", "max_logit_rows", std::min(plan.limits.max_batch_size, plan.limits.max_num_tokens), plan.limits.max_num_tokens));
 
   const json::Value& kv = f.object(root, "", "kv_cache");
   plan.kv.num_layers = static_cast<int32_t>(f.integer(kv, "kv_cache", "num_layers", 0, 1 << 20));
@@ -307,6 +311,7 @@ Plan parse_plan(const json::Value& root, const std::string& where) {
 
   const json::Value& arena = f.object(root, "", "arena");
   plan.arena_floats_per_token = f.integer(arena, "arena", "floats_per_token", 0, kMaxOffset);
+  plan.arena_logit_floats_per_row = f.integer(arena, "arena", "logit_floats_per_row", 0, kMaxOffset);
 
   const json::Value& values = f.array(root, "", "values");
   plan.values.reserve(values.as_array().size());

@@ -85,13 +85,17 @@ class PlanChecker {
     expect(w.shape.size() == 1 && w.shape[0] == n, std::string(what) + " must be a 1-D weight of " + std::to_string(n) + " elements");
   }
 
+  // Each activation inside its rows' arena: `tokens` values in the token arena (arena.floats_per_token floats per
+  // token), `logit_rows` values in the logits arena (arena.logit_floats_per_row floats per row).
   void check_arena_ranges() const {
     for (const PlanValue& v : plan_.values) {
       if (v.is_weight()) continue;
-      if (v.act.arena_offset + v.act.width > plan_.arena_floats_per_token) {
-        bad(value_label(v) + " occupies arena floats [" + std::to_string(v.act.arena_offset) + ", " +
-            std::to_string(v.act.arena_offset + v.act.width) + ") beyond arena.floats_per_token " +
-            std::to_string(plan_.arena_floats_per_token));
+      const bool logits = v.act.rows == RowsKind::logit_rows;
+      const int64_t width = logits ? plan_.arena_logit_floats_per_row : plan_.arena_floats_per_token;
+      if (v.act.arena_offset + v.act.width > width) {
+        bad(value_label(v) + " occupies " + (logits ? "logits" : "token") + " arena floats [" + std::to_string(v.act.arena_offset) + ", " +
+            std::to_string(v.act.arena_offset + v.act.width) + ") beyond arena." + (logits ? "logit_floats_per_row " : "floats_per_token ") +
+            std::to_string(width));
       }
     }
   }
@@ -344,13 +348,17 @@ class PlanChecker {
     last_use_[v.id] = static_cast<int>(plan_.nodes.size());  // read by the runtime after the last node
   }
 
-  // Two activations whose lifetimes overlap must not share arena floats (no op works in place either: an output
-  // is live at the node that reads its inputs).
+  // Two activations of the same arena whose lifetimes overlap must not share its floats (no op works in place
+  // either: an output is live at the node that reads its inputs). The token and logits arenas are separate buffers.
   void check_lifetimes() const {
+    check_lifetimes(RowsKind::tokens, "token arena");
+    check_lifetimes(RowsKind::logit_rows, "logits arena");
+  }
+  void check_lifetimes(RowsKind rows, const char* arena) const {
     struct Live { int32_t id; int def, last; int64_t lo, hi; };
     std::vector<Live> live;
     for (const PlanValue& v : plan_.values) {
-      if (v.is_weight() || def_[v.id] < 0) continue;
+      if (v.is_weight() || v.act.rows != rows || def_[v.id] < 0) continue;
       live.push_back({v.id, def_[v.id], last_use_[v.id], v.act.arena_offset, v.act.arena_offset + v.act.width});
     }
     std::sort(live.begin(), live.end(), [](const Live& a, const Live& b) { return a.lo < b.lo; });
@@ -360,7 +368,7 @@ class PlanChecker {
         const Live& b = live[j];
         if (a.def <= b.last && b.def <= a.last) {
           fail(LLMC_ERR_BAD_ENGINE, where_ + ": " + value_label(plan_.values[a.id]) + " and " + value_label(plan_.values[b.id]) +
-                                        " share arena floats while both are live");
+                                        " share " + arena + " floats while both are live");
         }
       }
     }

@@ -449,6 +449,8 @@ void test_bad_engines(const synth::Model& m) {
   };
   add("bad_magic", LLMC_ERR_BAD_ENGINE, "magic", [](auto& c) { c.bad_magic = true; });
   add("header_version", LLMC_ERR_VERSION, "llmc build", [](auto& c) { c.header_version = LLMC_ENGINE_FORMAT_VERSION + 1; });
+  // An engine of the previous format (one arena for every activation): refused with the command that rebuilds it.
+  add("old_header_version", LLMC_ERR_VERSION, "llmc build '/models/tiny llama' -o ", [](auto& c) { c.header_version = LLMC_ENGINE_FORMAT_VERSION - 1; });
   add("config_version", LLMC_ERR_VERSION, "`llmc build '/models/tiny llama' -o ", [](auto& c) { c.config_format_version = LLMC_ENGINE_FORMAT_VERSION + 1; });
   add("schema_hash", LLMC_ERR_VERSION, "--dtype float32 --force`", [](auto& c) { c.schema_hash = "0000000000000000"; });
   add("truncated_header", LLMC_ERR_BAD_ENGINE, "truncated", [](auto& c) { c.truncate_to = 20; });
@@ -458,6 +460,17 @@ void test_bad_engines(const synth::Model& m) {
   add("wrong_nbytes", LLMC_ERR_BAD_ENGINE, "nbytes", [](auto& c) { c.wrong_nbytes = true; });
   add("unknown_op", LLMC_ERR_VERSION, "flash_attention", [](auto& c) { c.first_op_name = "flash_attention"; });
   add("bad_plan_json", LLMC_ERR_BAD_ENGINE, "not valid JSON", [](auto& c) { c.bad_plan_json = true; });
+  // The two activation arenas (format version 3): each checked on its own, every new field required.
+  auto edit = [](const char* from, const char* to) { return [=](auto& c) { c.plan_from = from; c.plan_to = to; }; };
+  add("token_arena_range", LLMC_ERR_BAD_ENGINE, "beyond arena.floats_per_token", edit("\"arena_offset\": 0}", "\"arena_offset\": 100000}"));
+  add("logits_arena_range", LLMC_ERR_BAD_ENGINE, "beyond arena.logit_floats_per_row 100", edit("\"logit_floats_per_row\": 128", "\"logit_floats_per_row\": 100"));
+  add("logits_arena_overlap", LLMC_ERR_BAD_ENGINE, "share logits arena floats while both are live",
+      edit("\"name\": \"logits\", \"kind\": \"activation\", \"rows\": \"logit_rows\", \"width\": 64, \"arena_offset\": 64}",
+           "\"name\": \"logits\", \"kind\": \"activation\", \"rows\": \"logit_rows\", \"width\": 64, \"arena_offset\": 32}"));
+  add("no_logits_arena", LLMC_ERR_BAD_ENGINE, "arena: missing \"logit_floats_per_row\"", edit(", \"logit_floats_per_row\": 128", ""));
+  add("no_max_logit_rows", LLMC_ERR_BAD_ENGINE, "limits: missing \"max_logit_rows\"", edit(", \"max_logit_rows\": 32", ""));
+  add("max_logit_rows_range", LLMC_ERR_BAD_ENGINE, "limits.max_logit_rows: 33 is outside [4, 32]", edit("\"max_logit_rows\": 32", "\"max_logit_rows\": 33"));
+  add("max_logit_rows_small", LLMC_ERR_BAD_ENGINE, "limits.max_logit_rows: 3 is outside [4, 32]", edit("\"max_logit_rows\": 32", "\"max_logit_rows\": 3"));
   add("no_config", LLMC_ERR_IO, "has no config.json; build one with `llmc build HF_DIR -o", [](auto& c) { c.no_config = true; });
   for (const Case& k : cases) {
     std::string dir = g_dir + "/bad_" + k.name;
@@ -582,6 +595,12 @@ void test_info(llmc_engine* e, const synth::Model& m) {
     CHECK(v.find("block_size")->as_int64() == m.d.block_size, "block_size");
     CHECK(v.find("weights_bytes")->as_int64() > 0 && v.find("decode_weight_bytes")->as_int64() > 0, "bytes");
     CHECK(v.find("eos_token_ids")->as_array().size() == 1, "eos ids");
+    // The plan's two arenas: the logits arena is max_logit_rows (min(max(4, 64), 32) = 32) rows of last + final_norm
+    // + logits (32 + 32 + 64 floats); arena_bytes adds the token arena, a whole number of max_num_tokens rows.
+    const int64_t logits_arena = v.find("logits_arena_bytes")->as_int64(), arena = v.find("arena_bytes")->as_int64();
+    CHECK(v.find("max_logit_rows")->as_int64() == 32, "max_logit_rows %lld", (long long)v.find("max_logit_rows")->as_int64());
+    CHECK(logits_arena == int64_t{32} * (2 * m.d.hidden + m.d.vocab) * 4, "logits_arena_bytes %lld", (long long)logits_arena);
+    CHECK(arena > logits_arena && (arena - logits_arena) % (int64_t{m.d.max_num_tokens} * 4) == 0, "arena_bytes %lld", (long long)arena);
   } catch (const std::exception& ex) {
     CHECK(false, "info is not JSON: %s (%s)", ex.what(), info);
   }

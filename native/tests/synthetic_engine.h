@@ -4,6 +4,7 @@
 #pragma once
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -33,6 +34,7 @@ struct Corruption {
   std::string first_op_name;       // replaces the first node's op name (e.g. an op this runtime doesn't know)
   bool bad_plan_json = false;      // a stray comma in the plan
   bool no_config = false;          // skip config.json
+  std::string plan_from, plan_to;  // replaces the first occurrence of plan_from in the plan JSON with plan_to
 };
 
 inline uint64_t next_random(uint64_t& s) {
@@ -132,12 +134,13 @@ class PlanBuilder {
     return static_cast<int>(values_.size()) - 1;
   }
 
-  // A fresh arena range per activation (no reuse: the test plan doesn't need a memory planner).
+  // A fresh range of its rows' arena per activation (no reuse: the test plan doesn't need a memory planner).
   int activation(const std::string& name, int width, bool logit_rows = false) {
+    int64_t& arena = logit_rows ? logit_arena_ : arena_;
     values_.push_back("{\"id\": " + std::to_string(values_.size()) + ", \"name\": \"" + name +
                       "\", \"kind\": \"activation\", \"rows\": \"" + (logit_rows ? "logit_rows" : "tokens") +
-                      "\", \"width\": " + std::to_string(width) + ", \"arena_offset\": " + std::to_string(arena_) + "}");
-    arena_ += width;
+                      "\", \"width\": " + std::to_string(width) + ", \"arena_offset\": " + std::to_string(arena) + "}");
+    arena += width;
     return static_cast<int>(values_.size()) - 1;
   }
 
@@ -153,7 +156,8 @@ class PlanBuilder {
 
   std::vector<std::string> values_, nodes_;
   std::vector<uint8_t> data_;
-  int64_t arena_ = 0;
+  int64_t arena_ = 0;        // token arena floats per token
+  int64_t logit_arena_ = 0;  // logits arena floats per row
   int max_num_tokens_;
 };
 
@@ -228,10 +232,12 @@ inline std::string build_plan(const Model& m, PlanBuilder& b) {
        ", \"num_layers\": " + std::to_string(d.layers) + ", \"num_heads\": " + std::to_string(d.heads) +
        ", \"num_kv_heads\": " + std::to_string(d.kv_heads) + ", \"head_dim\": " + std::to_string(d.head_dim) + "},\n";
   s += "\"limits\": {\"max_batch_size\": " + std::to_string(d.max_batch) + ", \"max_seq_len\": " + std::to_string(d.max_seq_len) +
-       ", \"max_num_tokens\": " + std::to_string(d.max_num_tokens) + "},\n";
+       ", \"max_num_tokens\": " + std::to_string(d.max_num_tokens) + ", \"max_logit_rows\": " +
+       std::to_string(std::min(std::max(d.max_batch, 64), d.max_num_tokens)) + "},\n";
   s += "\"kv_cache\": {\"num_layers\": " + std::to_string(d.layers) + ", \"num_kv_heads\": " + std::to_string(d.kv_heads) +
        ", \"head_dim\": " + std::to_string(d.head_dim) + ", \"dtype\": \"f32\", \"block_size\": " + std::to_string(d.block_size) + "},\n";
-  s += "\"arena\": {\"floats_per_token\": " + std::to_string(b.arena_) + "},\n\"values\": [\n";
+  s += "\"arena\": {\"floats_per_token\": " + std::to_string(b.arena_) + ", \"logit_floats_per_row\": " +
+       std::to_string(b.logit_arena_) + "},\n\"values\": [\n";
   for (size_t i = 0; i < b.values_.size(); ++i) s += (i ? ",\n" : "") + b.values_[i];
   s += "],\n\"nodes\": [\n";
   for (size_t i = 0; i < b.nodes_.size(); ++i) s += (i ? ",\n" : "") + b.nodes_[i];
@@ -274,6 +280,11 @@ inline bool write_engine(const std::string& dir, const Model& m, const Corruptio
     plan.replace(at, plan.find('"', at) - at, c.first_op_name);
   }
   if (c.bad_plan_json) plan.replace(plan.find("\"values\": [") + 11, 0, ",");
+  if (!c.plan_from.empty()) {
+    const size_t at = plan.find(c.plan_from);
+    if (at == std::string::npos) return false;  // the edit must apply: a test that edits nothing proves nothing
+    plan.replace(at, c.plan_from.size(), c.plan_to);
+  }
 
   std::vector<uint8_t> file(LLMC_ENGINE_HEADER_BYTES, 0);
   char magic[8] = LLMC_ENGINE_MAGIC_INIT;

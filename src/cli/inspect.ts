@@ -100,7 +100,10 @@ function memoryRows(mp: MemoryPlan | undefined, maxSeqLen?: number): [string, st
   const rows: [string, string][] = [
     ['weights', formatBytes(mp.weights_bytes)],
     ['weights read per decode step', formatBytes(mp.decode_weight_bytes)],
-    ['activations', formatBytes(mp.activation_bytes)],
+    ['activations', formatBytes(mp.activation_bytes) + (mp.token_arena_bytes !== undefined && mp.logits_arena_bytes !== undefined
+      ? ` (token arena ${formatBytes(mp.token_arena_bytes)}: ${mp.arena_floats_per_token} floats/token; logits arena ${formatBytes(mp.logits_arena_bytes)}: ` +
+        `${mp.arena_logit_floats_per_row} floats/row x ${mp.max_logit_rows} rows)`
+      : '')],
     ['KV cache per token', `${formatBytes(mp.kv_bytes_per_token)} (${mp.kv_cache_dtype ?? 'float32'}, all layers, k + v${mp.kv_cache_dtype === 'int8' || mp.kv_cache_dtype === 'fp8' ? ' + scales' : ''})`],
     ['KV cache (default budget)', formatBytes(mp.kv_cache_bytes)],
   ];

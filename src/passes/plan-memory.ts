@@ -1,28 +1,31 @@
-// plan_memory: gives every activation an offset in the activation arena, in floats per token.
+// plan_memory: gives every activation an offset in its activation arena.
 //
-// The arena is one f32 buffer of floats_per_token * max_num_tokens floats; an activation of width w at offset o
-// occupies floats [o * max_num_tokens, (o + w) * max_num_tokens) as a [rows, w] row-major matrix. logit_rows
-// values share it with tokens values (logit_rows <= max_num_tokens). Two activations whose live ranges overlap
-// (liveness.ts: from the defining node to the last reader) get disjoint [o, o + w) ranges; the verifier checks it.
+// Two f32 arenas, one per row kind:
+//   token arena   floats_per_token * max_num_tokens floats: the `tokens` values. A value of width w at offset o
+//                 occupies floats [o * max_num_tokens, (o + w) * max_num_tokens) as a [rows, w] row-major matrix.
+//   logits arena  logit_floats_per_row * max_logit_rows floats: the `logit_rows` values (the LM head's rows and the
+//                 [R, vocab] logits), laid out the same way at max_logit_rows rows (plan.ts maxLogitRows), so the
+//                 vocab-wide logits cost max_logit_rows rows, not max_num_tokens.
+// Within an arena, two activations whose live ranges overlap (liveness.ts: from the defining node to the last
+// reader) get disjoint [o, o + w) ranges; the verifier checks it. The arenas are separate buffers, so a `tokens`
+// value never conflicts with a `logit_rows` one.
 //
 // Greedy first fit, largest first (ties: earlier definition, then lower id, so the plan is deterministic).
 // Offsets and sizes are rounded up to ALIGN floats so every activation starts 64-byte aligned whatever
-// max_num_tokens is.
-import { cloneGraph, type Graph } from '../compiler/ir/graph.js';
+// max_num_tokens or max_logit_rows is.
+import { cloneGraph, type Activation, type Graph, type Rows } from '../compiler/ir/graph.js';
 import { liveRanges, rangesOverlap, type LiveRange } from '../compiler/ir/liveness.js';
 import type { Pass } from './pass.js';
 
 export const ARENA_ALIGN_FLOATS = 16;
 const roundUp = (x: number) => Math.ceil(x / ARENA_ALIGN_FLOATS) * ARENA_ALIGN_FLOATS;
 
-function run(input: Graph): Graph {
-  const g = cloneGraph(input);
-  const live = liveRanges(g);
-  const order = [...g.acts.values()].sort((a, b) =>
+/** First fit of `acts` into one arena; sets their arenaOffset and returns the arena's width (floats per row). */
+function fitArena(acts: Activation[], live: Map<number, LiveRange>): number {
+  const order = [...acts].sort((a, b) =>
     b.width - a.width || live.get(a.id)!.start - live.get(b.id)!.start || a.id - b.id);
-
   const placed: { range: LiveRange; start: number; end: number }[] = [];
-  let floatsPerToken = 0;
+  let width = 0;
   for (const a of order) {
     const range = live.get(a.id)!;
     const size = roundUp(a.width);
@@ -35,9 +38,16 @@ function run(input: Graph): Graph {
     }
     a.arenaOffset = offset;
     placed.push({ range, start: offset, end: offset + size });
-    floatsPerToken = Math.max(floatsPerToken, offset + size);
+    width = Math.max(width, offset + size);
   }
-  g.arena = { floatsPerToken };
+  return width;
+}
+
+function run(input: Graph): Graph {
+  const g = cloneGraph(input);
+  const live = liveRanges(g);
+  const of = (rows: Rows) => [...g.acts.values()].filter((a) => a.rows === rows);
+  g.arena = { floatsPerToken: fitArena(of('tokens'), live), logitFloatsPerRow: fitArena(of('logit_rows'), live) };
   return g;
 }
 

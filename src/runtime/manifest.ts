@@ -15,6 +15,10 @@ export interface MemoryPlan {
   weights_bytes?: number;
   decode_weight_bytes?: number;
   arena_floats_per_token?: number;
+  arena_logit_floats_per_row?: number;
+  max_logit_rows?: number;
+  token_arena_bytes?: number;
+  logits_arena_bytes?: number;
   activation_bytes?: number;
   kv_cache_dtype?: string;
   kv_bytes_per_token?: number;

@@ -55,7 +55,16 @@ test.each([
   ['swapped with another engine\'s', (f: string) => copyFileSync(join(other, 'rank0.engine'), f), /rank0\.engine does not belong to this engine: its plan has model\.num_kv_heads 4, config\.json says 2/],
   ['a weight offset past the data section', (f: string) => editPlan(f, (plan) => { plan.values.find((v: any) => v.kind === 'weight').offset = 2 ** 40; }), /rank0\.engine plan: weight \d+ .*: bytes \[1099511627776, .* lie outside the data section/],
   ['a node input that is no value', (f: string) => editPlan(f, (plan) => { plan.nodes[3].inputs[0] = plan.values.length + 5; }), /rank0\.engine plan: nodes\[3\] .*value id \d+ does not exist/],
-  ['an arena range past the arena', (f: string) => editPlan(f, (plan) => { plan.values.find((v: any) => v.kind === 'activation').arena_offset = 2 ** 40; }), /beyond arena\.floats_per_token/],
+  ['a token arena range past the token arena', (f: string) => editPlan(f, (plan) => { plan.values.find((v: any) => v.rows === 'tokens').arena_offset = 2 ** 40; }), /token arena floats \[1099511627776, \d+\) beyond arena\.floats_per_token/],
+  ['a logits arena range past the logits arena', (f: string) => editPlan(f, (plan) => { plan.values.find((v: any) => v.rows === 'logit_rows').arena_offset = 2 ** 40; }), /logits arena floats \[1099511627776, \d+\) beyond arena\.logit_floats_per_row/],
+  ['logits sharing logits arena floats with the rows they are computed from', (f: string) => editPlan(f, (plan) => {
+    const logits = plan.values[plan.outputs.logits];
+    const head = plan.nodes.find((n: any) => n.outputs.includes(logits.id));
+    plan.values[head.inputs[0]].arena_offset = logits.arena_offset;   // the LM head's input is live while it writes logits
+  }), /share logits arena floats while both are live/],
+  ['no limits.max_logit_rows', (f: string) => editPlan(f, (plan) => { delete plan.limits.max_logit_rows; }), /limits: missing "max_logit_rows"/],
+  ['a limits.max_logit_rows above max_num_tokens', (f: string) => editPlan(f, (plan) => { plan.limits.max_logit_rows = plan.limits.max_num_tokens + 1; }), /limits\.max_logit_rows: \d+ is outside \[\d+, \d+\]/],
+  ['no arena.logit_floats_per_row', (f: string) => editPlan(f, (plan) => { delete plan.arena.logit_floats_per_row; }), /arena: missing "logit_floats_per_row"/],
   ['logits pointing at a weight', (f: string) => editPlan(f, (plan) => { plan.outputs.logits = 0; }), /outputs\.logits .* must be an activation/],
 ])('rank0.engine %s: one line naming the file', (name, damage, pattern) => {
   expectCleanError(run(damaged(name.replace(/\W+/g, '-'), damage)), pattern);

@@ -74,7 +74,7 @@ describe('engine for the llama fixture', () => {
     expect(plan).toMatchObject({
       format_version: FORMAT_VERSION, schema_hash: SCHEMA_HASH,
       model: { vocab_size: 512, hidden_size: 64, num_layers: 2, num_heads: 4, num_kv_heads: 2, head_dim: 16 },
-      limits: { max_batch_size: 8, max_seq_len: 128, max_num_tokens: 128 },
+      limits: { max_batch_size: 8, max_seq_len: 128, max_num_tokens: 128, max_logit_rows: 64 },  // max(8, 64) rows of logits
       kv_cache: { num_layers: 2, num_kv_heads: 2, head_dim: 16, dtype: 'f32', block_size: 16 },
     });
     plan.values.forEach((v, i) => expect(v.id).toBe(i));
@@ -95,7 +95,12 @@ describe('engine for the llama fixture', () => {
     expect(plan.nodes.find((n) => n.name === 'l0.attn_out')!.inputs[2]).toBe(-1);
     const logits = plan.values[plan.outputs.logits];
     expect(logits).toMatchObject({ kind: 'activation', name: 'logits', rows: 'logit_rows', width: 512 });
-    for (const v of plan.values) if (v.kind === 'activation') expect(v.arena_offset + v.width).toBeLessThanOrEqual(plan.arena.floats_per_token);
+    // Each activation inside its rows' arena; the logits arena holds the LM head's rows (hidden 64) and logits (512).
+    for (const v of plan.values) {
+      if (v.kind !== 'activation') continue;
+      expect(v.arena_offset + v.width).toBeLessThanOrEqual(v.rows === 'tokens' ? plan.arena.floats_per_token : plan.arena.logit_floats_per_row);
+    }
+    expect(plan.arena.logit_floats_per_row).toBeGreaterThanOrEqual(512);
   });
 
   test('manifest: model config, build, memory plan, source, generation, tokenizer', () => {
@@ -119,7 +124,11 @@ describe('engine for the llama fixture', () => {
       weights_bytes: total,
       decode_weight_bytes: total - embed,                      // untied: the embedding table is only gathered from
       arena_floats_per_token: plan.arena.floats_per_token,
-      activation_bytes: 4 * plan.arena.floats_per_token * 128,
+      arena_logit_floats_per_row: plan.arena.logit_floats_per_row,
+      max_logit_rows: 64,
+      token_arena_bytes: 4 * plan.arena.floats_per_token * 128,
+      logits_arena_bytes: 4 * plan.arena.logit_floats_per_row * 64,
+      activation_bytes: 4 * (plan.arena.floats_per_token * 128 + plan.arena.logit_floats_per_row * 64),
       kv_cache_dtype: 'float32',
       kv_bytes_per_token: 2 * 2 * 2 * 16 * 4,                  // layers * (k, v) * kv_heads * head_dim * f32
       kv_cache_bytes: 8 * Math.ceil(128 / 16) * 16 * 512,
@@ -146,6 +155,7 @@ describe('engine for the llama fixture', () => {
     expect(lines.join('\n')).toMatch(/limits: max_batch_size 8, max_seq_len 128, max_num_tokens 128 \(default: max_seq_len/);
     expect(lines.filter((l) => l.startsWith('memory plan: '))).toHaveLength(3);
     expect(lines.join('\n')).toMatch(/memory plan: KV cache f32, 512 bytes\/token; 0\.50 MiB at 8 sequences x 128 tokens/);
+    expect(lines.join('\n')).toMatch(/memory plan: activations [\d.]+ MiB: token arena \d+ floats\/token x 128 tokens = [\d.]+ MiB, logits arena \d+ floats\/row x 64 rows = [\d.]+ MiB/);
   });
 
   test('dumpIrDir holds the IR after every pass, each one valid', () => {

@@ -72,7 +72,8 @@ describe('plan_memory', () => {
     for (const a of acts) {
       expect(a.arenaOffset! % ARENA_ALIGN_FLOATS).toBe(0);
       for (const b of acts) {
-        if (a.id >= b.id || !rangesOverlap(live.get(a.id)!, live.get(b.id)!)) continue;
+        // The token and logits arenas are separate buffers: only values of the same rows can collide.
+        if (a.id >= b.id || a.rows !== b.rows || !rangesOverlap(live.get(a.id)!, live.get(b.id)!)) continue;
         const disjoint = a.arenaOffset! + a.width <= b.arenaOffset! || b.arenaOffset! + b.width <= a.arenaOffset!;
         expect(disjoint).toBe(true);
       }
@@ -80,6 +81,11 @@ describe('plan_memory', () => {
     // Reuse: far less than one slot per activation.
     const total = acts.reduce((s, a) => s + a.width, 0);
     expect(g.arena!.floatsPerToken).toBeLessThan(total / 4);
+    // The logits arena holds exactly the logit_rows values, the token arena none of their widths.
+    const vocab = g.acts.get(g.outputs.logits)!.width;
+    expect(g.arena!.logitFloatsPerRow).toBeGreaterThanOrEqual(vocab);
+    expect(acts.filter((a) => a.rows === 'tokens').every((a) => a.arenaOffset! + a.width <= g.arena!.floatsPerToken)).toBe(true);
+    expect(acts.filter((a) => a.rows === 'logit_rows').every((a) => a.arenaOffset! + a.width <= g.arena!.logitFloatsPerRow)).toBe(true);
   });
 });
 

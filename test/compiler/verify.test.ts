@@ -82,7 +82,34 @@ describe('verifier', () => {
     verify(g);
     // l0.q (%2) and l0.k (%3) are live together (both read later by rope / attention).
     g.acts.get(3)!.arenaOffset = g.acts.get(2)!.arenaOffset! + 4;
-    expect(() => verify(g)).toThrow(/activations %2 \(l0.q\) at \[\d+, \d+\) and %3 \(l0.k\) at \[\d+, \d+\) overlap in the arena while both are live/);
+    expect(() => verify(g)).toThrow(/activations %2 \(l0.q\) at \[\d+, \d+\) and %3 \(l0.k\) at \[\d+, \d+\) overlap in the token arena while both are live/);
+  });
+
+  test('arena: overlapping live activations of the logits arena are rejected, naming both', () => {
+    const g = planMemory.run(parseGraph(BASE));
+    // First fit, largest first: logits (%11, 32 wide) at [0, 32), logit_rows (%10) at [32, 40); both live at the LM head.
+    expect([g.acts.get(11)!.arenaOffset, g.acts.get(10)!.arenaOffset, g.arena!.logitFloatsPerRow]).toEqual([0, 32, 48]);
+    g.acts.get(10)!.arenaOffset = 24;
+    expect(() => verify(g)).toThrow('activations %11 (logits) at [0, 32) and %10 (logit_rows) at [24, 32) overlap in the logits arena while both are live');
+  });
+
+  test('arena: an activation past logit_floats_per_row is rejected', () => {
+    const g = planMemory.run(parseGraph(BASE));
+    g.arena!.logitFloatsPerRow = 39;
+    expect(() => verify(g)).toThrow('activation %10 (logit_rows) at logits arena [32, 40) exceeds logit_floats_per_row 39');
+  });
+
+  test('arena: a tokens value and a logit_rows value at the same offset do not conflict (separate arenas)', () => {
+    // x (%0, tokens) is live where select_rows writes %1 (logit_rows): same offset 0, different buffers.
+    const text = (lfpr: number) => `arena floats_per_token=16 logit_floats_per_row=${lfpr}
+weight @embed.weight: f32[32,8] = tensor("e")
+%0:f32[tokens,8]@0 = embedding(@embed.weight) {scale=1}  # embed
+%1:f32[logit_rows,8]@0 = select_rows(%0)  # logit_rows
+%2:f32[logit_rows,32]@16 = linear(%1, @embed.weight)  # logits
+output logits = %2
+`;
+    verify(parseGraph(text(48)));
+    expect(() => verify(parseGraph(text(40)))).toThrow('activation %2 (logits) at logits arena [16, 48) exceeds logit_floats_per_row 40');
   });
 
   test('arena: an activation past floats_per_token or without an offset is rejected', () => {

@@ -3,7 +3,7 @@
 // is served from the prefix cache with the same tokens, a KV cache too small for the batch preempts and recomputes
 // with the same tokens, and `import { Engine } from 'llmc'` works from a Node app.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine } from '../../src/runtime/engine.js';
 import type { GenerationResult } from '../../src/runtime/generation.js';
@@ -143,6 +143,14 @@ e.close();
 
 test('the logits buffer holds max_logit_rows rows: a longer prompt writes its logits file in chunks, equal to one chunk', async () => {
   expect(engine.info().max_logit_rows).toBe(64);  // max(max_batch_size 16, 64), not max_num_tokens 512
+  // The runtime allocates the build's two arenas: arena_bytes is the manifest's activation_bytes, the logits arena
+  // 64 rows of the plan's logits width (the vocab-wide logits are not at max_num_tokens rows).
+  const mp = JSON.parse(readFileSync(join(engineDir, 'config.json'), 'utf8')).memory_plan;
+  expect(mp.max_logit_rows).toBe(64);
+  expect(engine.info().arena_bytes).toBe(mp.activation_bytes);
+  expect(engine.info().logits_arena_bytes).toBe(4 * 64 * mp.arena_logit_floats_per_row);
+  expect(mp.arena_logit_floats_per_row).toBeGreaterThanOrEqual(4096);  // vocab 4096
+  expect(mp.activation_bytes).toBe(4 * (512 * mp.arena_floats_per_token + 64 * mp.arena_logit_floats_per_row));
   const wide = join(root, 'kjv-wide');
   const b = llmc(['build', join(repoRoot, 'examples', 'kjv-tiny'), '-o', wide, '--max-batch-size', '160']);
   if (b.code !== 0) throw new Error(b.stderr);
@@ -156,7 +164,6 @@ test('the logits buffer holds max_logit_rows rows: a longer prompt writes its lo
     const rc = await big.generate(ids, { maxNewTokens: 3, ignoreEos: true, logitsPath: c });
     expect(ra.logitsShape).toEqual([152, 4096]);
     expect(ra.outputIds).toEqual(rc.outputIds);
-    const { readFileSync } = await import('node:fs');
     const x = new Float32Array(readFileSync(a).buffer.slice(0));
     const y = new Float32Array(readFileSync(c).buffer.slice(0));
     expect(x.length).toBe(152 * 4096);

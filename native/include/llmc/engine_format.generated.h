@@ -2,8 +2,8 @@
 // C, not C++: llmc.h (the C API) includes it.
 #pragma once
 
-/* Engine format version (weight dtypes i8/u4/f8e4m3/i32 and linear_q (quantized engines); kv_cache.dtype f16/bf16/i8/f8e4m3; rank<r>.engine per rank (sharded)). */
-#define LLMC_ENGINE_FORMAT_VERSION 2
+/* Engine format version (limits.max_logit_rows and a separate logits arena: arena.logit_floats_per_row; logit_rows values' arena_offset is in the logits arena). */
+#define LLMC_ENGINE_FORMAT_VERSION 3
 /* rank0.engine's first 8 bytes: "LLMCENG\0" (an initializer for a char[8]). */
 #define LLMC_ENGINE_MAGIC_INIT {76, 76, 77, 67, 69, 78, 71, 0}
 /* Bytes of rank0.engine's fixed header; the plan JSON starts right after it. */

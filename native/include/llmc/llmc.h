@@ -43,7 +43,8 @@ typedef struct llmc_load_options {
 int llmc_engine_load(const char* engine_dir, const llmc_load_options* opts, llmc_engine** out);
 void llmc_engine_free(llmc_engine* engine);
 // JSON describing the loaded engine: model dims, limits, backend, simd ("amx" | "avx512_bf16" | "avx512" | "avx2" | "scalar"), threads,
-// weights_bytes, decode_weight_bytes, kv_cache_bytes, kv_block_count; with the CUDA backend also device,
+// weights_bytes, decode_weight_bytes, arena_bytes (both activation arenas), logits_arena_bytes, max_logit_rows,
+// kv_cache_bytes, kv_block_count; with the CUDA backend also device,
 // compute_capability, kernels (what runs: SASS or JIT-compiled PTX), device_bandwidth_gb_s (a device-to-device
 // copy, bytes read + written per second), cuda_graphs, cublaslt. Owned by the engine.
 const char* llmc_engine_info_json(llmc_engine* engine);

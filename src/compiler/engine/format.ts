@@ -34,9 +34,11 @@ export interface Plan {
   format_version: number;
   schema_hash: string;
   model: { vocab_size: number; hidden_size: number; num_layers: number; num_heads: number; num_kv_heads: number; head_dim: number };
-  limits: { max_batch_size: number; max_seq_len: number; max_num_tokens: number };
+  limits: { max_batch_size: number; max_seq_len: number; max_num_tokens: number; max_logit_rows: number };
   kv_cache: { num_layers: number; num_kv_heads: number; head_dim: number; dtype: PlanKvDType; block_size: number };
-  arena: { floats_per_token: number };
+  /** Token arena: floats_per_token * max_num_tokens f32 (the `tokens` values); logits arena:
+   *  logit_floats_per_row * max_logit_rows f32 (the `logit_rows` values). arena_offset is in its value's arena. */
+  arena: { floats_per_token: number; logit_floats_per_row: number };
   values: PlanValue[];
   nodes: PlanNode[];
   outputs: { logits: number };   // -1 on a rank whose step ends without logits (only rank 0 samples)

@@ -61,6 +61,8 @@ export function exportOnnx(engineDir: string, file: string): void {
       { key: 'llmc.architecture', value: String(model.architecture ?? '') },
       { key: 'llmc.schema_hash', value: plan.schema_hash },
       { key: 'llmc.arena_floats_per_token', value: String(plan.arena.floats_per_token) },
+      { key: 'llmc.arena_logit_floats_per_row', value: String(plan.arena.logit_floats_per_row) },
+      { key: 'llmc.max_logit_rows', value: String(plan.limits.max_logit_rows) },
     ],
     graph: {
       name: String(model.architecture ?? 'llmc'),

@@ -13,6 +13,11 @@ export function planShapeProblem(plan: unknown): string | null {
   for (const key of ['model', 'limits', 'kv_cache', 'arena', 'outputs']) {
     if (!isObject(plan[key])) return `the plan has no "${key}" object`;
   }
+  const arena = plan.arena as Record<string, unknown>;
+  for (const key of ['floats_per_token', 'logit_floats_per_row']) {
+    if (!isCount(arena[key])) return `arena.${key} is not a non-negative integer`;
+  }
+  if (!isCount((plan.limits as Record<string, unknown>).max_logit_rows)) return 'limits.max_logit_rows is not a non-negative integer';
   if (!Array.isArray(plan.values) || !Array.isArray(plan.nodes)) return 'the plan has no values or nodes';
   const values = plan.values as unknown[];
   for (let i = 0; i < values.length; i++) {

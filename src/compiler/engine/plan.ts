@@ -10,6 +10,13 @@ import { KV_CACHE_DTYPES, type KvCacheDType } from './kv-dtype.js';
 
 export interface Limits { max_batch_size: number; max_seq_len: number; max_num_tokens: number }
 
+/** Logit rows one step may ask for (the plan's limits.max_logit_rows; the logits arena's rows): one per sampled
+ *  sequence (max_batch_size), and at least 64 so a request that writes every prompt row's logits (a logits file,
+ *  scoring) still prefills 64 tokens a step; never more than max_num_tokens. */
+export function maxLogitRows(limits: Limits): number {
+  return Math.min(Math.max(limits.max_batch_size, 64), limits.max_num_tokens);
+}
+
 /** offset null: a dummy weight (no bytes in the data section; `dummy` says how the runtime generates it). */
 export interface PlacedWeight { weight: Weight; offset: number | null; nbytes: number; dummy: PlanDummy | null }
 export interface WeightLayout { weights: PlacedWeight[]; dataSize: number }
@@ -71,13 +78,13 @@ export function buildPlan(g: Graph, cfg: ModelConfig, limits: Limits, layout: We
       vocab_size: cfg.vocab_size, hidden_size: cfg.hidden_size, num_layers: cfg.num_layers,
       num_heads: cfg.num_heads, num_kv_heads: cfg.num_kv_heads, head_dim: cfg.head_dim,
     },
-    limits: { ...limits },
+    limits: { max_batch_size: limits.max_batch_size, max_seq_len: limits.max_seq_len, max_num_tokens: limits.max_num_tokens, max_logit_rows: maxLogitRows(limits) },
     // A rank's cache holds its own layers and kv heads.
     kv_cache: {
       num_layers: g.mapping?.num_layers ?? cfg.num_layers, num_kv_heads: g.mapping?.num_kv_heads ?? cfg.num_kv_heads,
       head_dim: cfg.head_dim, dtype: KV_CACHE_DTYPES[kvDType].plan, block_size: KV_BLOCK_SIZE,
     },
-    arena: { floats_per_token: g.arena.floatsPerToken },
+    arena: { floats_per_token: g.arena.floatsPerToken, logit_floats_per_row: g.arena.logitFloatsPerRow },
     values,
     nodes,
     outputs: { logits: g.outputs.logits === NO_LOGITS ? -1 : actId.get(g.outputs.logits)! },

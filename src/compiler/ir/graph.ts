@@ -59,9 +59,14 @@ export interface Graph {
   acts: Map<number, Activation>;
   nodes: Node[];
   outputs: { logits: number };       // NO_LOGITS on a rank whose step ends without logits (docs/parallel.md)
-  arena?: { floatsPerToken: number }; // set by plan_memory
+  arena?: ArenaWidths;               // set by plan_memory
   mapping?: RankMapping;             // set by shard: the rank this graph runs on (absent: the one-rank engine)
 }
+
+/** The two activation arenas' widths (plan_memory): the token arena holds every 'tokens' value at max_num_tokens rows,
+ *  the logits arena every 'logit_rows' value at max_logit_rows rows. An activation's arenaOffset is in its rows' arena:
+ *  floats per token (tokens) or floats per row (logit_rows). */
+export interface ArenaWidths { floatsPerToken: number; logitFloatsPerRow: number }
 
 /** outputs.logits of a rank that hands its result on (a pipeline stage before the last, a tensor-parallel peer). */
 export const NO_LOGITS = -1;

@@ -82,7 +82,10 @@ export function parseGraph(text: string): Graph {
     if (c.eat('arena ')) {
       c.expect('floats_per_token');
       c.expect('=');
-      g.arena = { floatsPerToken: c.int() };
+      const floatsPerToken = c.int();
+      c.expect('logit_floats_per_row');
+      c.expect('=');
+      g.arena = { floatsPerToken, logitFloatsPerRow: c.int() };
     } else if (c.eat('weight ')) {
       c.expect('@');
       const name = c.name();

@@ -1,7 +1,7 @@
 // The IR text form (read back by parse.ts; round-trip tested). One declaration or node per line:
 //
 //   # llmc ir (schema 335153977376d0be)
-//   arena floats_per_token=416                                      (after plan_memory)
+//   arena floats_per_token=416 logit_floats_per_row=576             (after plan_memory)
 //   weight @l0.attn_norm.weight: f32[64] = tensor("model.layers.0.input_layernorm.weight")
 //   weight @rope.inv_freq: f32[8] = const(1, 0.3162277638912201, ...)
 //   %0:f32[tokens,64] = embedding(@embed.weight) {scale=1}  # embed
@@ -10,7 +10,7 @@
 //   output logits = %42
 //
 // %N is an activation id, @name a weight, `_` an absent optional input in the middle (trailing ones are left
-// out). A node without outputs (send) is written without `... =`. `@N` after an activation type is its arena offset in floats per token. After `#` comes the node name;
+// out). A node without outputs (send) is written without `... =`. `@N` after an activation type is its arena offset: floats per token (tokens rows) or per row (logit_rows rows). After `#` comes the node name;
 // a single output is named like its node unless `-> name` says otherwise; several outputs are always listed.
 import { OPS, SCHEMA_HASH } from './ops.generated.js';
 import { NO_LOGITS, type AttrValue, type Graph, type Node, type Operand } from './graph.js';
@@ -20,7 +20,7 @@ import { formatNumber } from './format-number.js';
 export function printGraph(g: Graph): string {
   const lines: string[] = [`# llmc ir (schema ${SCHEMA_HASH})`];
   if (g.mapping) lines.push(`mapping ${Object.entries(g.mapping).map(([k, v]) => `${k}=${v}`).join(', ')}`);
-  if (g.arena) lines.push(`arena floats_per_token=${g.arena.floatsPerToken}`);
+  if (g.arena) lines.push(`arena floats_per_token=${g.arena.floatsPerToken} logit_floats_per_row=${g.arena.logitFloatsPerRow}`);
   for (const w of g.weights.values()) {
     lines.push(`weight @${w.name}: ${w.dtype}[${w.shape.join(',')}] = ${formatSource(w.source)}`);
   }

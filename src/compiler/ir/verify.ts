@@ -3,7 +3,7 @@
 //   IR verify (after fuse_sibling_linears): node l0.q (linear): weight @l0.q.weight [64,32] has 32 in-features, x has width 64
 import { OPS, type OpName } from './ops.generated.js';
 import { inferOutputs, OpRuleError } from './op-rules.js';
-import { NO_LOGITS, WEIGHT_DTYPES, type Graph } from './graph.js';
+import { NO_LOGITS, WEIGHT_DTYPES, type Graph, type Rows } from './graph.js';
 import { liveRanges, rangesOverlap } from './liveness.js';
 
 export class VerifyError extends Error {
@@ -120,25 +120,36 @@ export function verify(g: Graph, stage?: string): void {
   else for (const a of g.acts.values()) if (a.arenaOffset !== undefined) fail(`activation %${a.id} (${a.name}) has an arena offset but the graph has no arena`);
 }
 
+// Each arena on its own: every activation inside its row kind's arena (token arena: floats_per_token, logits arena:
+// logit_floats_per_row), and no two live at the same time sharing floats of the same arena.
 function verifyArena(g: Graph, fail: (msg: string) => never): void {
-  const fpt = g.arena!.floatsPerToken;
-  if (!Number.isInteger(fpt) || fpt < 0) fail(`arena floats_per_token ${fpt} is not a non-negative integer`);
-  const acts = [...g.acts.values()];
-  for (const a of acts) {
-    const off = a.arenaOffset;
-    if (off === undefined || !Number.isInteger(off) || off < 0) fail(`activation %${a.id} (${a.name}) has no arena offset`);
-    if (off + a.width > fpt) fail(`activation %${a.id} (${a.name}) at arena [${off}, ${off + a.width}) exceeds floats_per_token ${fpt}`);
+  const widths: Record<Rows, { key: string; width: number }> = {
+    tokens: { key: 'floats_per_token', width: g.arena!.floatsPerToken },
+    logit_rows: { key: 'logit_floats_per_row', width: g.arena!.logitFloatsPerRow },
+  };
+  for (const { key, width } of Object.values(widths)) {
+    if (!Number.isInteger(width) || width < 0) fail(`arena ${key} ${width} is not a non-negative integer`);
   }
   const live = liveRanges(g);
-  // Sort by offset so only neighbours in the arena need comparing against each other's lifetimes.
-  acts.sort((x, y) => x.arenaOffset! - y.arenaOffset!);
-  for (let i = 0; i < acts.length; i++) {
-    const a = acts[i];
-    for (let j = i + 1; j < acts.length && acts[j].arenaOffset! < a.arenaOffset! + a.width; j++) {
-      const b = acts[j];
-      if (rangesOverlap(live.get(a.id)!, live.get(b.id)!)) {
-        fail(`activations %${a.id} (${a.name}) at [${a.arenaOffset}, ${a.arenaOffset! + a.width}) and %${b.id} (${b.name}) at ` +
-          `[${b.arenaOffset}, ${b.arenaOffset! + b.width}) overlap in the arena while both are live`);
+  for (const rows of ['tokens', 'logit_rows'] as const) {
+    const { key, width } = widths[rows];
+    const arena = rows === 'tokens' ? 'token arena' : 'logits arena';
+    const acts = [...g.acts.values()].filter((a) => a.rows === rows);
+    for (const a of acts) {
+      const off = a.arenaOffset;
+      if (off === undefined || !Number.isInteger(off) || off < 0) fail(`activation %${a.id} (${a.name}) has no arena offset`);
+      if (off + a.width > width) fail(`activation %${a.id} (${a.name}) at ${arena} [${off}, ${off + a.width}) exceeds ${key} ${width}`);
+    }
+    // Sort by offset so only neighbours in the arena need comparing against each other's lifetimes.
+    acts.sort((x, y) => x.arenaOffset! - y.arenaOffset!);
+    for (let i = 0; i < acts.length; i++) {
+      const a = acts[i];
+      for (let j = i + 1; j < acts.length && acts[j].arenaOffset! < a.arenaOffset! + a.width; j++) {
+        const b = acts[j];
+        if (rangesOverlap(live.get(a.id)!, live.get(b.id)!)) {
+          fail(`activations %${a.id} (${a.name}) at [${a.arenaOffset}, ${a.arenaOffset! + a.width}) and %${b.id} (${b.name}) at ` +
+            `[${b.arenaOffset}, ${b.arenaOffset! + b.width}) overlap in the ${arena} while both are live`);
+        }
       }
     }
   }
