@@ -105,6 +105,7 @@ function runFuzzer(name, seeds, o) {
   const artifacts = join(build, 'artifacts', name);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
+  rmSync(artifacts, { recursive: true, force: true });   // a finding of an earlier run is not this run's
   mkdirSync(artifacts, { recursive: true });
   const started = Date.now();
   const r = sh(join(build, name), [work, join(seeds, name), `-runs=${o.runs}`, `-seed=${o.seed}`, `-timeout=${o.timeoutS}`,

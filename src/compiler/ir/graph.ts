@@ -29,7 +29,7 @@ export interface Activation {
   name: string;              // e.g. 'l0.attn_norm'; unique among all values
   rows: Rows;
   width: number;
-  arenaOffset?: number;      // floats per token; set by plan_memory
+  arenaOffset?: number;      // floats into its rows' arena (see ArenaWidths); set by plan_memory
   shard?: ShardPart;         // set by shard (tensor parallel): how this rank's value relates to the whole model's
 }
 
