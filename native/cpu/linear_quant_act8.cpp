@@ -51,6 +51,22 @@ void dequantize_activations(const Act8& a, int64_t rows, int64_t in, int64_t gro
     for (int64_t i = 0; i < in; ++i) out[t * in + i] = a.sx[size_t(t * ng + i / group)] * float(a.xq[size_t(t * in + i)]);
 }
 
+void split_u4_act(int64_t rows, int64_t in, int64_t group, Act8& a) {
+  a.xr.resize(a.xq.size());
+  for (int64_t t = 0; t < rows; ++t)
+    for (int64_t g0 = 0; g0 < in; g0 += group) {
+      const int8_t* src = a.xq.data() + t * in;
+      int8_t* dst = a.xr.data() + t * in;
+      int64_t k = g0;
+      for (; k + 32 <= g0 + group; k += 32)
+        for (int i = 0; i < 16; ++i) {
+          dst[k + i] = src[k + 2 * i];
+          dst[k + 16 + i] = src[k + 2 * i + 1];
+        }
+      for (; k < g0 + group; ++k) dst[k] = src[k];
+    }
+}
+
 bool vnni_available() {
 #if defined(__x86_64__)
   __builtin_cpu_init();
