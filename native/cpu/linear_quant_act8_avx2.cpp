@@ -40,7 +40,8 @@ LLMC_AVX2 inline __m256i codes32_u4(const uint8_t* row, int64_t k) {
   return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
 }
 
-// acc[t][r] += the integer dot products of columns [k, end) of weight rows w + r * ldw and activation rows
+// acc[t][r] += the integer dot products of columns [k, end) of weight rows w + r * ldw (U4: codes unpacked to
+// bytes by unpack_u4) and activation rows
 // x + t * ldx, whole blocks of 32 columns only; returns the first column not done. Accumulators are plain locals of
 // the caller's loop (always inlined), so they stay in registers.
 template <bool U4, int NT, int NR>
@@ -53,8 +54,8 @@ LLMC_AVX2 __attribute__((always_inline)) inline int64_t dot_blocks(const uint8_t
       __m256i c0[NR], c1[NR];
 #pragma GCC unroll 4
       for (int r = 0; r < NR; ++r) {
-        c0[r] = codes32_u4(w + r * ldw, k);
-        c1[r] = codes32_u4(w + r * ldw, k + 32);
+        c0[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * ldw + k));
+        c1[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * ldw + k + 32));
       }
 #pragma GCC unroll 4
       for (int t = 0; t < NT; ++t) {
@@ -70,7 +71,7 @@ LLMC_AVX2 __attribute__((always_inline)) inline int64_t dot_blocks(const uint8_t
     for (; k + 32 <= end; k += 32) {
       __m256i c[NR];
 #pragma GCC unroll 4
-      for (int r = 0; r < NR; ++r) c[r] = codes32_u4(w + r * ldw, k);
+      for (int r = 0; r < NR; ++r) c[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + r * ldw + k));
 #pragma GCC unroll 4
       for (int t = 0; t < NT; ++t) {
         const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + t * ldx + k));
@@ -102,10 +103,11 @@ LLMC_AVX2 __attribute__((always_inline)) inline int64_t dot_blocks(const uint8_t
 }
 
 // res[t * NR + r] = y[t0 + t, o0 + r] without bias, for NT tokens and NR rows.
+// wr: row o0's codes (i8: the weight itself, ldw = in; U4: the block buffer of unpack_u4, ldw = in).
 template <bool U4, int NT, int NR>
-LLMC_AVX2 void tile(const Act8& a, const QuantWeight& w, int64_t in, int64_t t0, int64_t o0, float* res) {
-  const int64_t gs = w.group_size, ng = in / gs, ldw = row_bytes(w.qt, in);
-  const uint8_t* wr = static_cast<const uint8_t*>(w.q) + o0 * ldw;
+LLMC_AVX2 void tile(const Act8& a, const QuantWeight& w, int64_t in, int64_t t0, int64_t o0, const uint8_t* wr,
+                    float* res) {
+  const int64_t gs = w.group_size, ng = in / gs, ldw = in;
   const int8_t* xt = (U4 ? a.xr.data() : a.xq.data()) + t0 * in;  // U4: the xr layout; tail columns in order in both
   __m256 facc[NT][NR];
   for (int t = 0; t < NT; ++t)
@@ -120,7 +122,8 @@ LLMC_AVX2 void tile(const Act8& a, const QuantWeight& w, int64_t in, int64_t t0,
       for (int t = 0; t < NT; ++t)
         for (int r = 0; r < NR; ++r) {
           int32_t tail = 0;
-          for (int64_t j = k; j < end; ++j) tail += int32_t(code_at(wr + r * ldw, w.qt, j)) * int32_t(xt[t * in + j]);
+          for (int64_t j = k; j < end; ++j)
+            tail += (U4 ? int32_t(wr[r * ldw + j]) : int32_t(int8_t(wr[r * ldw + j]))) * int32_t(xt[t * in + j]);
           acc[t][r] = _mm256_add_epi32(acc[t][r], _mm256_setr_epi32(tail, 0, 0, 0, 0, 0, 0, 0));
         }
     for (int t = 0; t < NT; ++t) {
@@ -143,22 +146,41 @@ LLMC_AVX2 void tile(const Act8& a, const QuantWeight& w, int64_t in, int64_t t0,
 // Tokens [t0, t0 + nt) x rows [jb, jb + m) of y.
 template <bool U4>
 LLMC_AVX2 void block(const Act8& a, const QuantWeight& w, int64_t in, int64_t out, int64_t t0, int64_t nt, int64_t jb,
-                     int64_t m, float* y) {
+                     int64_t m, const uint8_t* wb, float* y) {
   float res[kTT * kRT];
+  // Decode (all rows of the call in one block of at most kGemvMaxRows): one weight row at a time, a single linear
+  // stream from memory (as the f32 GEMV, linear_quant.cpp); prefill: kRT rows per tile.
+  const int64_t rt = nt <= kGemvMaxRows ? 1 : kRT;
   for (int64_t t = t0; t < t0 + nt; t += kTT) {
     const int64_t tt = std::min<int64_t>(kTT, t0 + nt - t);
-    for (int64_t r = jb; r < jb + m; r += kRT) {
-      const int64_t rr = std::min<int64_t>(kRT, jb + m - r);
+    for (int64_t r = jb; r < jb + m; r += rt) {
+      const int64_t rr = std::min<int64_t>(rt, jb + m - r);
       switch (tt * 4 + rr) {
-        case 3 * 4 + 2: tile<U4, 3, 2>(a, w, in, t, r, res); break;
-        case 2 * 4 + 2: tile<U4, 2, 2>(a, w, in, t, r, res); break;
-        case 1 * 4 + 2: tile<U4, 1, 2>(a, w, in, t, r, res); break;
-        case 3 * 4 + 1: tile<U4, 3, 1>(a, w, in, t, r, res); break;
-        case 2 * 4 + 1: tile<U4, 2, 1>(a, w, in, t, r, res); break;
-        default: tile<U4, 1, 1>(a, w, in, t, r, res); break;
+        case 3 * 4 + 2: tile<U4, 3, 2>(a, w, in, t, r, wb + (r - jb) * in, res); break;
+        case 2 * 4 + 2: tile<U4, 2, 2>(a, w, in, t, r, wb + (r - jb) * in, res); break;
+        case 1 * 4 + 2: tile<U4, 1, 2>(a, w, in, t, r, wb + (r - jb) * in, res); break;
+        case 3 * 4 + 1: tile<U4, 3, 1>(a, w, in, t, r, wb + (r - jb) * in, res); break;
+        case 2 * 4 + 1: tile<U4, 2, 1>(a, w, in, t, r, wb + (r - jb) * in, res); break;
+        default: tile<U4, 1, 1>(a, w, in, t, r, wb + (r - jb) * in, res); break;
       }
       for (int64_t u = 0; u < tt; ++u)
         for (int64_t v = 0; v < rr; ++v) y[(t + u) * out + r + v] = res[u * rr + v];
+    }
+  }
+}
+
+// Rows [o0, o0 + m) of u4 codes to bytes in dst[m, in]: per group, each whole block of 32 columns as its 16 even
+// columns then its 16 odd ones (the Act8::xr order; what one load, shift, lane insert and and give), the rest in
+// order. Once per block of kMB rows, for every token of the block.
+LLMC_AVX2 void unpack_u4(const QuantWeight& w, int64_t in, int64_t o0, int64_t m, uint8_t* dst) {
+  const int64_t gs = w.group_size;
+  for (int64_t r = 0; r < m; ++r) {
+    const uint8_t* row = static_cast<const uint8_t*>(w.q) + (o0 + r) * (in / 2);
+    uint8_t* d = dst + r * in;
+    for (int64_t g0 = 0; g0 < in; g0 += gs) {
+      int64_t k = g0;
+      for (; k + 32 <= g0 + gs; k += 32) _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + k), codes32_u4(row, k));
+      for (; k < g0 + gs; ++k) d[k] = uint8_t(code_at(row, DType::u4, k));
     }
   }
 }
@@ -168,12 +190,18 @@ LLMC_AVX2 void block(const Act8& a, const QuantWeight& w, int64_t in, int64_t ou
 LLMC_AVX2 void range_act8_avx2(const Act8& a, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
                                const void* bias, DType bt, int64_t j0, int64_t j1, float* y) {
   const bool u4 = w.qt == DType::u4;
+  thread_local std::vector<uint8_t> wb;  // [kMB, in]: u4 codes of the block unpacked to bytes
+  if (u4 && wb.size() < size_t(kMB * in)) wb.resize(size_t(kMB * in));
   for (int64_t t0 = 0; t0 < rows; t0 += kTB) {
     const int64_t nt = std::min(kTB, rows - t0);
     for (int64_t jb = j0; jb < j1; jb += kMB) {
       const int64_t m = std::min(kMB, j1 - jb);
-      if (u4) block<true>(a, w, in, out, t0, nt, jb, m, y);
-      else block<false>(a, w, in, out, t0, nt, jb, m, y);
+      if (u4) {
+        unpack_u4(w, in, jb, m, wb.data());
+        block<true>(a, w, in, out, t0, nt, jb, m, wb.data(), y);
+      } else {
+        block<false>(a, w, in, out, t0, nt, jb, m, static_cast<const uint8_t*>(w.q) + jb * in, y);
+      }
     }
   }
   if (!bias) return;
