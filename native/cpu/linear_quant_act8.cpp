@@ -1,4 +1,5 @@
-// linear_q with int8 activations (activation_bits 8, llmc build --int8-activations), for prefill steps.
+// linear_q with int8 activations (activation_bits 8, llmc build --int8-activations), for every step (decode and
+// prefill; the scale is per row, so a row gives the same numbers alone or inside a prefill call).
 //
 // The definition: each row of x is cut into the weight's groups, and each group is replaced by its int8
 // fake-quantization x' = sx * xq, sx = (largest |x| in the group) / 127, xq = round(x / sx) in [-127, 127]; then
@@ -8,7 +9,9 @@
 //     D = sum_i code[o, i] * xq[t, i] exact in int32. vpdpbusd multiplies unsigned by signed bytes: u4 codes are the
 //     unsigned side and xq the signed one; i8 codes are the signed side and xq + 128 the unsigned one, corrected by
 //     128 * sum(code) per row and group.
-//   - anywhere else (no VNNI, other group sizes): x' is built and the float kernels run on it.
+//   - AVX2 (no VNNI, or groups that are not a multiple of 64): linear_quant_act8_avx2.cpp, vpmaddubsw with the sign
+//     trick for i8 codes, directly for u4 codes; the same formula.
+//   - scalar: x' is built and the float kernels run on it.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>

@@ -1,7 +1,7 @@
 // quant_ops: the quantized linear (cpu::linear_q, op linear_q) at every SIMD level this CPU has against the scalar
 // reference, and the scalar reference against a double-precision sum over the dequantized weights, for every code
 // dtype (i8, u4, f8e4m3), on decode (rows 1..8) and prefill shapes, odd shapes, with and without offsets, bias and
-// an act-order permutation. Levels the CPU lacks are reported as skipped by name. Exits non-zero on a failure.
+// an act-order permutation, and int8 activations (activation_bits 8). Levels the CPU lacks are reported as skipped by name. Exits non-zero on a failure.
 //
 //   native/build/quant_ops            # correctness
 //   native/build/quant_ops u4         # only cases whose name contains "u4"
