@@ -18,7 +18,7 @@
 // group loop from Act8::xs. Columns of a group past its last whole 32 (group sizes that are
 // not a multiple of 32) are summed as integers in scalar code and join the group's int32 sum exactly.
 // Prefill is blocked like the float GEMM: kTB tokens x kMB weight rows per block (the block's codes stay in L1 while
-// the tokens pass), register tiles of up to 3 tokens x 2 rows.
+// the tokens pass), register tiles of up to 4 tokens x 2 rows.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -30,7 +30,7 @@
 namespace llmc::cpu::quant {
 namespace {
 
-constexpr int kTT = 3;  // tokens per register tile
+constexpr int kTT = 4;  // tokens per register tile (4x2 measured 20-25 % faster than 3x2 for i8, same for u4)
 constexpr int kRT = 2;  // weight rows per register tile
 
 // 32 u4 codes of columns k..k+31 (k even) as bytes: lanes 0..15 the even columns, 16..31 the odd ones.
@@ -156,6 +156,8 @@ LLMC_AVX2 void block(const Act8& a, const QuantWeight& w, int64_t in, int64_t ou
     for (int64_t r = jb; r < jb + m; r += rt) {
       const int64_t rr = std::min<int64_t>(rt, jb + m - r);
       switch (tt * 4 + rr) {
+        case 4 * 4 + 2: tile<U4, 4, 2>(a, w, in, t, r, wb + (r - jb) * in, res); break;
+        case 4 * 4 + 1: tile<U4, 4, 1>(a, w, in, t, r, wb + (r - jb) * in, res); break;
         case 3 * 4 + 2: tile<U4, 3, 2>(a, w, in, t, r, wb + (r - jb) * in, res); break;
         case 2 * 4 + 2: tile<U4, 2, 2>(a, w, in, t, r, wb + (r - jb) * in, res); break;
         case 1 * 4 + 2: tile<U4, 1, 2>(a, w, in, t, r, wb + (r - jb) * in, res); break;
