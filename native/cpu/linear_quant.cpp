@@ -339,16 +339,23 @@ void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const 
   const int64_t macs_per_row = std::max<int64_t>(1, rows * in);
   int64_t grain = (kMinMacsPerChunk + macs_per_row - 1) / macs_per_row;
   grain = std::max<int64_t>(kMB, (grain + kMB - 1) / kMB * kMB);
-  // int8 activations (prefill only): integer dot products with VNNI, else the float kernels on x' = sx * xq.
-  if (w.activation_bits == 8 && rows > kGemvMaxRows && (w.qt == DType::i8 || w.qt == DType::u4)) {
+  // int8 activations (every step, decode and prefill): integer dot products with VNNI (groups of a multiple of 64)
+  // or AVX2 (any group), else the float kernels on x' = sx * xq.
+  if (w.activation_bits == 8 && (w.qt == DType::i8 || w.qt == DType::u4)) {
     quant::Act8 a;
-    quant::quantize_activations(x, rows, in, w.group_size, a);
+    if (simd) quant::quantize_activations_avx2(x, rows, in, w.group_size, a);
+    else quant::quantize_activations(x, rows, in, w.group_size, a);
     if (level >= Simd::avx512 && w.group_size % 64 == 0 && quant::vnni_available()) {
       if (w.qt == DType::i8) {
         a.xu.resize(a.xq.size());
         for (size_t i = 0; i < a.xq.size(); ++i) a.xu[i] = uint8_t(int(a.xq[i]) + 128);
       }
       pool.parallel_for(out, grain, [&](int64_t j0, int64_t j1, int) { quant::range_vnni(a, rows, in, w, out, bias, bt, j0, j1, y); });
+      return;
+    }
+    if (simd) {
+      if (w.qt == DType::u4) quant::split_u4_act(rows, in, w.group_size, a);
+      pool.parallel_for(out, grain, [&](int64_t j0, int64_t j1, int) { quant::range_act8_avx2(a, rows, in, w, out, bias, bt, j0, j1, y); });
       return;
     }
     xp.resize(size_t(rows * in));

@@ -41,10 +41,18 @@ struct Act8 {
   std::vector<uint8_t> xu;    // [rows, in] xq + 128 (the unsigned operand against i8 codes)
   std::vector<float> sx;      // [rows, groups]: largest |x| of the group / 127 (1 for an all-zero group)
   std::vector<int32_t> qsum;  // [rows, groups]: sum of xq
+  std::vector<double> xs;     // [rows, groups]: sx * qsum (the offsets term's factor; AVX2 path)
+  std::vector<int8_t> xr;     // [rows, in] xq for the AVX2 u4 kernel: per group, each whole block of 32 columns as
+                              // its 16 even columns then its 16 odd ones (the rest in order)
 };
 void quantize_activations(const float* x, int64_t rows, int64_t in, int64_t group, Act8& a);
+void quantize_activations_avx2(const float* x, int64_t rows, int64_t in, int64_t group, Act8& a);  // the same numbers
+void split_u4_act(int64_t rows, int64_t in, int64_t group, Act8& a);  // fills a.xr from a.xq
 void dequantize_activations(const Act8& a, int64_t rows, int64_t in, int64_t group, float* out);  // x' = sx * xq
 bool vnni_available();
+// AVX2 integer dot products (vpmaddubsw / vpmaddwd), every row count and group size (linear_quant_act8_avx2.cpp).
+void range_act8_avx2(const Act8& a, int64_t rows, int64_t in, const QuantWeight& w, int64_t out, const void* bias,
+                     DType bt, int64_t j0, int64_t j1, float* y);
 void range_vnni(const Act8& a, int64_t rows, int64_t in, const QuantWeight& w, int64_t out, const void* bias, DType bt,
                 int64_t j0, int64_t j1, float* y);
 

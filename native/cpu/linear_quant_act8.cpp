@@ -1,4 +1,5 @@
-// linear_q with int8 activations (activation_bits 8, llmc build --int8-activations), for prefill steps.
+// linear_q with int8 activations (activation_bits 8, llmc build --int8-activations), for every step (decode and
+// prefill; the scale is per row, so a row gives the same numbers alone or inside a prefill call).
 //
 // The definition: each row of x is cut into the weight's groups, and each group is replaced by its int8
 // fake-quantization x' = sx * xq, sx = (largest |x| in the group) / 127, xq = round(x / sx) in [-127, 127]; then
@@ -8,7 +9,9 @@
 //     D = sum_i code[o, i] * xq[t, i] exact in int32. vpdpbusd multiplies unsigned by signed bytes: u4 codes are the
 //     unsigned side and xq the signed one; i8 codes are the signed side and xq + 128 the unsigned one, corrected by
 //     128 * sum(code) per row and group.
-//   - anywhere else (no VNNI, other group sizes): x' is built and the float kernels run on it.
+//   - AVX2 (no VNNI, or groups that are not a multiple of 64): linear_quant_act8_avx2.cpp, vpmaddubsw with the sign
+//     trick for i8 codes, directly for u4 codes; the same formula.
+//   - scalar: x' is built and the float kernels run on it.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -49,6 +52,22 @@ void dequantize_activations(const Act8& a, int64_t rows, int64_t in, int64_t gro
   const int64_t ng = in / group;
   for (int64_t t = 0; t < rows; ++t)
     for (int64_t i = 0; i < in; ++i) out[t * in + i] = a.sx[size_t(t * ng + i / group)] * float(a.xq[size_t(t * in + i)]);
+}
+
+void split_u4_act(int64_t rows, int64_t in, int64_t group, Act8& a) {
+  a.xr.resize(a.xq.size());
+  for (int64_t t = 0; t < rows; ++t)
+    for (int64_t g0 = 0; g0 < in; g0 += group) {
+      const int8_t* src = a.xq.data() + t * in;
+      int8_t* dst = a.xr.data() + t * in;
+      int64_t k = g0;
+      for (; k + 32 <= g0 + group; k += 32)
+        for (int i = 0; i < 16; ++i) {
+          dst[k + i] = src[k + 2 * i];
+          dst[k + 16 + i] = src[k + 2 * i + 1];
+        }
+      for (; k < g0 + group; ++k) dst[k] = src[k];
+    }
 }
 
 bool vnni_available() {

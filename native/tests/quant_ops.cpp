@@ -1,11 +1,12 @@
 // quant_ops: the quantized linear (cpu::linear_q, op linear_q) at every SIMD level this CPU has against the scalar
 // reference, and the scalar reference against a double-precision sum over the dequantized weights, for every code
 // dtype (i8, u4, f8e4m3), on decode (rows 1..8) and prefill shapes, odd shapes, with and without offsets, bias and
-// an act-order permutation. Levels the CPU lacks are reported as skipped by name. Exits non-zero on a failure.
+// an act-order permutation, and int8 activations (activation_bits 8). Levels the CPU lacks are reported as skipped by name. Exits non-zero on a failure.
 //
 //   native/build/quant_ops            # correctness
 //   native/build/quant_ops u4         # only cases whose name contains "u4"
-//   native/build/quant_ops --perf     # decode GEMV GB/s of the quantized bytes next to a plain read of them
+//   native/build/quant_ops --perf     # decode GEMV GB/s of the quantized bytes next to a plain read of them, and
+//                                     # prefill GMAC/s ("--perf prefill", "--perf 'decode i8 i8'": only those cells)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -150,39 +151,75 @@ void test_linear_q(ThreadPool& pool, const std::vector<Simd>& levels) {
   }
 }
 
-// activation_bits 8 (prefill with int8 activations): every level (VNNI where the CPU has it, else the float kernels
-// on fake-quantized x) against the scalar reference of the same definition, and that against the f32 result.
+// activation_bits 8 (int8 activations, every step): every level (VNNI where the CPU has it and the group is a
+// multiple of 64, AVX2 integer dot products elsewhere, the float kernels on fake-quantized x at the scalar level)
+// against the scalar reference of the same definition, and that against the f32 result. Decode row counts
+// (1..8) and prefill ones; each row alone (a decode step) must give bit-identical outputs to the same row inside
+// a prefill call at the same level. "extreme" cases put every i8 code at -128 (u4 at 15) and every x at +-1 (xq
+// +-127): the largest pair sums vpmaddubsw can see, to show it never saturates.
 void test_act8(ThreadPool& pool, const std::vector<Simd>& levels) {
-  std::printf("linear_q with int8 activations (VNNI %s)\n", llmc::cpu::quant::vnni_available() ? "available" : "not available: float kernels on fake-quantized x");
-  struct Case { int64_t out, in, group; int64_t rows; bool offsets, bias, perm; };
+  std::printf("linear_q with int8 activations (VNNI %s)\n",
+              llmc::cpu::quant::vnni_available() ? "available" : "not available: AVX2 integer dot products");
+  struct Case { int64_t out, in, group; std::vector<int64_t> rows; bool offsets, bias, perm, extreme; };
   const Case cases[] = {
-      {256, 512, 128, 33, true, false, false}, {200, 256, 64, 100, true, true, false}, {128, 768, 768, 12, false, false, false},
-      {96, 256, 64, 9, true, false, true},     {64, 96, 32, 20, true, false, false},  // group 32: not a VNNI shape
+      {256, 512, 128, {1, 7, 33}, true, false, false, false},   // int4 g128 shape
+      {200, 256, 64, {1, 8, 100}, true, true, false, false},    // g64, bias
+      {128, 768, 768, {1, 2, 12}, false, false, false, false},  // per channel (the int8 scheme)
+      {96, 256, 64, {1, 9}, true, false, true, false},          // act-order permutation
+      {64, 96, 32, {1, 7, 33}, true, false, false, false},      // g32: not a VNNI shape
+      {37, 200, 40, {1, 7, 33}, true, true, false, false},      // group not a multiple of 32
+      {13, 34, 34, {1, 3, 10}, false, false, false, false},     // in not a multiple of the vector width
+      {33, 1024, 1024, {1, 7, 33}, false, false, false, true},  // extreme codes and activations, per channel
+      {40, 256, 128, {1, 9}, true, false, false, true},         // extreme, g128 with offsets
   };
   for (DType qt : {DType::i8, DType::u4}) {
     for (const Case& c : cases) {
       QWeight w = make_qweight(qt, c.out, c.in, c.group, c.offsets, c.perm);
+      if (c.extreme) {
+        std::fill(w.q.begin(), w.q.end(), uint8_t(qt == DType::u4 ? 0xff : 0x80));
+        const int64_t ng = c.in / c.group;
+        for (int64_t o = 0; o < c.out; ++o)
+          for (int64_t i = 0; i < c.in; ++i)
+            w.deq[size_t(o * c.in + i)] = w.scales[size_t(o * ng + i / c.group)] * (qt == DType::u4 ? 15.0f : -128.0f) +
+                                          (c.offsets ? w.offsets[size_t(o * ng + i / c.group)] : 0.0f);
+      }
       const Weights b = make_weights(size_t(c.out), DType::f32);
-      const std::vector<float> x = random_vec(size_t(c.rows * c.in));
-      char name[160];
-      std::snprintf(name, sizeof name, "linear_q act8 %s rows=%lld %lldx%lld g%lld%s%s%s", qt_name(qt), (long long)c.rows,
-                    (long long)c.out, (long long)c.in, (long long)c.group, c.offsets ? " +offsets" : "", c.bias ? " +bias" : "",
-                    c.perm ? " +perm" : "");
-      if (!selected(name)) continue;
-      QuantWeight qw = w.view();
-      std::vector<float> f32(size_t(c.rows * c.out)), ref(f32.size());
-      set_simd_level(Simd::scalar);
-      linear_q(pool, x.data(), c.rows, c.in, qw, c.out, c.bias ? b.data() : nullptr, DType::f32, f32.data());
-      qw.activation_bits = 8;
-      linear_q(pool, x.data(), c.rows, c.in, qw, c.out, c.bias ? b.data() : nullptr, DType::f32, ref.data());
-      // int8 activations move results by about 1/254 of each group's largest |x|: a few 1e-3 relative.
-      check(std::string(name) + " scalar vs f32 activations", ref.data(), f32.data(), ref.size(), Mode::rel, 2e-2);
-      for (Simd level : levels) {
-        if (level == Simd::scalar) continue;
-        std::vector<float> y(ref.size(), NAN);
-        set_simd_level(level);
-        linear_q(pool, x.data(), c.rows, c.in, qw, c.out, c.bias ? b.data() : nullptr, DType::f32, y.data());
-        check(std::string(name) + " " + simd_name(level) + " vs scalar", y.data(), ref.data(), ref.size(), Mode::rel, 1e-5);
+      for (int64_t rows : c.rows) {
+        std::vector<float> x = random_vec(size_t(rows * c.in));
+        if (c.extreme)
+          for (size_t i = 0; i < x.size(); ++i) x[i] = (i * 7 + 3) % 5 < 2 ? -1.0f : 1.0f;
+        char name[160];
+        std::snprintf(name, sizeof name, "linear_q act8 %s rows=%lld %lldx%lld g%lld%s%s%s%s", qt_name(qt), (long long)rows,
+                      (long long)c.out, (long long)c.in, (long long)c.group, c.offsets ? " +offsets" : "",
+                      c.bias ? " +bias" : "", c.perm ? " +perm" : "", c.extreme ? " extreme" : "");
+        if (!selected(name)) continue;
+        QuantWeight qw = w.view();
+        const void* bp = c.bias ? b.data() : nullptr;
+        std::vector<float> f32(size_t(rows * c.out)), ref(f32.size());
+        set_simd_level(Simd::scalar);
+        linear_q(pool, x.data(), rows, c.in, qw, c.out, bp, DType::f32, f32.data());
+        qw.activation_bits = 8;
+        linear_q(pool, x.data(), rows, c.in, qw, c.out, bp, DType::f32, ref.data());
+        // int8 activations move results by about 1/254 of each group's largest |x|: a few 1e-3 relative (the extreme
+        // cases quantize exactly: x = +-1 is +-127 * (1/127) up to f32 rounding).
+        check(std::string(name) + " scalar vs f32 activations", ref.data(), f32.data(), ref.size(), Mode::rel, 2e-2);
+        for (Simd level : levels) {
+          std::vector<float> y(ref.size(), NAN);
+          set_simd_level(level);
+          linear_q(pool, x.data(), rows, c.in, qw, c.out, bp, DType::f32, y.data());
+          // The integer paths sum each group exactly and scale it once; the reference sums f32 products: f32
+          // rounding of the reference's sum only.
+          if (level != Simd::scalar)
+            check(std::string(name) + " " + simd_name(level) + " vs scalar", y.data(), ref.data(), ref.size(), Mode::rel, 1e-5);
+          if (rows == 1) continue;
+          bool same = true;  // every row alone (a decode step) against the same row of this call
+          std::vector<float> y1(size_t(c.out));
+          for (int64_t t = 0; t < rows; ++t) {
+            linear_q(pool, x.data() + t * c.in, 1, c.in, qw, c.out, bp, DType::f32, y1.data());
+            same = same && std::memcmp(y1.data(), y.data() + t * c.out, y1.size() * sizeof(float)) == 0;
+          }
+          expect(std::string(name) + " " + simd_name(level) + ": each row alone bit-identical to this call", same);
+        }
       }
     }
   }
@@ -205,32 +242,81 @@ void test_fp8_decode() {
   expect("fp8 e4m3 max finite is 448", fp8e4m3_to_f32(0x7e) == 448.0f && fp8e4m3_to_f32(0xfe) == -448.0f);
 }
 
-// Decode-step GEMV throughput on a 4096 x 4096 weight: GB/s of the quantized bytes next to a plain read of them.
+// Seconds per call of linear_q (3 warm-up calls, then calls for at least 0.4 s): the mean; *best: the fastest single
+// call, which a shared machine's load disturbs far less (compare kernels by it).
+double time_call(ThreadPool& pool, const std::vector<float>& x, int64_t rows, const QuantWeight& qw, int64_t out, int64_t in,
+                 std::vector<float>& y, double* best) {
+  for (int i = 0; i < 3; ++i) linear_q(pool, x.data(), rows, in, qw, out, nullptr, DType::f32, y.data());
+  int iters = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  double secs = 0;
+  *best = 1e30;
+  do {
+    const auto c0 = std::chrono::steady_clock::now();
+    linear_q(pool, x.data(), rows, in, qw, out, nullptr, DType::f32, y.data());
+    const auto c1 = std::chrono::steady_clock::now();
+    *best = std::min(*best, std::chrono::duration<double>(c1 - c0).count());
+    ++iters;
+    secs = std::chrono::duration<double>(c1 - t0).count();
+  } while (secs < 0.4);
+  return secs / iters;
+}
+
+// Decode-step GEMV throughput: GB/s of the quantized bytes next to a plain read of them, on a 4096 x 4096 weight
+// (16 MB as i8: L3-resident on many machines once warm) and a 32000 x 768 one (an LM head, 24.6 MB: streamed from
+// DRAM here), with f32 activations (act=f32) and int8 activations (act=i8, activation_bits 8). Then prefill
+// (512 rows) on 2048 x 768 and 768 x 2048 (the 134M shape's MLP) in GMAC/s.
 void perf(ThreadPool& pool) {
   const double bw = measure_read_bandwidth(pool, 0.5);
-  std::printf("read bandwidth (all threads): %.1f GB/s; %d threads, SIMD %s\n", bw, pool.size(), simd_name(simd_level()));
-  std::printf("%-10s %5s %10s %10s %8s\n", "codes", "rows", "us/call", "GB/s", "% read");
-  for (DType qt : {DType::i8, DType::u4, DType::f8e4m3}) {
-    const int64_t out = 4096, in = 4096, group = qt == DType::u4 ? 128 : in;
-    const QWeight w = make_qweight(qt, out, in, group, qt == DType::u4, false);
-    const double bytes = double(w.q.size()) + 4.0 * (w.scales.size() + w.offsets.size());
-    for (int64_t rows : {1, 4, 8}) {
-      const std::vector<float> x = random_vec(size_t(rows * in));
-      std::vector<float> y(size_t(rows * out));
-      const QuantWeight qw = w.view();
-      for (int i = 0; i < 3; ++i) linear_q(pool, x.data(), rows, in, qw, out, nullptr, DType::f32, y.data());
-      int iters = 0;
-      const auto t0 = std::chrono::steady_clock::now();
-      double secs = 0;
-      do {
-        linear_q(pool, x.data(), rows, in, qw, out, nullptr, DType::f32, y.data());
-        ++iters;
-        secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      } while (secs < 0.4);
-      const double gbs = bytes * iters / secs / 1e9;
-      std::printf("%-10s %5lld %10.1f %10.1f %7.0f%%\n", qt_name(qt), (long long)rows, secs / iters * 1e6, gbs, 100.0 * gbs / bw);
+  std::printf("read bandwidth (all threads): %.1f GB/s; %d threads, SIMD %s, VNNI %s\n", bw, pool.size(),
+              simd_name(simd_level()), llmc::cpu::quant::vnni_available() ? "yes" : "no");
+  std::printf("%-10s %-5s %-11s %5s %10s %10s %8s %10s\n", "codes", "act", "shape", "rows", "us/call", "GB/s", "% read", "best us");
+  struct Shape { int64_t out, in; };
+  for (const Shape sh : {Shape{4096, 4096}, Shape{32000, 768}})
+    for (DType qt : {DType::i8, DType::u4, DType::f8e4m3}) {
+      const int64_t group = qt == DType::u4 ? 128 : sh.in;
+      const QWeight w = make_qweight(qt, sh.out, sh.in, group, qt == DType::u4, false);
+      const double bytes = double(w.q.size()) + 4.0 * (w.scales.size() + w.offsets.size());
+      for (int act : {0, 8}) {
+        if (act == 8 && qt == DType::f8e4m3) continue;
+        for (int64_t rows : {1, 4, 8}) {
+          char label[64];
+          std::snprintf(label, sizeof label, "decode %s %s %lldx%lld", qt_name(qt), act ? "i8" : "f32", (long long)sh.out, (long long)sh.in);
+          if (!selected(label)) continue;
+          const std::vector<float> x = random_vec(size_t(rows * sh.in));
+          std::vector<float> y(size_t(rows * sh.out));
+          QuantWeight qw = w.view();
+          qw.activation_bits = act;
+          double best = 0;
+          const double s = time_call(pool, x, rows, qw, sh.out, sh.in, y, &best);
+          char shape[32];
+          std::snprintf(shape, sizeof shape, "%lldx%lld", (long long)sh.out, (long long)sh.in);
+          std::printf("%-10s %-5s %-11s %5lld %10.1f %10.1f %7.0f%% %10.1f\n", qt_name(qt), act ? "i8" : "f32", shape, (long long)rows,
+                      s * 1e6, bytes / s / 1e9, 100.0 * bytes / s / 1e9 / bw, best * 1e6);
+        }
+      }
     }
-  }
+  std::printf("\nprefill, 512 rows\n%-10s %-5s %-11s %10s %10s %10s\n", "codes", "act", "shape", "ms/call", "GMAC/s", "best ms");
+  for (const Shape sh : {Shape{2048, 768}, Shape{768, 2048}})
+    for (DType qt : {DType::i8, DType::u4}) {
+      const int64_t group = qt == DType::u4 ? 128 : sh.in, rows = 512;
+      const QWeight w = make_qweight(qt, sh.out, sh.in, group, qt == DType::u4, false);
+      const std::vector<float> x = random_vec(size_t(rows * sh.in));
+      std::vector<float> y(size_t(rows * sh.out));
+      for (int act : {0, 8}) {
+        char label[64];
+        std::snprintf(label, sizeof label, "prefill %s %s %lldx%lld", qt_name(qt), act ? "i8" : "f32", (long long)sh.out, (long long)sh.in);
+        if (!selected(label)) continue;
+        QuantWeight qw = w.view();
+        qw.activation_bits = act;
+        double best = 0;
+        const double s = time_call(pool, x, rows, qw, sh.out, sh.in, y, &best);
+        char shape[32];
+        std::snprintf(shape, sizeof shape, "%lldx%lld", (long long)sh.out, (long long)sh.in);
+        std::printf("%-10s %-5s %-11s %10.2f %10.1f %10.2f\n", qt_name(qt), act ? "i8" : "f32", shape, s * 1e3,
+                    double(rows * sh.out * sh.in) / s / 1e9, best * 1e3);
+      }
+    }
 }
 
 }  // namespace
