@@ -88,6 +88,22 @@ test('config.json claiming 2^32 layers, float and pre-quantized (was: a build lo
   }
 });
 
+test('config.json claiming head_dim 2^31, float and pre-quantized (quant-checkpoint seed 1000 input 50885; was: V8 aborting the process on a 2^30-entry rope table)', () => {
+  for (const [name, src] of [['hd-float', join(goldenDir, 'llama', 'model')], ['hd-quant', join(goldenDir, '..', 'golden-quant', 'awq_int4_g32_gemm', 'model')]]) {
+    const dir = join(work, name);
+    cpSync(src, dir, { recursive: true });
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    cfg.head_dim = 2 ** 31;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+    const r = llmc(['build', dir, '-o', join(work, `${name}-engine`)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('error: config.json: head_dim is 2147483648, more than llmc builds (4194304); fix config.json to match the checkpoint\'s weights\n');
+    cfg.head_dim = 2 ** 20;   // under the cap: the weights' shapes disagree, and the error says so
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+    expect(llmc(['build', dir, '-o', join(work, `${name}-engine`)]).stderr).toMatch(/config\.json implies \[4194304,/);
+  }
+});
+
 test('an activation named __proto__ or constructor (hf-config seed 1000 inputs 21555, 23564; was: an internal error from the graph builder)', () => {
   for (const [family, key] of [['opt', 'activation_function'], ['gemma', 'hidden_activation'], ['llama', 'hidden_act']]) {
     for (const name of ['__proto__', 'constructor']) {

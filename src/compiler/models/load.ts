@@ -24,6 +24,7 @@ export function loadModel(ckpt: Pick<Checkpoint, 'config' | 'tensors'>): LoadedM
   const tensors = withBasePrefix(ckpt.tensors, family.basePrefix, family.headPrefixes ?? ['lm_head.']);
   const cfg = family.normalize(new HfConfig(ckpt.config, architecture), new Set(tensors.keys()));
   checkLayerCount(cfg.num_layers, tensors.size);
+  checkWidths(cfg);
   return { family, architecture, cfg, tensors };
 }
 
@@ -38,6 +39,23 @@ function checkLayerCount(layers: number, tensorCount: number): void {
   }
   if (tensorCount > 0 && layers > tensorCount) {
     fail('BAD_CHECKPOINT', `config.json says ${layers} layers but the checkpoint holds only ${tensorCount} tensors`, 'fix num_hidden_layers (or n_layer) in config.json');
+  }
+}
+
+/** Widest row (hidden, intermediate, vocab, heads x head_dim) llmc builds: 2^22, 16x the widest real model's. */
+export const MAX_WIDTH = 1 << 22;
+
+// The graph builders make build-time tables as wide as these (rope.inv_freq has rotary_dim/2 entries), before the
+// weights' shapes are compared with the config: a config.json claiming head_dim 2^31 (found by `npm run fuzz --
+// --target quant-checkpoint`) made V8 abort the whole process ("invalid size error") instead of a one-line error.
+function checkWidths(cfg: ModelConfig): void {
+  const widths: [string, number][] = [
+    ['hidden_size', cfg.hidden_size], ['intermediate_size', cfg.intermediate_size], ['vocab_size', cfg.vocab_size],
+    ['head_dim', cfg.head_dim], ['num_attention_heads x head_dim', cfg.num_heads * cfg.head_dim],
+    ['num_key_value_heads x head_dim', cfg.num_kv_heads * cfg.head_dim], ['rotary_dim', cfg.rotary_dim], ['embedding_dim', cfg.embedding_dim],
+  ];
+  for (const [what, n] of widths) {
+    if (n > MAX_WIDTH) fail('BAD_CHECKPOINT', `config.json: ${what} is ${n}, more than llmc builds (${MAX_WIDTH})`, 'fix config.json to match the checkpoint\'s weights');
   }
 }
 
