@@ -3,11 +3,11 @@
 // time bound (a hang is a finding); findings are written to DIR (default fuzz-findings/) with the input's files,
 // and the exit code is 1 when there is any. docs/hardening.md has the figures and how to turn a finding into a
 // regression test (test/fuzz/regressions).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { fork } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { TARGETS, targetByName } from './targets/index.js';
-import { describeError, isCleanRejection, makeCase, S, serializeCase, type Finding } from './worker.js';
+import { describeError, isCleanRejection, makeCase, Progress, S, serializeCase, workerScript, type Finding, type WorkerInput, type WorkerMessage } from './worker.js';
 import { clearDir } from './worker.js';
 import { scratchRoot } from './corpus.js';
 import type { FuzzCase, FuzzTarget } from './target.js';
@@ -79,8 +79,8 @@ async function fuzzTarget(t: FuzzTarget, o: Options): Promise<TargetReport> {
   };
   const jobs = Math.min(o.jobs, o.runs);
   const bounds = Array.from({ length: jobs + 1 }, (_, j) => Math.round((o.runs * j) / jobs));
-  const live = new Set<Int32Array>();   // the progress slots of the workers running now
-  const sum = (slot: number) => [...live].reduce((n, st) => n + Atomics.load(st, slot), 0);
+  const live = new Set<Progress>();   // the progress records of the children running now
+  const sum = (slot: number) => [...live].reduce((n, st) => n + st.refresh().get(slot), 0);
   const progress = o.progressS > 0 ? setInterval(() => {
     process.stderr.write(`fuzz ${t.name}: ${report.runs + sum(S.done)} inputs so far, ${report.findings + sum(S.findings)} exceptions, ` +
       `${report.hangs} hangs, ${report.crashes} crashes (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
@@ -96,65 +96,77 @@ async function fuzzTarget(t: FuzzTarget, o: Options): Promise<TargetReport> {
   return report;
 }
 
-/** Runs inputs [start, end) of one target in a worker; restarts it after a hang or a crash. */
-async function fuzzRange(t: FuzzTarget, o: Options, start: number, end: number, report: TargetReport, record: (f: Finding) => void, live: Set<Int32Array>): Promise<void> {
-  while (start < end) {
-    const shared = new SharedArrayBuffer(4 * 8);
-    const state = new Int32Array(shared);
-    Atomics.store(state, S.index, start);
-    const worker = new Worker(new URL('./worker.js', import.meta.url), {
-      workerData: { target: t.name, seed: o.seed, start, end, shared },
-      resourceLimits: { maxOldGenerationSizeMb: 4096 },
-      stdout: true, stderr: true,
-    });
-    live.add(state);
-    const outcome = await new Promise<{ kind: 'done' | 'hang' | 'crash' | 'fatal'; error?: string }>((resolveOutcome) => {
-      let lastIndex = -1;
-      let since = performance.now();
-      const timer = setInterval(() => {
-        const i = Atomics.load(state, S.index);
-        const busy = Atomics.load(state, S.busy) === 1;
-        if (i !== lastIndex || !busy) {
-          lastIndex = i;
-          since = performance.now();
-        } else if (performance.now() - since > o.timeoutMs) {
-          clearInterval(timer);
-          void worker.terminate();
-          resolveOutcome({ kind: 'hang' });
-        }
-      }, 100);
-      worker.on('message', (m: { type: string; finding?: Finding; error?: string }) => {
-        if (m.type === 'finding') record(m.finding!);
-        if (m.type === 'done') { clearInterval(timer); resolveOutcome({ kind: 'done' }); }
-        if (m.type === 'fatal') { clearInterval(timer); resolveOutcome({ kind: 'fatal', error: m.error }); }
+/** Runs inputs [start, end) of one target in a child process; starts another after a hang or a crash. */
+async function fuzzRange(t: FuzzTarget, o: Options, start: number, end: number, report: TargetReport, record: (f: Finding) => void, live: Set<Progress>): Promise<void> {
+  const scratch = scratchRoot(`progress-${t.name}-${start}`);
+  mkdirSync(scratch, { recursive: true });
+  const file = join(scratch, 'progress');
+  try {
+    while (start < end) {
+      const state = Progress.create(file, start);
+      const input: WorkerInput = { target: t.name, seed: o.seed, start, end, progress: file };
+      const child = fork(workerScript, [JSON.stringify(input)], {
+        execArgv: ['--max-old-space-size=4096'], stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env: process.env,
       });
-      worker.on('error', (e) => { clearInterval(timer); resolveOutcome({ kind: 'crash', error: describeError(e).error }); });
-      worker.on('exit', (code) => { clearInterval(timer); resolveOutcome(code === 0 ? { kind: 'done' } : { kind: 'crash', error: `worker exited with code ${code}` }); });
-    });
-    report.accepted += Atomics.load(state, S.accepted);
-    report.rejected += Atomics.load(state, S.rejected);
-    report.findings += Atomics.load(state, S.findings);
-    const done = Atomics.load(state, S.done);
-    report.runs += done;
-    live.delete(state);
-    if (outcome.kind === 'done') break;
-    if (outcome.kind === 'fatal') {
-      throw new Error(`fuzz target ${t.name} could not start: ${outcome.error}`);
+      live.add(state);
+      const outcome = await new Promise<{ kind: 'done' | 'hang' | 'crash' | 'fatal'; error?: string }>((resolveOutcome) => {
+        let settled: { kind: 'done' | 'hang' | 'crash' | 'fatal'; error?: string } | null = null;
+        const settle = (r: typeof settled) => { if (!settled) settled = r; };
+        let lastIndex = -1;
+        let since = performance.now();
+        const timer = setInterval(() => {
+          state.refresh();
+          const i = state.get(S.index);
+          const busy = state.get(S.busy) === 1;
+          if (i !== lastIndex || !busy) {
+            lastIndex = i;
+            since = performance.now();
+          } else if (performance.now() - since > o.timeoutMs) {
+            settle({ kind: 'hang' });
+            child.kill('SIGKILL');
+          }
+        }, 100);
+        child.on('message', (m: WorkerMessage) => {
+          if (m.type === 'finding') record(m.finding);
+          if (m.type === 'done') settle({ kind: 'done' });
+          if (m.type === 'fatal') settle({ kind: 'fatal', error: m.error });
+        });
+        child.on('error', (e) => settle({ kind: 'crash', error: describeError(e).error }));
+        // Only 'exit' ends the wait: every message has arrived by then, and the progress record is final.
+        child.on('exit', (code, signal) => {
+          clearInterval(timer);
+          settle({ kind: 'crash', error: signal ? `worker killed by ${signal}` : `worker exited with code ${code}` });
+          resolveOutcome(settled!);
+        });
+      });
+      state.refresh();
+      live.delete(state);
+      state.close();
+      report.accepted += state.get(S.accepted);
+      report.rejected += state.get(S.rejected);
+      report.findings += state.get(S.findings);
+      report.runs += state.get(S.done);
+      if (outcome.kind === 'done') break;
+      if (outcome.kind === 'fatal') {
+        throw new Error(`fuzz target ${t.name} could not start: ${outcome.error}`);
+      }
+      const index = state.get(S.index);
+      const f: Finding = outcome.kind === 'hang'
+        ? { index, kind: 'hang', error: `input ran longer than ${o.timeoutMs} ms`, signature: `hang at input ${index}` }
+        : { index, kind: 'crash', error: outcome.error ?? 'worker died', signature: `crash: ${(outcome.error ?? '').split('\n')[0]} at input ${index}` };
+      try {
+        f.case = await regenerate(t, o.seed, index);
+      } catch {
+        // the mutator itself failed on this input: the finding keeps seed and index (replay with --only)
+      }
+      if (outcome.kind === 'hang') report.hangs++;
+      else report.crashes++;
+      report.runs++;
+      record(f);
+      start = index + 1;
     }
-    const index = Atomics.load(state, S.index);
-    const f: Finding = outcome.kind === 'hang'
-      ? { index, kind: 'hang', error: `input ran longer than ${o.timeoutMs} ms`, signature: `hang at input ${index}` }
-      : { index, kind: 'crash', error: outcome.error ?? 'worker died', signature: `crash: ${(outcome.error ?? '').split('\n')[0]}` };
-    try {
-      f.case = await regenerate(t, o.seed, index);
-    } catch {
-      // the mutator itself failed on this input: the finding keeps seed and index (replay with --only)
-    }
-    if (outcome.kind === 'hang') report.hangs++;
-    else report.crashes++;
-    report.runs++;
-    record(f);
-    start = index + 1;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
 }
 

@@ -1,18 +1,49 @@
-// The fuzz loop, in a worker thread so the main thread can bound every input in time (a hang is terminated and
-// reported) and survive an out-of-memory input. Progress goes through a SharedArrayBuffer (no message per input).
-import { mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+// The fuzz loop, in a child process so the parent can bound every input in time (a hang is killed and reported)
+// and survive whatever kills the process: out of memory, a V8 abort ("invalid size error" on a huge array, found
+// by the quant-checkpoint target), a native crash. A worker thread cannot give that: a V8 abort ends every thread
+// of its process. Progress goes through a small file the parent reads (two writes per input, no message per input),
+// so the parent knows which input was running when the child died.
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { parentPort, workerData } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import { LlmcError } from '../errors.js';
 import { scratchRoot } from './corpus.js';
 import { Rng } from './rng.js';
 import { mutateFiles, type FuzzCase, type FuzzTarget } from './target.js';
 import { targetByName } from './targets/index.js';
 
-/** Slots of the shared Int32Array. */
+/** Slots of the progress record. */
 export const S = { index: 0, busy: 1, done: 2, accepted: 3, rejected: 4, findings: 5 } as const;
+const SLOTS = 6;
 
-export interface WorkerInput { target: string; seed: number; start: number; end: number; shared: SharedArrayBuffer }
+/** A child's progress record: six int32 slots in a file, written by the child, read by the parent. */
+export class Progress {
+  readonly slots = new Int32Array(SLOTS);
+  private readonly bytes = Buffer.from(this.slots.buffer);
+  private constructor(private readonly fd: number) {}
+  static create(file: string, index: number): Progress {
+    const p = new Progress(openSync(file, 'w+'));
+    p.slots[S.index] = index;
+    p.flush();
+    return p;
+  }
+  static open(file: string): Progress { return new Progress(openSync(file, 'r+')); }
+  get(slot: number): number { return this.slots[slot]; }
+  set(slot: number, v: number): void { this.slots[slot] = v; }
+  add(slot: number, d: number): void { this.slots[slot] += d; }
+  flush(): void { writeSync(this.fd, this.bytes, 0, this.bytes.length, 0); }
+  /** The parent: the child's latest record. */
+  refresh(): this {
+    readSync(this.fd, this.bytes, 0, this.bytes.length, 0);
+    return this;
+  }
+  close(): void { closeSync(this.fd); }
+}
+
+export interface WorkerInput { target: string; seed: number; start: number; end: number; progress: string }
+/** Messages from the child: a finding, the end of its range, or a target that could not start. */
+export type WorkerMessage = { type: 'finding'; finding: Finding } | { type: 'done' } | { type: 'fatal'; error: string };
+export const workerScript = fileURLToPath(import.meta.url);
 /** exception/hang/crash: the code under test; mutator: the fuzzer's own mutator threw (no case to save, replay with --only). */
 export interface Finding { index: number; kind: 'exception' | 'hang' | 'crash' | 'mutator'; error: string; signature: string; case?: SerializedCase }
 export interface SerializedCase { files: Record<string, string>; argv?: string[]; tag?: string }
@@ -62,7 +93,8 @@ export function clearDir(dir: string): void {
 
 async function main(input: WorkerInput): Promise<void> {
   const t = targetByName(input.target)!;
-  const state = new Int32Array(input.shared);
+  const state = Progress.open(input.progress);
+  const send = (m: WorkerMessage) => process.send!(m);
   // Parsers under test may print (commander's help, warnings): keep the fuzzer's output to its own report.
   process.stdout.write = (() => true) as typeof process.stdout.write;
   process.stderr.write = (() => true) as typeof process.stderr.write;
@@ -70,53 +102,58 @@ async function main(input: WorkerInput): Promise<void> {
   const dir = scratchRoot(`${t.name}-${input.start}`);
   mkdirSync(dir, { recursive: true });
   const seen = new Set<string>();
+  const finish = () => {
+    state.set(S.busy, 0);
+    state.add(S.done, 1);
+    state.flush();
+  };
   try {
     for (let i = input.start; i < input.end; i++) {
-      Atomics.store(state, S.index, i);
-      Atomics.store(state, S.busy, 1);
+      state.set(S.index, i);
+      state.set(S.busy, 1);
+      state.flush();
       let c: FuzzCase;
       try {
         c = makeCase(t, corpus, input.seed, i);
       } catch (e) {
         // A bug in the fuzzer, not in the code under test: reported like a finding and the run goes on (it used to
         // end the whole run as 'could not start').
-        Atomics.add(state, S.findings, 1);
+        state.add(S.findings, 1);
         const d = describeError(e);
         const signature = `mutator: ${d.signature}`;
         if (!seen.has(signature)) {
           seen.add(signature);
-          parentPort!.postMessage({ type: 'finding', finding: { index: i, kind: 'mutator', error: d.error, signature } satisfies Finding });
+          send({ type: 'finding', finding: { index: i, kind: 'mutator', error: d.error, signature } });
         }
-        Atomics.store(state, S.busy, 0);
-        Atomics.add(state, S.done, 1);
+        finish();
         continue;
       }
       clearDir(dir);
       try {
         await t.run(c, dir);
-        Atomics.add(state, S.accepted, 1);
+        state.add(S.accepted, 1);
       } catch (e) {
         if (isCleanRejection(t, e)) {
-          Atomics.add(state, S.rejected, 1);
+          state.add(S.rejected, 1);
         } else {
-          Atomics.add(state, S.findings, 1);
+          state.add(S.findings, 1);
           const d = describeError(e);
           if (!seen.has(d.signature)) {
             seen.add(d.signature);
-            const f: Finding = { index: i, kind: 'exception', ...d, case: serializeCase(c) };
-            parentPort!.postMessage({ type: 'finding', finding: f });
+            send({ type: 'finding', finding: { index: i, kind: 'exception', ...d, case: serializeCase(c) } });
           }
         }
       }
-      Atomics.store(state, S.busy, 0);
-      Atomics.add(state, S.done, 1);
+      finish();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  parentPort!.postMessage({ type: 'done' });
 }
 
-if (parentPort && workerData) {
-  main(workerData as WorkerInput).catch((e) => parentPort!.postMessage({ type: 'fatal', error: describeError(e).error }));
+// Started by the parent (main.ts) as `node worker.js JSON` with an IPC channel.
+if (process.send && process.argv[1] === workerScript) {
+  const input = JSON.parse(process.argv[2]) as WorkerInput;
+  const last = (m: WorkerMessage) => process.send!(m, () => process.disconnect());
+  main(input).then(() => last({ type: 'done' }), (e) => last({ type: 'fatal', error: describeError(e).error }));
 }

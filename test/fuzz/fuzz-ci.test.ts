@@ -37,7 +37,7 @@ test('pre-quantized checkpoints, seed 1, 60 inputs: no exception, hang or crash'
   expect(x.rejected).toBeGreaterThan(0);
 }, 300_000);
 
-type SelfReport = { runs: number; findings: number; hangs: number; accepted: number; rejected: number; seconds: number; per_second: number };
+type SelfReport = { runs: number; findings: number; hangs: number; crashes: number; accepted: number; rejected: number; seconds: number; per_second: number };
 
 function selfTest(jobs: number): { x: SelfReport; saved: string[]; status: number | null } {
   const out = tempDir('llmc-fuzz-self-');
@@ -48,15 +48,17 @@ function selfTest(jobs: number): { x: SelfReport; saved: string[]; status: numbe
   return { x, saved: readdirSync(join(out, 'harness-check')), status: r.status };
 }
 
-test('the harness reports an exception, a hang and a mutator that throws, saves them, and goes on', () => {
+test('the harness reports an exception, a hang, a process abort and a mutator that throws, saves them, and goes on', () => {
   const { x, saved, status } = selfTest(1);
   expect(status).toBe(1);
   expect(x.runs).toBe(20);
   expect(x.findings).toBeGreaterThan(0);
   expect(x.hangs).toBeGreaterThan(0);
-  expect(x.accepted + x.rejected + x.findings + x.hangs).toBe(20);
+  expect(x.crashes).toBeGreaterThan(0);
+  expect(x.accepted + x.rejected + x.findings + x.hangs + x.crashes).toBe(20);
   expect(saved.some((f) => f.endsWith('-exception.json'))).toBe(true);
   expect(saved.some((f) => f.endsWith('-hang.json'))).toBe(true);
+  expect(saved.some((f) => f.endsWith('-crash.json'))).toBe(true);
   expect(saved.some((f) => f.endsWith('-mutator.json'))).toBe(true);
 }, 180_000);
 
