@@ -32,7 +32,8 @@ function weightOf(plan: Plan, id: number): PlanWeightValue | null {
 
 /** The reference nodes that compute what `node` computes (the same node, or the members of a fused node). */
 function counterparts(engine: Plan, reference: Plan, node: PlanNode): PlanNode[] {
-  const same = reference.nodes.find((n) => n.name === node.name && n.op === node.op);
+  const op = node.op === 'embedding_shard' ? 'embedding' : node.op;   // a vocab-parallel rank's part of the embedding
+  const same = reference.nodes.find((n) => n.name === node.name && n.op === op);
   if (same) return [same];
   const split = engine.nodes.find((n) => n.op === 'split' && n.inputs[0] === node.outputs[0]);
   if (!split) return [];

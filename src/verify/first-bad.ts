@@ -2,8 +2,8 @@
 // the weights the first bad node reads are compared with their part of the reference's: a column-parallel linear
 // holds the rows of the columns its value has; and when the first bad value is an all_reduce output (the same on
 // every rank of its tensor-parallel group), the row-parallel linears whose partial sums it joins are checked on
-// each rank of the group (their input columns of the reference's weight), so that a rank with a wrong shard is
-// the one named.
+// each rank of the group (their input columns of the reference's weight; a vocab-parallel embedding: its rows of the
+// reference's table), so that a rank with a wrong shard is the one named.
 import { ENGINE_FILE, rankFile, type Plan, type PlanNode } from '../compiler/engine/format.js';
 import type { EnginePlan } from '../compiler/engine/reader.js';
 import { WeightValues } from '../compiler/engine/weight-values.js';
@@ -38,7 +38,7 @@ export function firstBad(compared: ValueReport[], tol: number, eng: EngineRanks,
     }
   };
   let weights: WeightCheck[] = [];
-  let via: { node: string; rank: number } | null = null;
+  let via: { node: string; op: string; rank: number } | null = null;
   if (ref && ranks > 1 && bad.op === 'all_reduce') {
     const group = Math.floor(bad.rank / eng.tp);
     const same = compared.filter((v) => v.value === bad!.value && Math.floor(v.rank / eng.tp) === group);
@@ -46,13 +46,11 @@ export function firstBad(compared: ValueReport[], tol: number, eng: EngineRanks,
       const plan = eng.plans[v.rank].plan;
       const reduce = plan.nodes.find((n) => n.name === v.node)!;
       for (const lin of partialProducers(plan, reduce.inputs[0])) {
-        const input = plan.values[lin.inputs[0]]?.name;
-        const cols = input !== undefined ? eng.shards[v.rank]?.columns[input] : undefined;
-        const w = check(v.rank, lin, cols ? { cols } : {});
+        const w = check(v.rank, lin, partialSlice(plan, lin, eng.shards[v.rank]));
         if (w.some((c) => !c.ok)) {
           bad = v;
           weights = w;
-          via = { node: lin.name, rank: v.rank };
+          via = { node: lin.name, op: lin.op, rank: v.rank };
           break;
         }
       }
@@ -68,14 +66,26 @@ export function firstBad(compared: ValueReport[], tol: number, eng: EngineRanks,
   }
   const part = b.parts ? b.parts.find((p) => p.rel_err > tol)?.ref ?? null : null;
   const diagnosis = diagnose(node, provenance, backend, weights);
-  if (via) diagnosis.cause = `it sums the partial sums of ${via.node} (row-parallel) on rank ${via.rank}, and there ${diagnosis.cause.replace(/^its weight/, 'that node\'s weight')}`;
+  if (via) diagnosis.cause = `it sums the partial sums of ${via.node} (${via.op === 'embedding_shard' ? 'vocab' : 'row'}-parallel) on rank ${via.rank}, and there ${diagnosis.cause.replace(/^its weight/, 'that node\'s weight')}`;
   return { ...b, part, diagnosis };
 }
 
-/** The row-parallel linears whose partial sums value `id` is (through adds of partial sums). */
+/** The part of the reference weights a partial-sum producer holds: a row-parallel linear, the input columns its rank
+ * holds; a vocab-parallel embedding, its rows [vocab_start, vocab_start + rows) of the table. */
+function partialSlice(plan: Plan, node: PlanNode, shards: RankShards | undefined): WeightSlice {
+  if (node.op === 'embedding_shard') {
+    const table = plan.values[node.inputs[0]];
+    return { rows: [[[node.attrs.vocab_start as number, table.kind === 'weight' ? table.shape[0] : 0]]] };
+  }
+  const input = plan.values[node.inputs[0]]?.name;
+  const cols = input !== undefined ? shards?.columns[input] : undefined;
+  return cols ? { cols } : {};
+}
+
+/** The row-parallel linears and vocab-parallel embeddings whose partial sums value `id` is (through adds of partial sums). */
 function partialProducers(plan: Plan, id: number): PlanNode[] {
   const p = plan.nodes.find((n) => n.outputs.includes(id));
   if (!p) return [];
   if (p.op === 'add') return p.inputs.flatMap((i) => (i >= 0 ? partialProducers(plan, i) : []));
-  return p.op === 'linear' ? [p] : [];
+  return p.op === 'linear' || p.op === 'embedding_shard' ? [p] : [];
 }

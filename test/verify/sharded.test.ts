@@ -128,6 +128,18 @@ describe('one rank of a sharded engine with a shifted shard: verify names that l
     expect(verifyJson(e0).report.first_bad).toMatchObject({ value: 'l0.attn_out.all_reduce', rank: 0 });
   });
 
+  test('TP=2, rank 1: its rows of the embedding table (vocab-parallel: its partial sum is only seen after the all_reduce)', async () => {
+    const e = await buildSharded('llama', { tp: 2, pp: 1 });
+    const rows = readPlan(e, 1).plan.values.find((v) => v.name === 'embed.weight')!;
+    if (rows.kind !== 'weight') throw new Error('embed.weight is not a weight');
+    shiftRows(e, 1, 'embed.weight', () => 0, rows.shape[0]);   // every row of rank 1's part, so any prompt meets one
+    const { code, report } = verifyJson(e);
+    expect(code).toBe(3);
+    expect(report.first_bad).toMatchObject({ value: 'embed.all_reduce', ref: 'embed', rank: 1, op: 'all_reduce' });
+    expect(report.first_bad.diagnosis.weights.find((w: { ok: boolean }) => !w.ok)).toMatchObject({ weight: 'embed.weight' });
+    expect(report.first_bad.diagnosis.cause).toMatch(new RegExp(`partial sums of embed \\(vocab-parallel\\) on rank 1, and there that node's weight embed.weight differs from the reference's embed.weight rows ${512 - rows.shape[0]}-511`));
+  });
+
   test.each([[{ tp: 1, pp: 2 }, 1], [{ tp: 2, pp: 2 }, 3]] as const)('%o, rank %i (the last stage): l1\'s gate/up rows', async (c, rank) => {
     const e = await buildSharded('llama', c);
     shiftRows(e, rank, 'l1.gate_up.weight', () => 0, 4);
