@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "errors.h"
+#include "mapping_guard.h"
 
 namespace llmc::runtime {
 
@@ -40,7 +41,9 @@ int open_regular(const std::string& path, const std::string& missing_hint, uint6
 }  // namespace
 
 MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (data_ == nullptr) return;
+  unguard_mapping(data_);
+  ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
 void MappedFile::open(const std::string& path, const std::string& missing_hint) {
@@ -62,6 +65,7 @@ void MappedFile::open(const std::string& path, const std::string& missing_hint) 
   }
   data_ = static_cast<const uint8_t*>(p);
   size_ = size;
+  guard_mapping(data_, size_, path);
 }
 
 std::string read_text_file(const std::string& path, const std::string& missing_hint) {

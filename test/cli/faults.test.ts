@@ -1,6 +1,7 @@
 // Faults that must lose nothing (docs/hardening.md, "Faults"): a build SIGKILLed at every point of its write path,
 // a full disk (injected, and a real tiny tmpfs where the test may mount one), two builds into one directory,
-// SIGINT during `llmc run`, the engine removed while it runs, and an mmap that fails for want of address space.
+// SIGINT during `llmc run`, the engine removed while it runs or truncated in place, and an mmap that fails for want
+// of address space.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
@@ -176,6 +177,18 @@ describe('a running engine', () => {
     expect(existsSync(copy)).toBe(false);
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split(',').length).toBe(100);
+  }, 120_000);
+
+  test('the engine file truncated in place while it runs: a one-line error naming the file, exit 1 (not a SIGBUS)', async () => {
+    const copy = join(work, 'truncated');
+    expect(llmc(['build', '--dummy-weights', '--config', join(work, 'slow-config.json'), '-o', copy, '--max-seq-len', '4096', '--max-batch-size', '1']).code).toBe(0);
+    const file = join(copy, 'rank0.engine');
+    const r = await streamUntil(copy, 3, () => truncateSync(file, 8192));
+    expect(r.code).toBe(1);
+    const stderr = r.stderr.replace(/^warning: this engine has dummy weights.*\n/, '');   // printed at load
+    expectCleanError({ code: r.code ?? -1, stdout: r.stdout, stderr },
+      /^error: .*truncated\/rank0\.engine shrank while this process had it mapped \(truncated or rewritten in place by something else\); restart with an intact engine/);
+    expect(r.stdout.trim().split(',').length).toBeGreaterThanOrEqual(3);
   }, 120_000);
 
   test('an mmap that fails (no address space for a 64 GiB engine under ulimit -v) is a one-line error', () => {
