@@ -94,7 +94,9 @@ export function clearDir(dir: string): void {
 async function main(input: WorkerInput): Promise<void> {
   const t = targetByName(input.target)!;
   const state = Progress.open(input.progress);
-  const send = (m: WorkerMessage) => process.send!(m);
+  // Waits until the message is written: a finding carries the input's files (often more than a pipe buffer), and an
+  // input loop that only awaits settled promises never lets the event loop flush a queued write.
+  const send = (m: WorkerMessage) => new Promise<void>((done) => process.send!(m, undefined, {}, () => done()));
   // Parsers under test may print (commander's help, warnings): keep the fuzzer's output to its own report.
   process.stdout.write = (() => true) as typeof process.stdout.write;
   process.stderr.write = (() => true) as typeof process.stderr.write;
@@ -123,7 +125,7 @@ async function main(input: WorkerInput): Promise<void> {
         const signature = `mutator: ${d.signature}`;
         if (!seen.has(signature)) {
           seen.add(signature);
-          send({ type: 'finding', finding: { index: i, kind: 'mutator', error: d.error, signature } });
+          await send({ type: 'finding', finding: { index: i, kind: 'mutator', error: d.error, signature } });
         }
         finish();
         continue;
@@ -140,7 +142,7 @@ async function main(input: WorkerInput): Promise<void> {
           const d = describeError(e);
           if (!seen.has(d.signature)) {
             seen.add(d.signature);
-            send({ type: 'finding', finding: { index: i, kind: 'exception', ...d, case: serializeCase(c) } });
+            await send({ type: 'finding', finding: { index: i, kind: 'exception', ...d, case: serializeCase(c) } });
           }
         }
       }
