@@ -104,6 +104,17 @@ test('config.json claiming head_dim 2^31, float and pre-quantized (quant-checkpo
   }
 });
 
+test('compressed-tensors config group that is null (quant-checkpoint seed 1000 input 22115; was: a TypeError reading its targets)', () => {
+  const dir = join(work, 'ct-null-group');
+  cpSync(join(goldenDir, '..', 'golden-quant', 'ct_w4a16_g32', 'model'), dir, { recursive: true });
+  const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  cfg.quantization_config.config_groups = { group_0: null };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+  const r = llmc(['build', dir, '-o', join(work, 'ct-null-group-engine')]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toBe('error: config.json quantization_config.config_groups.group_0 = null is not supported; a config group is an object with targets and weights\n');
+});
+
 test('an activation named __proto__ or constructor (hf-config seed 1000 inputs 21555, 23564; was: an internal error from the graph builder)', () => {
   for (const [family, key] of [['opt', 'activation_function'], ['gemma', 'hidden_activation'], ['llama', 'hidden_act']]) {
     for (const name of ['__proto__', 'constructor']) {

@@ -94,6 +94,7 @@ function compressedTensors(q: Obj): PackedFormat {
   if (!groups || typeof groups !== 'object' || Object.keys(groups).length !== 1) unsupported('config_groups', groups, 'llmc reads one config group targeting every Linear');
   const [name, group] = Object.entries(groups as Obj)[0] as [string, Obj];
   const at = `config_groups.${name}`;
+  if (!group || typeof group !== 'object' || Array.isArray(group)) unsupported(at, group, 'a config group is an object with targets and weights');
   const targets = group.targets;
   if (!Array.isArray(targets) || targets.length !== 1 || targets[0] !== 'Linear') unsupported(`${at}.targets`, targets);
   for (const k of ['input_activations', 'output_activations']) {
