@@ -8,6 +8,7 @@
 // The worker reports its CPU seconds (the build prints them: docs/perf.md, "Build throughput").
 import { Worker } from 'node:worker_threads';
 import type { ThreadCpu } from '../engine/thread-cpu.js';
+import { WORKER_SILENCE_MS } from '../engine/digest-worker.js';
 import { hashInputs, statInputs, type KeyInput } from './build-key.js';
 
 const WORKER = `
@@ -15,8 +16,8 @@ const { workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { openSync, readSync, closeSync, readFileSync } = require('node:fs');
 const { paths, shared, cpuAt } = workerData;
-const status = new Int32Array(shared, 0, 1);
-const out = new Uint8Array(shared, 4, 32 * paths.length);
+const status = new Int32Array(shared, 0, 2);   // [state (0 running, 1 done, 2 failed), heartbeat]
+const out = new Uint8Array(shared, 8, 32 * paths.length);
 const cpu = new Float64Array(shared, cpuAt, 2);
 try {
   const buf = Buffer.allocUnsafe(1 << 22);
@@ -29,6 +30,7 @@ try {
         if (n === 0) break;
         h.update(buf.subarray(0, n));
         pos += n;
+        Atomics.add(status, 1, 1);
       }
     } finally {
       closeSync(fd);
@@ -95,9 +97,9 @@ export function startHashing(paths: string[]): PendingHashes {
       },
     };
   }
-  const cpuAt = Math.ceil((4 + 32 * paths.length) / 8) * 8;
+  const cpuAt = Math.ceil((8 + 32 * paths.length) / 8) * 8;
   const shared = new SharedArrayBuffer(cpuAt + 16);
-  const status = new Int32Array(shared, 0, 1);
+  const status = new Int32Array(shared, 0, 2);
   let worker: Worker | null = null;
   try {
     worker = new Worker(WORKER, { eval: true, workerData: { paths, shared, cpuAt } });
@@ -120,9 +122,17 @@ export function startHashing(paths: string[]): PendingHashes {
     join(): KeyInput[] {
       if (result) return result;
       const t0 = performance.now();
-      while (Atomics.load(status, 0) === 0) Atomics.wait(status, 0, 0, 1000);
+      // A worker that read nothing for WORKER_SILENCE_MS (one that never started, or died past its catch: the
+      // 'error' event cannot run while this thread waits) is given up on, and the inputs hashed here.
+      let beat = -1, beatAt = t0;
+      while (Atomics.load(status, 0) === 0) {
+        const b = Atomics.load(status, 1);
+        const now = performance.now();
+        if (b !== beat) { beat = b; beatAt = now; } else if (now - beatAt > WORKER_SILENCE_MS) break;
+        Atomics.wait(status, 0, 0, 1000);
+      }
       void worker?.terminate();
-      const bytes = new Uint8Array(shared, 4);
+      const bytes = new Uint8Array(shared, 8);
       const now = statInputs(paths);
       const unchanged = now.every((s, i) => s.bytes === stats[i].bytes && s.mtime_ms === stats[i].mtime_ms);
       result = Atomics.load(status, 0) === 1 && unchanged

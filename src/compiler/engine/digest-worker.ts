@@ -10,7 +10,7 @@ import type { FileDigest } from './integrity.js';
 import type { ThreadCpu } from './thread-cpu.js';
 import { COPY_BLOCK_BYTES } from './weight-data.js';
 
-// The ring: ctl = [state (0 running, 1 done, 2 failed), entries submitted, entries hashed]; per entry
+// The ring: ctl = [state (0 running, 1 done, 2 failed), entries submitted, entries hashed, heartbeat]; per entry
 // [zeros before, bytes (-1: the end)]; the worker's CPU seconds [user, sys]; the digest; then the slots.
 const CTL = 0, META = 16, entryMeta = (slots: number) => META + 16 * slots;
 const layout = (slots: number) => {
@@ -35,6 +35,7 @@ try {
   };
   for (let done = 0;; ) {
     const submitted = Atomics.load(ctl, 1);
+    Atomics.add(ctl, 3, 1);
     if (done === submitted) { Atomics.wait(ctl, 1, submitted, 1000); continue; }
     const i = done % slots;
     hashZeros(meta[2 * i]);
@@ -59,6 +60,11 @@ Atomics.notify(ctl, 0);
 Atomics.notify(ctl, 2);
 `;
 
+/** A worker that neither hashed a slot nor beat its heart (at least once a second) for this long is taken for dead:
+ * one that never started, or died without reaching its catch. The main thread's waits are synchronous, so the
+ * Worker's 'exit' and 'error' events cannot tell it; the build then hashes the finished file itself. */
+export const WORKER_SILENCE_MS = 30_000;
+
 /** Slots in the ring and bytes per slot: the main thread can be this many blocks ahead of the hashing. */
 export const DIGEST_SLOTS = 4;
 export const SLOT_BYTES = COPY_BLOCK_BYTES;
@@ -71,6 +77,8 @@ export class WorkerDigest {
   private pos = 0;
   private lent = -1;             // byte offset in `data` of the slot lend() gave out, -1 if none
   private failed = false;
+  private lastSign = -1;          // hashed + heartbeat when last seen changing, and when
+  private lastSignAt = 0;
   /** The worker thread's CPU seconds, once finish() returned a digest. */
   cpu: ThreadCpu | null = null;
 
@@ -96,13 +104,26 @@ export class WorkerDigest {
     }
   }
 
+  /** True (and the digest failed) when the worker has shown no sign of life for WORKER_SILENCE_MS. */
+  private silent(): boolean {
+    const sign = Atomics.load(this.ctl, 2) + Atomics.load(this.ctl, 3);
+    const now = performance.now();
+    if (sign !== this.lastSign) {
+      this.lastSign = sign;
+      this.lastSignAt = now;
+    } else if (now - this.lastSignAt > WORKER_SILENCE_MS) {
+      this.failed = true;
+    }
+    return this.failed;
+  }
+
   /** The worker has hashed slot `submitted - slots` (so the next one is free); false when the worker failed. */
   private waitFree(): boolean {
     for (;;) {
       if (this.failed) return false;
       const hashed = Atomics.load(this.ctl, 2);
       if (this.submitted - hashed < this.slots) return true;
-      if (Atomics.load(this.ctl, 0) === 2) this.failed = true;
+      if (Atomics.load(this.ctl, 0) === 2 || this.silent()) this.failed = true;
       else Atomics.wait(this.ctl, 2, hashed, 1000);
     }
   }
@@ -148,7 +169,7 @@ export class WorkerDigest {
   finish(size: number): FileDigest | null {
     if (size >= this.pos && this.waitFree()) {
       this.submit(size - this.pos, -1);
-      while (Atomics.load(this.ctl, 0) === 0) Atomics.wait(this.ctl, 0, 0, 1000);
+      while (Atomics.load(this.ctl, 0) === 0 && !this.silent()) Atomics.wait(this.ctl, 0, 0, 1000);
     }
     void this.worker.terminate();
     if (Atomics.load(this.ctl, 0) !== 1) return null;
