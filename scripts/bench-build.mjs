@@ -2,11 +2,16 @@
 // Build-throughput benchmark (docs/perf.md): writes a LLaMA checkpoint of a given shape with random float16
 // weights (TinyLlama-1.1B's shape by default) and builds it, printing the build's streaming figures (read/write
 // GB/s, input hashing, peak RSS) for a cold build, a warm rebuild ("up to date" from size + mtime) and a
-// --rehash rebuild.
+// --rehash rebuild. The build's streaming line has each thread's CPU seconds (main: read + write; workers: the
+// engine file's and the inputs' sha256); the load average is printed next to them (a shared machine's wall clock
+// says little). --inline-engine-hash hashes the engine file on the main thread (the way before 2026-12-04), to
+// compare; --repeat N builds N times (cold) and prints every run.
 //   node scripts/bench-build.mjs [--dir /tmp/llmc-bench-1b] [--layers 22] [--hidden 2048] [--ffn 5632]
 //                                [--heads 32] [--kv-heads 4] [--vocab 32000] [--dtype float16] [--engine DIR]
+//                                [--inline-engine-hash] [--repeat N]
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -89,15 +94,23 @@ const llmc = (extra) => {
   // than the wall clock.
   const cmd = [process.execPath, join(root, 'bin', 'llmc.js'), 'build', ckpt, '-o', engine, '--dtype', dtype, '--max-seq-len', '2048', ...extra];
   const timed = existsSync('/usr/bin/time');
-  const r = timed ? spawnSync('/usr/bin/time', ['-f', 'cpu %U user + %S sys s', ...cmd], { encoding: 'utf8' }) : spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8' });
+  const env = args.includes('--inline-engine-hash') ? { ...process.env, LLMC_TEST_ENGINE_HASH_WORKER_BYTES: String(2 ** 52) } : process.env;
+  const r = timed ? spawnSync('/usr/bin/time', ['-f', 'cpu %U user + %S sys s', ...cmd], { encoding: 'utf8', env })
+    : spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', env });
   if (r.status !== 0) throw new Error(r.stdout + r.stderr);
   const cpu = timed ? (/cpu .*$/m.exec(r.stderr)?.[0] ?? '') : '';
   return { s: (performance.now() - t0) / 1000, out: `${r.stdout}\n${cpu}` };
 };
 // Warm the page cache first (the figure is for a warm cache): read the checkpoint once.
 spawnSync('cat', [join(ckpt, 'model.safetensors')], { stdio: ['ignore', 'ignore', 'inherit'] });
-for (const [label, extra] of [['build', []], ['rebuild (up to date)', []], ['rebuild --rehash', ['--rehash']]]) {
+console.log(`${new Date().toISOString()}; ${cpus()[0]?.model ?? '?'} x ${cpus().length}${args.includes('--inline-engine-hash') ? '; engine hashed on the main thread' : ''}`);
+const repeat = Number(opt('repeat', 1));
+const runs = [...Array.from({ length: repeat }, (_, i) => [repeat > 1 ? `build ${i + 1}` : 'build', []]),
+  ['rebuild (up to date)', []], ['rebuild --rehash', ['--rehash']]];
+for (const [label, extra] of runs) {
+  if (label.startsWith('build')) rmSync(engine, { recursive: true, force: true });
+  const load = loadavg()[0].toFixed(2);
   const { s, out } = llmc(extra);
   const lines = out.split('\n').filter((l) => /streamed weights|up to date|wrote |^cpu /.test(l));
-  console.log(`${label}: ${s.toFixed(2)} s wall\n  ${lines.join('\n  ')}`);
+  console.log(`${label}: ${s.toFixed(2)} s wall (load average ${load} before, ${loadavg()[0].toFixed(2)} after)\n  ${lines.join('\n  ')}`);
 }

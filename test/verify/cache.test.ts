@@ -45,6 +45,17 @@ test('two builds of the same inputs are byte-identical; created is SOURCE_DATE_E
   expect(JSON.parse(readFileSync(join(c, 'config.json'), 'utf8')).created).toBe('2023-11-14T22:13:20Z');
 });
 
+test('hashing on worker threads (as large models do: the engine file and the inputs) gives the same bytes and checksums', () => {
+  const a = join(work, 'rd'), w = join(work, 'rw');
+  const out = build(w, [], { LLMC_TEST_HASH_WORKER_BYTES: '0' });
+  expect(out).toMatch(/engine hashed on a worker thread/);
+  expect(out).toMatch(/hashed inputs [\d.]+ GB on a worker thread/);
+  expect(build(a)).not.toMatch(/on a worker thread/);
+  expectSameBytes(a, w);                                  // config.json too: the same per-file sha256 and key
+  const v = llmc(['verify', w, '--integrity']);
+  expect([v.code, v.stdout]).toEqual([0, expect.stringMatching(/ok: 2 files and the manifest match their checksums/)]);
+});
+
 test('a rebuild with the same key is a no-op that says so; a changed input or flag rebuilds', () => {
   const e = join(work, 'utd');
   build(e);

@@ -11,6 +11,10 @@ import { isEngineDir } from '../engine/out-dir.js';
 import { computeKey, sameStats, statInputs, type BuildKey } from './build-key.js';
 import { cacheLookup, cacheReuse } from './engine-cache.js';
 import { startHashing } from './hash-worker.js';
+import type { ThreadCpu } from '../engine/thread-cpu.js';
+
+/** How the inputs were hashed: bytes, seconds waited, on a worker thread or not, and that thread's CPU. */
+export interface InputHashing { bytes: number; seconds: number; onWorker: boolean; cpu: ThreadCpu | null }
 
 export interface KeyCheck {
   /** The content key (blocks until the inputs are hashed). */
@@ -18,7 +22,7 @@ export interface KeyCheck {
   /** Set when nothing needs building: the manifest of the engine now at outDir, and how it got there. */
   done: { manifest: Record<string, unknown>; how: string } | null;
   /** Input bytes hashed for the key, and the seconds the build waited for them (after key() was called). */
-  hashed: () => { bytes: number; seconds: number };
+  hashed: () => InputHashing;
 }
 
 function readManifest(dir: string): Record<string, unknown> | null {
@@ -43,7 +47,9 @@ export function checkBuildKey(opts: {
   const pending = startHashing(inputs);
   let memo: BuildKey | null = null;
   const key = (): BuildKey => (memo ??= computeKey(settings, pending.join()));
-  const hashed = () => ({ bytes: memo ? memo.inputs.reduce((a, i) => a + i.bytes, 0) : 0, seconds: pending.waited });
+  const hashed = (): InputHashing => ({
+    bytes: memo ? memo.inputs.reduce((a, i) => a + i.bytes, 0) : 0, seconds: pending.waited, onWorker: pending.onWorker, cpu: pending.cpu,
+  });
   const finish = (done: KeyCheck['done'], k: () => BuildKey = key): KeyCheck => ({ key: k, done, hashed });
 
   const existing = isEngineDir(outDir) ? readManifest(outDir) : null;

@@ -11,6 +11,12 @@ import { decodeToF32, encodeFromF32 } from './convert.js';
 
 const CHUNK_ELEMS = 4 * 1024 * 1024; // 16 MB of f32 per block (tests pass a tiny one to exercise the block edges)
 const SAME_DTYPE = { F32: 'f32', F16: 'f16', BF16: 'bf16' } as const;
+/**
+ * Bytes per block of a weight copied byte for byte: the size of a slot of the engine writer's hashing ring
+ * (digest-worker.ts), so each block is read straight into a slot. Smaller blocks cost more syscalls, larger ones
+ * more cache misses (docs/perf.md, "Build throughput").
+ */
+export const COPY_BLOCK_BYTES = 4 << 20;
 
 export class WeightData {
   constructor(
@@ -44,7 +50,8 @@ export class WeightData {
     if (this.copyable(src, w.dtype)) {
       // Tensors already in the target dtype, row ranges of them and concatenations of those (fused q/k/v,
       // gate/up): their bytes in order, no conversion.
-      this.copyRows(src, 0, rowCount, rowsPerChunk, emit);
+      const rowBytes = rowElems * (w.dtype === 'f32' ? 4 : 2);
+      this.copyRows(src, 0, rowCount, Math.max(1, Math.min(rowsPerChunk, Math.floor(COPY_BLOCK_BYTES / rowBytes))), emit);
       return;
     }
     for (let r = 0; r < rowCount; r += rowsPerChunk) {

@@ -24,6 +24,9 @@ import { LlmcError } from '../../errors.js';
 import { llmcVersion } from './version.js';
 import type { QuantizationSummary } from '../quant/options.js';
 import { digestFile, engineFiles, manifestDigest, StreamingDigest, type FileDigest, type Integrity } from './integrity.js';
+import { WorkerDigest } from './digest-worker.js';
+import { workerHashBytes } from '../cache/hash-worker.js';
+import { cpuSince, threadCpu, type ThreadCpu } from './thread-cpu.js';
 
 export interface EngineInput {
   outDir: string;              // absolute; already checked by checkOutDir
@@ -70,7 +73,14 @@ export interface EngineOutput {
   stream: StreamStats;
 }
 
-export interface StreamStats { bytesRead: number; bytesWritten: number; seconds: number }
+export interface StreamStats {
+  bytesRead: number; bytesWritten: number; seconds: number;
+  /** The main thread's CPU seconds while streaming (null where /proc/thread-self is not there). */
+  mainCpu: ThreadCpu | null;
+  /** The engine file's sha256 on a worker thread: its CPU seconds, and the seconds the main thread waited for it
+   * after the last write (included in `seconds`); null when it was hashed on the main thread. */
+  hashWorker: { cpu: ThreadCpu | null; waited: number } | null;
+}
 
 export function writeEngine(input: EngineInput): EngineOutput {
   const graphs = input.ranks ?? [input.graph];
@@ -91,7 +101,7 @@ export function writeEngine(input: EngineInput): EngineOutput {
   // so a temp directory is never an engine until it is complete, and the rename makes it one atomically.
   const release = acquireBuildLock(input.outDir);
   let tmp: string | null = null;
-  const stream: StreamStats = { bytesRead: 0, bytesWritten: 0, seconds: 0 };
+  const stream: StreamStats = { bytesRead: 0, bytesWritten: 0, seconds: 0, mainCpu: null, hashWorker: null };
   const rankDigests = new Map<string, FileDigest>();   // written files' digests, hashed as they were written
   try {
     faultPoint('locked');
@@ -99,14 +109,17 @@ export function writeEngine(input: EngineInput): EngineOutput {
     tmp = makeTempDir(input.outDir);
     // One file at a time, each streamed weight by weight from the checkpoint: the model is never held whole.
     const t0 = performance.now();
+    const cpu0 = threadCpu();
     ranks.forEach((r, i) => {
       const file = graphs.length > 1 ? rankFile(i) : ENGINE_FILE;
-      const { digest, bytesRead } = writeEngineFile(join(tmp!, file), r.plan, r.layout, input.checkpoint?.tensors ?? new Map());
+      const { digest, bytesRead, hashWorker } = writeEngineFile(join(tmp!, file), r.plan, r.layout, input.checkpoint?.tensors ?? new Map());
       rankDigests.set(file, digest);
       stream.bytesRead += bytesRead;
       stream.bytesWritten += digest.bytes;
+      if (hashWorker) stream.hashWorker = addWorker(stream.hashWorker, hashWorker);
     });
     stream.seconds = (performance.now() - t0) / 1000;
+    stream.mainCpu = cpuSince(cpu0);
     for (const f of input.files ?? []) {
       mkdirSync(dirname(join(tmp, f.path)), { recursive: true });
       writeFileSync(join(tmp, f.path), f.bytes);
@@ -213,8 +226,21 @@ function buildManifest(input: EngineInput, memory: MemoryPlan, tokenizerPresent:
   };
 }
 
-/** rank0.engine: HEADER_BYTES of header, plan JSON padded with spaces to the DATA_ALIGN-aligned data offset, then the weights. */
-function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors: ReadonlyMap<string, TensorInfo>): { digest: FileDigest; bytesRead: number } {
+type HashWorker = NonNullable<StreamStats['hashWorker']>;
+
+function addWorker(a: HashWorker | null, b: HashWorker): HashWorker {
+  if (!a) return b;
+  const cpu = a.cpu && b.cpu ? { user: a.cpu.user + b.cpu.user, sys: a.cpu.sys + b.cpu.sys } : null;
+  return { cpu, waited: a.waited + b.waited };
+}
+
+/**
+ * rank0.engine: HEADER_BYTES of header, plan JSON padded with spaces to the DATA_ALIGN-aligned data offset, then
+ * the weights. Its sha256 is computed as it is written: on a worker thread for a large file (digest-worker.ts;
+ * the weights are read straight into the worker's slots), else here.
+ */
+function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors: ReadonlyMap<string, TensorInfo>):
+  { digest: FileDigest; bytesRead: number; hashWorker: HashWorker | null } {
   const planBytes = Buffer.from(planJson(plan), 'utf8');
   const dataOffset = alignUp(HEADER_BYTES + planBytes.length, DATA_ALIGN);
   const header = Buffer.alloc(dataOffset, 0x20);
@@ -228,8 +254,12 @@ function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors
 
   const fd = openSync(path, 'w');
   const reader = new TensorReader();
-  const digest = new StreamingDigest();
+  const worker = dataOffset + layout.dataSize >= workerHashBytes('engine') ? WorkerDigest.start() : null;
+  if (worker) reader.bufferFor = (n) => worker.lend(n);
+  const digest = worker ?? new StreamingDigest();
   let inOrder = true;               // weights are laid out at increasing offsets; if not, hash the file afterwards
+  let result: FileDigest | null = null;
+  let waited = 0;
   try {
     writeAll(fd, header, 0);
     digest.update(header, 0);
@@ -240,18 +270,25 @@ function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors
       let pos = dataOffset + p.offset;
       data.stream(p.weight, (bytes) => {
         writeAll(fd, bytes, pos);
-        if (inOrder) inOrder = digest.update(bytes, pos);
+        if (inOrder && !(inOrder = digest.update(bytes, pos))) reader.bufferFor = null;
         pos += bytes.length;
       });
       if (pos !== dataOffset + p.offset + p.nbytes) throw new Error(`weight ${p.weight.name}: wrote ${pos - dataOffset - p.offset} bytes, expected ${p.nbytes}`);
       faultPoint('weights');
     }
     ftruncateSync(fd, dataOffset + layout.dataSize);             // padding between weights reads as zeros
+    const t0 = performance.now();
+    if (inOrder) result = digest.finish(dataOffset + layout.dataSize);   // null: the worker failed
+    waited = (performance.now() - t0) / 1000;
   } finally {
+    worker?.abort();
     reader.close();
     closeSync(fd);
   }
-  return { digest: inOrder ? digest.finish(dataOffset + layout.dataSize) : digestFile(path), bytesRead: reader.bytesRead };
+  return {
+    digest: result ?? digestFile(path), bytesRead: reader.bytesRead,
+    hashWorker: worker && result ? { cpu: worker.cpu, waited } : null,
+  };
 }
 
 let written = 0;  // bytes of rank0.engine written by this process (for LLMC_TEST_FAULT=enospc-after:N)

@@ -143,6 +143,11 @@ export class TensorReader {
   // One buffer reused by readShared: a fresh multi-MB Buffer per block costs the kernel a page fault and a zeroed
   // page per 4 KiB on first touch, which was more system time than the copy itself in a 2 GB build.
   private scratch: Buffer = Buffer.alloc(0);
+  /**
+   * Where readShared reads instead of its own buffer, when it gives one (the engine writer's hashing ring,
+   * digest-worker.ts: the block is read straight into the slot the hashing worker reads, never copied).
+   */
+  bufferFor: ((nbytes: number) => Buffer | null) | null = null;
 
   /** Bytes [firstByte, firstByte + nbytes) of `t` in storage order, in a new Buffer the caller may keep. */
   read(t: TensorInfo, firstByte = 0, nbytes = t.nbytes): Buffer {
@@ -151,6 +156,8 @@ export class TensorReader {
 
   /** As read(), into a buffer owned by the reader: valid only until the next readShared call. */
   readShared(t: TensorInfo, firstByte: number, nbytes: number): Buffer {
+    const lent = this.bufferFor?.(nbytes);
+    if (lent) return this.readInto(t, firstByte, nbytes, lent);
     if (this.scratch.length < nbytes) this.scratch = Buffer.allocUnsafe(nbytes);
     return this.readInto(t, firstByte, nbytes, this.scratch.subarray(0, nbytes));
   }
