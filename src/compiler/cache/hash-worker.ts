@@ -6,6 +6,7 @@
 // the calling thread (which also gives the one-line error for an unreadable file). Inputs smaller than
 // INLINE_HASH_BYTES are hashed on the calling thread in join(): starting a worker costs more than hashing them.
 // The worker reports its CPU seconds (the build prints them: docs/perf.md, "Build throughput").
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ThreadCpu } from '../engine/thread-cpu.js';
 import { WORKER_SILENCE_MS } from '../engine/digest-worker.js';
@@ -76,7 +77,12 @@ export const INLINE_HASH_BYTES = 32 * 1024 * 1024;
 export function workerHashBytes(what: 'inputs' | 'engine' = 'inputs'): number {
   const env = process.env;
   const v = (what === 'engine' ? env.LLMC_TEST_ENGINE_HASH_WORKER_BYTES : undefined) ?? env.LLMC_TEST_HASH_WORKER_BYTES;
-  return v !== undefined && /^\d+$/.test(v) ? Number(v) : INLINE_HASH_BYTES;
+  if (v !== undefined && /^\d+$/.test(v)) return Number(v);
+  // The engine's hash takes a third thread (main reads and writes, one worker hashes the inputs): with fewer than
+  // 3 cores the three only share the same cores: a quiet 2-core machine streamed 0.64-0.71 GB/s either way
+  // (docs/perf.md "Build throughput"), so there the main thread hashes the engine file as it writes.
+  if (what === 'engine' && availableParallelism() < 3) return Number.POSITIVE_INFINITY;
+  return INLINE_HASH_BYTES;
 }
 
 export function startHashing(paths: string[]): PendingHashes {
