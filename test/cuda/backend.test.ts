@@ -147,6 +147,7 @@ describe('quantized engines on the emulated CUDA backend', () => {
     // whose logits differ from the CPU's by 3.5e-4 of the largest (greedy identical): an int8 rounding boundary
     // crossed by f32-level differences of the previous layers; input_scale is covered by cuda_backend_ops.
     ['int8', ['--int8-activations'], 'i8'],
+    ['int4', ['--group-size', '32', '--int8-activations'], 'u4'],
   ] as const) {
     test(`--quantize ${[scheme, ...extra].join(' ').replace(calib, 'CALIB')}: CUDA (emulated) = CPU logits and greedy tokens`, () => {
       const fx = loadFixture('llama');
