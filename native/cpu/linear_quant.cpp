@@ -320,6 +320,22 @@ void split_u4_blocks(const float* x, int64_t rows, int64_t in, int64_t gs, float
       for (; k < g0 + gs; ++k) dst[k] = src[k];
     }
 }
+// What llmc bench reports as kernel_paths.linear_decode / linear_prefill for a quantized linear, named as the float
+// linears name theirs (the SIMD level first): codes q8 (i8), q4 (u4) or fp8 (f8e4m3), then "act8" with int8
+// activations. String literals (note_kernel_path keeps the pointer). level: 0 scalar, 1 avx2, 2 avx512, 3 avx512_vnni.
+const char* quant_path_name(int level, DType qt, bool act8) {
+  static const char* const f32_act[3][3] = {{"scalar q8", "scalar q4", "scalar fp8"},
+                                            {"avx2 q8", "avx2 q4", "avx2 fp8"},
+                                            {"avx512 q8", "avx512 q4", "avx512 fp8"}};
+  static const char* const int8_act[4][2] = {{"scalar q8 act8", "scalar q4 act8"},
+                                             {"avx2 q8 act8", "avx2 q4 act8"},
+                                             {"avx2 q8 act8", "avx2 q4 act8"},  // act8 at avx512 without VNNI runs AVX2
+                                             {"avx512_vnni q8 act8", "avx512_vnni q4 act8"}};
+  const int c = qt == DType::i8 ? 0 : qt == DType::u4 ? 1 : 2;
+  if (act8 && c < 2) return int8_act[level][c];
+  return f32_act[level > 2 ? 2 : level][c];
+}
+
 }  // namespace
 
 void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const QuantWeight& w, int64_t out,
@@ -341,11 +357,14 @@ void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const 
   grain = std::max<int64_t>(kMB, (grain + kMB - 1) / kMB * kMB);
   // int8 activations (every step, decode and prefill): integer dot products with VNNI (groups of a multiple of 64)
   // or AVX2 (any group), else the float kernels on x' = sx * xq.
+  const KernelOp op = rows <= kGemvMaxRows ? KernelOp::linear_decode : KernelOp::linear_prefill;
   if (w.activation_bits == 8 && (w.qt == DType::i8 || w.qt == DType::u4)) {
     quant::Act8 a;
     if (simd) quant::quantize_activations_avx2(x, rows, in, w.group_size, a);
     else quant::quantize_activations(x, rows, in, w.group_size, a);
-    if (level >= Simd::avx512 && w.group_size % 64 == 0 && quant::vnni_available()) {
+    const bool vnni = level >= Simd::avx512 && w.group_size % 64 == 0 && quant::vnni_available();
+    note_kernel_path(op, quant_path_name(vnni ? 3 : simd ? 1 : 0, w.qt, true));
+    if (vnni) {
       if (w.qt == DType::i8) {
         a.xu.resize(a.xq.size());
         for (size_t i = 0; i < a.xq.size(); ++i) a.xu[i] = uint8_t(int(a.xq[i]) + 128);
@@ -361,6 +380,8 @@ void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const 
     xp.resize(size_t(rows * in));
     quant::dequantize_activations(a, rows, in, w.group_size, xp.data());
     x = xp.data();
+  } else {
+    note_kernel_path(op, quant_path_name(level >= Simd::avx512 ? 2 : simd ? 1 : 0, w.qt, false));
   }
   const int64_t ng = in / w.group_size;
   std::vector<float> xsum;  // [rows, ng]: sum of x over each group, for the offsets term of the decode path

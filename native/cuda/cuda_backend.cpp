@@ -99,7 +99,8 @@ CudaBackend::CudaBackend(const runtime::LoadedEngine& engine, const DriverApi& a
       f32_linear = f32_linear || plan_.values[n.inputs[1]].weight.dtype == runtime::DType::f32;
     } else if (n.op == OpId::linear_q) {  // the quantized GEMM shares the split-K workspace
       max_linear_out = std::max<int64_t>(max_linear_out, plan_.values[n.outputs[0]].act.width);
-      // It also holds decode's x[:, perm] * input_scale (8 rows) and prefill's int8-activation scales (a row per token).
+      // It also holds decode's x[:, perm] * input_scale or int8 activations (8 rows x in floats hold xq and its
+      // scales, or the generic kernel's x') and prefill's int8-activation scales (a row per token).
       const int64_t in_f = plan_.values[n.inputs[0]].act.width;
       const int64_t gs = std::max<int32_t>(std::get<runtime::LinearQAttrs>(n.attrs).group_size, 1);
       q_workspace_floats = std::max({q_workspace_floats, int64_t(llmc::kabi::kGemvMaxRows) * in_f,

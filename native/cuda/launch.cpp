@@ -231,12 +231,18 @@ static bool linear_q_prepare_first(const LinearContext& ctx, int rows, int in, c
   return (w.perm != nullptr || w.input_scale != nullptr) && ctx.workspace != nullptr && int64_t(rows) * in <= ctx.workspace_floats;
 }
 
-static bool linear_q_act8(int rows, const QuantWeight& w) {
-  return w.activation_bits == 8 && rows > kGemvMaxRows && (w.qtype == kI8 || w.qtype == kU4);
+// int8 activations (activation_bits 8, i8/u4 codes) apply to every step, decode and prefill, as on the CPU.
+static bool linear_q_act8(const QuantWeight& w) { return w.activation_bits == 8 && (w.qtype == kI8 || w.qtype == kU4); }
+
+// Decode with int8 activations: the integer GEMV reads xq, never x, so only the codes' shape and alignment matter.
+static bool linear_q_act8_fast(int in, const QuantWeight& w) {
+  const int c = codes_per_16b(w.qtype);
+  return in % c == 0 && w.group_size % c == 0 && aligned16(w.q);
 }
 
 const char* linear_q_kernel(const LinearContext& ctx, const float* x, int rows, int in, const QuantWeight& w) {
-  if (rows > kGemvMaxRows) return linear_q_act8(rows, w) ? "tiled GEMM, int8 activations" : "tiled GEMM";
+  if (rows > kGemvMaxRows) return linear_q_act8(w) ? "tiled GEMM, int8 activations" : "tiled GEMM";
+  if (linear_q_act8(w)) return linear_q_act8_fast(in, w) ? "GEMV, int8 activations" : "generic GEMV, int8 activations";
   const bool fast = linear_q_fast_gemv(x, in, w);
   if (fast && linear_q_prepare_first(ctx, rows, in, w)) return "GEMV on prepared x";
   if (fast && w.input_scale == nullptr) return w.perm != nullptr ? "GEMV gathering x" : "GEMV";
@@ -254,6 +260,33 @@ void linear_q(Device& dev, const LinearContext& ctx, const float* x, int rows, i
   LinearQParams p{x, w.q, w.scales, w.offsets, w.perm, w.input_scale, nullptr, bias, y, ctx.workspace, rows, in, out,
                   w.group_size, w.qtype, bias_dtype, 1, in, w.activation_bits, 0};
   const unsigned prep_blocks = unsigned(ceil_div<int64_t>(int64_t(rows) * groups, 4));  // a warp per (row, group)
+  if (rows <= kGemvMaxRows && linear_q_act8(w)) {
+    // llmc_linear_q_prepare_x quantizes x (perm and input_scale applied) into the workspace: xq as int8 [rows, in]
+    // (rounded up to 256 bytes) and the scales [rows, groups] for the integer GEMV (prepare 1), or x' = sx * xq as
+    // f32 [rows, in] for the generic kernel (prepare 2).
+    const bool fast = linear_q_act8_fast(in, w);
+    const int64_t xq_floats = (int64_t(rows) * in + 255) / 256 * 64;
+    const int64_t need = fast ? xq_floats + int64_t(rows) * groups : int64_t(rows) * in;
+    if (ctx.workspace == nullptr || need > ctx.workspace_floats) {
+      fail(LLMC_ERR_LIMIT, "linear_q with int8 activations needs " + std::to_string(need) + " floats of workspace for " +
+                               std::to_string(rows) + " decode rows, the CUDA backend has " + std::to_string(ctx.workspace_floats) +
+                               "; rebuild without --int8-activations");
+    }
+    p.workspace = ctx.workspace;
+    p.xscale = fast ? ctx.workspace + xq_floats : nullptr;
+    p.prepare = fast ? 1 : 2;
+    dev.launch<K::llmc_linear_q_prepare_x>({prep_blocks}, 128, 0, p);
+    p.perm = nullptr;
+    p.input_scale = nullptr;
+    if (fast) {
+      const K k = K(int(K::llmc_gemv_q_i8_r1) + qi * kGemvMaxRows + (rows - 1));
+      dev.launch_any(k, {unsigned(ceil_div(out, kGemvOutPerWarp * (kGemvThreads / 32)))}, kGemvThreads, 0, p);
+    } else {
+      p.x = ctx.workspace;
+      dev.launch<K::llmc_gemv_q_generic>({unsigned(ceil_div(out, 4))}, 128, 0, p);
+    }
+    return;
+  }
   if (rows <= kGemvMaxRows) {
     const bool fast = linear_q_fast_gemv(x, in, w);
     if (fast && linear_q_prepare_first(ctx, rows, in, w)) {  // x[:, perm] * input_scale once, then vector loads
@@ -271,7 +304,7 @@ void linear_q(Device& dev, const LinearContext& ctx, const float* x, int rows, i
     return;
   }
   LinearContext split = ctx;  // what is left of the workspace for split-K partials
-  if (linear_q_act8(rows, w)) {
+  if (linear_q_act8(w)) {
     const int64_t n = (int64_t(rows) * groups + 63) / 64 * 64;
     if (ctx.workspace == nullptr || n > ctx.workspace_floats) {
       fail(LLMC_ERR_LIMIT, "linear_q with int8 activations needs " + std::to_string(n) + " floats of GEMM workspace for " +

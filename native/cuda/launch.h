@@ -51,6 +51,8 @@ void linear(Device& dev, const LinearContext& ctx, const float* x, int rows, int
 // (op linear_q, kernels/linear_quant.cu). rows <= 8: the dequant-fused GEMV when in, group_size and the pointers
 // allow 16-byte code vectors (with perm / input_scale on x prepared in ctx.workspace), else the generic kernel;
 // rows > 8: the dequantizing tiled GEMM, split-K as linear (activation_bits 8: int8 scales at the workspace's start).
+// activation_bits 8 (i8/u4 codes) quantizes x per row and group in every step as the CPU does: decode puts xq and
+// its scales (or x' for the generic kernel) into ctx.workspace, which must hold rows x in floats.
 struct QuantWeight {
   const void* q = nullptr;          // [out, row bytes] codes (u4: ceil(in / 2) bytes per row)
   int qtype = 0;                    // llmc::DType: i8, u4 or f8e4m3
@@ -59,7 +61,7 @@ struct QuantWeight {
   const int32_t* perm = nullptr;    // [in] or null
   const float* input_scale = nullptr;  // [in] or null: column i multiplies x[perm[i]] * input_scale[i] (AWQ)
   int group_size = 0;               // divides in
-  int activation_bits = 0;          // 8: prefill (rows > 8, i8/u4 codes) fake-quantizes x to int8 per row and group
+  int activation_bits = 0;          // 8 (i8/u4 codes): x quantized to int8 per row and group, decode and prefill
 };
 void linear_q(Device& dev, const LinearContext& ctx, const float* x, int rows, int in, const QuantWeight& w, int out,
               const void* bias, int bias_dtype, float* y);

@@ -3,7 +3,8 @@
 // Codes i8 / u4 / f8e4m3, rows 1..8 (every GEMV kernel), 33, 100 (tiled GEMM, split-K), realistic (in 128..4096 on
 // the emulator, 7B shapes on a GPU) and odd shapes (group sizes the vector path cannot take, rows whose bytes are
 // not 16-byte multiples, x off alignment), group sizes 32 / 64 / 128 / per-channel, with and without offsets, bias
-// (f32 / f16 / bf16), perm (GPTQ act-order), input_scale (AWQ) and int8 activations for prefill (activation_bits 8).
+// (f32 / f16 / bf16), perm (GPTQ act-order), input_scale (AWQ) and int8 activations (activation_bits 8: decode rows
+// 1..8 through the integer GEMV and the generic kernel, prefill through the GEMM, all against the CPU's int8 rule).
 // Each case also checks that the launcher took the path it names.
 // --perf: GB/s of the quantized GEMV (codes + scales + offsets read once per call) per 7B matrix.
 #include <algorithm>
@@ -132,19 +133,17 @@ void run_case(DType qt, const QCase& c, float* ws, int64_t ws_floats) {
     const std::vector<float> x = random_vec(size_t(rows) * c.in);
     std::vector<float> ref(size_t(rows) * c.out);
     {
-      // The CPU kernels quantize activations on every step (activation_bits 8); the CUDA decode GEMV keeps f32
-      // activations (docs/cuda.md), so decode rows compare against the f32-activation reference.
+      // Both backends quantize activations in every step (activation_bits 8), decode rows included.
       ScalarReference sr;
-      cpu::QuantWeight rw = hw;
-      if (rows <= kabi::kGemvMaxRows) rw.activation_bits = 0;
-      cpu::linear_q(*g_pool, x.data(), rows, c.in, rw, c.out, c.bias >= 0 ? bias.data() : nullptr, bt, ref.data());
+      cpu::linear_q(*g_pool, x.data(), rows, c.in, hw, c.out, c.bias >= 0 ? bias.data() : nullptr, bt, ref.data());
     }
     const float* dx = s.put(x);
     float* dy = s.floats(ref.size());
     const std::string path = cuda::ops::linear_q_kernel(ctx, dx, rows, c.in, dw);
     const bool act8 = c.act8 && qt != DType::f8e4m3;  // int8 activations apply to i8 and u4 codes
     std::string want = rows > kabi::kGemvMaxRows ? (act8 ? "tiled GEMM, int8 activations" : "tiled GEMM") : c.expect_gemv;
-    if (want == "GEMV" && (c.perm || c.input_scale)) want = "GEMV on prepared x";
+    if (rows <= kabi::kGemvMaxRows && act8) want += ", int8 activations";  // perm and input_scale in the same pass
+    else if (want == "GEMV" && (c.perm || c.input_scale)) want = "GEMV on prepared x";
     cuda::ops::linear_q(*g_dev, ctx, dx, rows, c.in, dw, c.out, db, int(bt), dy);
     // f32 sums of in products in another order (per 16/32-code vector scaled once, split-K partials): a few ulps
     // of the largest output.
@@ -156,7 +155,8 @@ void run_case(DType qt, const QCase& c, float* ws, int64_t ws_floats) {
       cuda::ops::linear_q(*g_dev, bare, dx, rows, c.in, dw, c.out, db, int(bt), dy);
       check(std::string(name) + " (" + p2 + ")", fetch(dy, ref.size()).data(), ref.data(), ref.size(), Mode::rel, 2e-5);
     }
-    if (rows <= kabi::kGemvMaxRows && path == "GEMV") {  // x one float off alignment: the generic kernel
+    // x one float off alignment: the generic kernel (f32), the same integer GEMV (int8 activations: it reads xq)
+    if (rows <= kabi::kGemvMaxRows && (path == "GEMV" || path == "GEMV, int8 activations")) {
       float* dxm = s.floats(x.size() + 1) + 1;
       g_dev->copy_to_device(dxm, x.data(), x.size() * 4);
       const std::string p2 = cuda::ops::linear_q_kernel(ctx, dxm, rows, c.in, dw);
@@ -186,11 +186,14 @@ void test_linear_q(float* ws, int64_t ws_floats) {
       {37, 200, 40, true, true, f32, {1, 3, 33}, "generic GEMV"},
       {21, 136, 8, false, false, f16, {2, 8, 33}, "generic GEMV"},
       {77, 260, 0, true, false, -1, {1, 100}, "generic GEMV"},
-      // AWQ input_scale (with and without perm) and int8 activations for prefill (decode stays f32)
+      // AWQ input_scale (with and without perm) and int8 activations (decode: every GEMV row count, offsets, bias,
+      // perm, input_scale, per-channel, a group size the integer GEMV cannot take; prefill)
       {96, 1024, 64, true, false, f16, {1, 8, 33}, "GEMV", true, false},
       {64, 2048, 128, true, true, -1, {3, 100}, "GEMV", true, true},
-      {80, 512, 32, false, false, f32, {2, 9, 130}, "GEMV", false, true},
-      {37, 200, 40, true, true, f32, {3, 33}, "generic GEMV", true, true},
+      {80, 512, 32, false, false, f32, {1, 2, 3, 4, 5, 6, 7, 8, 9, 130}, "GEMV", false, true},
+      {48, 256, 64, true, false, bf16, {1, 2, 3, 4, 5, 6, 7, 8}, "GEMV", false, true},
+      {66, 1024, 0, false, true, f16, {1, 5, 33}, "GEMV", false, true},
+      {37, 200, 40, true, true, f32, {1, 3, 8, 33}, "generic GEMV", true, true},
   };
   if (!g_emulated) {  // 7B shapes on the GPU
     cases.push_back({4096, 4096, 128, true, true, f16, {1, 2, 4, 8, 33, 100, 512}, "GEMV"});
@@ -198,6 +201,7 @@ void test_linear_q(float* ws, int64_t ws_floats) {
     cases.push_back({4096, 11008, 0, false, false, -1, {1, 3, 8, 33, 300}, "GEMV"});
     cases.push_back({12288, 4096, 64, false, false, f32, {1, 8, 64}, "GEMV"});
     cases.push_back({32000, 4096, 32, true, false, -1, {1, 3}, "GEMV"});
+    cases.push_back({11008, 4096, 128, true, true, -1, {1, 4, 8, 100}, "GEMV", false, true});  // int8 activations
   }
   for (DType qt : {DType::i8, DType::u4, DType::f8e4m3}) {
     for (const QCase& c : cases) {
@@ -224,11 +228,14 @@ void perf_linear_q(float* ws, int64_t ws_floats, double copy_gbs) {
     int gs;  // 0 = per channel
     bool offsets, perm;
     const char* label;
+    int activation_bits = 0;  // 8: int8 activations (x quantized first, integer GEMV)
   };
   const Scheme schemes[] = {{DType::i8, 0, false, false, "i8 per-ch"},
                             {DType::u4, 128, true, false, "u4 g128+z"},
                             {DType::u4, 128, true, true, "u4 g128+z+perm"},  // GPTQ act-order: x permuted first
-                            {DType::f8e4m3, 0, false, false, "f8 per-ch"}};
+                            {DType::f8e4m3, 0, false, false, "f8 per-ch"},
+                            {DType::i8, 0, false, false, "i8 per-ch a8", 8},
+                            {DType::u4, 128, true, false, "u4 g128+z a8", 8}};
   std::printf("\nquantized GEMV (linear_q, rows 1..8; codes + scales + offsets read once per call, cold in L2): GB/s and %% of the copy "
               "bandwidth (target >= 80 %%)\n");
   std::printf("%-12s %-15s %-12s %5s %10s %9s %7s\n", "matrix", "scheme", "out x in", "rows", "time", "GB/s", "% copy");
@@ -253,7 +260,7 @@ void perf_linear_q(float* ws, int64_t ws_floats, double copy_gbs) {
           offsets = s.floats(sbytes / 4);
           g_dev->memset_async(offsets, 0, sbytes);
         }
-        q = cuda::ops::QuantWeight{codes, int(sc.qt), scales, offsets, nullptr, nullptr, gs, 0};
+        q = cuda::ops::QuantWeight{codes, int(sc.qt), scales, offsets, nullptr, nullptr, gs, sc.activation_bits};
       }
       if (sc.perm) {
         std::vector<int32_t> perm(size_t(sh.in));

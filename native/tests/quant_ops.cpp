@@ -262,6 +262,29 @@ double time_call(ThreadPool& pool, const std::vector<float>& x, int64_t rows, co
   return secs / iters;
 }
 
+// One --perf cell: "<phase> <codes> <act> <out>x<in>" is its label (what the filter matches); random x of `rows`
+// rows through linear_q with activation_bits `act`. ran is false when the filter skips the cell.
+struct PerfCell {
+  bool ran = false;
+  double secs = 0, best = 0;  // time_call's mean and fastest call
+  char shape[32] = {};        // "<out>x<in>"
+};
+
+PerfCell perf_cell(ThreadPool& pool, const char* phase, const QWeight& w, int act, int64_t rows) {
+  PerfCell c;
+  std::snprintf(c.shape, sizeof c.shape, "%lldx%lld", (long long)w.out, (long long)w.in);
+  char label[64];
+  std::snprintf(label, sizeof label, "%s %s %s %s", phase, qt_name(w.qt), act ? "i8" : "f32", c.shape);
+  if (!selected(label)) return c;
+  const std::vector<float> x = random_vec(size_t(rows * w.in));
+  std::vector<float> y(size_t(rows * w.out));
+  QuantWeight qw = w.view();
+  qw.activation_bits = act;
+  c.secs = time_call(pool, x, rows, qw, w.out, w.in, y, &c.best);
+  c.ran = true;
+  return c;
+}
+
 // Decode-step GEMV throughput: GB/s of the quantized bytes next to a plain read of them, on a 4096 x 4096 weight
 // (16 MB as i8: L3-resident on many machines once warm) and a 32000 x 768 one (an LM head, 24.6 MB: streamed from
 // DRAM here), with f32 activations (act=f32) and int8 activations (act=i8, activation_bits 8). Then prefill
@@ -280,19 +303,10 @@ void perf(ThreadPool& pool) {
       for (int act : {0, 8}) {
         if (act == 8 && qt == DType::f8e4m3) continue;
         for (int64_t rows : {1, 4, 8}) {
-          char label[64];
-          std::snprintf(label, sizeof label, "decode %s %s %lldx%lld", qt_name(qt), act ? "i8" : "f32", (long long)sh.out, (long long)sh.in);
-          if (!selected(label)) continue;
-          const std::vector<float> x = random_vec(size_t(rows * sh.in));
-          std::vector<float> y(size_t(rows * sh.out));
-          QuantWeight qw = w.view();
-          qw.activation_bits = act;
-          double best = 0;
-          const double s = time_call(pool, x, rows, qw, sh.out, sh.in, y, &best);
-          char shape[32];
-          std::snprintf(shape, sizeof shape, "%lldx%lld", (long long)sh.out, (long long)sh.in);
-          std::printf("%-10s %-5s %-11s %5lld %10.1f %10.1f %7.0f%% %10.1f\n", qt_name(qt), act ? "i8" : "f32", shape, (long long)rows,
-                      s * 1e6, bytes / s / 1e9, 100.0 * bytes / s / 1e9 / bw, best * 1e6);
+          const PerfCell c = perf_cell(pool, "decode", w, act, rows);
+          if (!c.ran) continue;
+          std::printf("%-10s %-5s %-11s %5lld %10.1f %10.1f %7.0f%% %10.1f\n", qt_name(qt), act ? "i8" : "f32", c.shape, (long long)rows,
+                      c.secs * 1e6, bytes / c.secs / 1e9, 100.0 * bytes / c.secs / 1e9 / bw, c.best * 1e6);
         }
       }
     }
@@ -301,20 +315,11 @@ void perf(ThreadPool& pool) {
     for (DType qt : {DType::i8, DType::u4}) {
       const int64_t group = qt == DType::u4 ? 128 : sh.in, rows = 512;
       const QWeight w = make_qweight(qt, sh.out, sh.in, group, qt == DType::u4, false);
-      const std::vector<float> x = random_vec(size_t(rows * sh.in));
-      std::vector<float> y(size_t(rows * sh.out));
       for (int act : {0, 8}) {
-        char label[64];
-        std::snprintf(label, sizeof label, "prefill %s %s %lldx%lld", qt_name(qt), act ? "i8" : "f32", (long long)sh.out, (long long)sh.in);
-        if (!selected(label)) continue;
-        QuantWeight qw = w.view();
-        qw.activation_bits = act;
-        double best = 0;
-        const double s = time_call(pool, x, rows, qw, sh.out, sh.in, y, &best);
-        char shape[32];
-        std::snprintf(shape, sizeof shape, "%lldx%lld", (long long)sh.out, (long long)sh.in);
-        std::printf("%-10s %-5s %-11s %10.2f %10.1f %10.2f\n", qt_name(qt), act ? "i8" : "f32", shape, s * 1e3,
-                    double(rows * sh.out * sh.in) / s / 1e9, best * 1e3);
+        const PerfCell c = perf_cell(pool, "prefill", w, act, rows);
+        if (!c.ran) continue;
+        std::printf("%-10s %-5s %-11s %10.2f %10.1f %10.2f\n", qt_name(qt), act ? "i8" : "f32", c.shape, c.secs * 1e3,
+                    double(rows * sh.out * sh.in) / c.secs / 1e9, c.best * 1e3);
       }
     }
 }

@@ -66,7 +66,7 @@ export function registerBuild(program: Command): void {
     .option('--calib <file>', 'calibration text for the accuracy gate (default: a text that ships with llmc)', nonEmpty('--calib'))
     .option('--accuracy-budget <list>', 'fail the build past these: ppl=+N%,top1=N% (defaults: int8/fp8 ppl=+1%,top1=99%; int4 ppl=+5%,top1=95%)', nonEmpty('--accuracy-budget'))
     .option('--no-accuracy-gate', 'skip measuring the quantized engine against the float one')
-    .option('--int8-activations', 'int8/int4 linears with int8 activations (per row and group scales; integer dot products with AVX512-VNNI or AVX2; CPU decode and prefill, CUDA prefill), measured by the accuracy gate')
+    .option('--int8-activations', 'int8/int4 linears with int8 activations (per row and group scales; integer dot products with AVX512-VNNI or AVX2 on the CPU, dp4a on CUDA; decode and prefill on both backends), measured by the accuracy gate')
     .option('--no-awq', 'with --quantize int4 --calib: keep round-to-nearest (the file is only the accuracy gate\'s text)')
     .option('--tp-size <n>', 'tensor-parallel ranks: heads, MLP and vocabulary split across them (default 1; docs/parallel.md)', intArg(1, 1024))
     .option('--pp-size <n>', 'pipeline-parallel stages: contiguous layers per stage (default 1); the engine has tp x pp rank files', intArg(1, 1024))

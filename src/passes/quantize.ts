@@ -29,7 +29,7 @@ export interface QuantizeOptions {
   packed?: ReadonlyMap<string, PackedModule>;
   /** AWQ (llmc build --calib, quant/awq.ts): per input activation name, the column scales s of its linears. */
   inputScales?: ReadonlyMap<string, Float32Array>;
-  /** llmc build --int8-activations: prefill of integer-coded linears with int8 activations (linear_q activation_bits). */
+  /** llmc build --int8-activations: integer-coded linears with int8 activations in every step (linear_q activation_bits). */
   int8Activations?: boolean;
   /** Filled with one entry per linear considered. */
   decisions?: QuantDecision[];

@@ -174,3 +174,29 @@ describe('pre-quantized checkpoints with problems', () => {
     expectCleanError(build(d), /tensor model\.layers\.\d+\.\S+ has dtype I32; llmc reads F32, F16 and BF16 checkpoints/);
   });
 });
+
+// llmc bench --json names the path every quantized linear ran (kernel_paths, docs/cpu-kernels.md): on an engine whose
+// every linear is linear_q (--quantize-lm-head), linear_decode and linear_prefill must name the quantized kernels,
+// where they used to be null.
+describe('llmc bench --json on an engine with only quantized linears', () => {
+  const llama = join(repoRoot, 'test', 'fixtures', 'golden', 'llama', 'model');
+  const cases: Array<[string[], RegExp]> = [
+    [[], /^(scalar|avx2|avx512) q8$/],
+    [['--int8-activations'], /^(scalar|avx2|avx512_vnni) q8 act8$/],
+  ];
+  for (const [extra, path] of cases) {
+    test(`--quantize int8 --quantize-lm-head ${extra.join(' ')}: kernel_paths name the quantized linear path`, () => {
+      const dir = join(work, `llama-int8-head${extra.length}`);
+      const b = llmc(['build', llama, '-o', dir, '--quantize', 'int8', '--quantize-lm-head', ...extra, '--no-accuracy-gate']);
+      if (b.code !== 0) throw new Error(b.stderr);
+      const plan = JSON.parse(llmc(['inspect', dir, '--json']).stdout).plan;
+      expect(plan.nodes_per_op.linear ?? 0).toBe(0);  // no float linear could fill the two keys instead
+      expect(plan.nodes_per_op.linear_q).toBeGreaterThan(0);
+      const r = llmc(['bench', dir, '--prompt-len', '12', '--gen-len', '4', '--threads', '1', '--json']);
+      if (r.code !== 0) throw new Error(r.stderr);
+      const row = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      expect(row.kernel_paths.linear_decode).toMatch(path);   // 1 row per decode step
+      expect(row.kernel_paths.linear_prefill).toMatch(path);  // the 12-token prompt
+    });
+  }
+});

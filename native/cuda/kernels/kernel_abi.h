@@ -16,7 +16,7 @@
 
 #include "kv_dtype.generated.h"  // KV cache dtype codes kKv* and their element bytes (schema/kv-cache-dtypes.json)
 
-#define LLMC_CUDA_ABI_VERSION 2
+#define LLMC_CUDA_ABI_VERSION 3
 
 #if defined(__cplusplus) && __cplusplus >= 201103L
 #define LLMC_ABI_SIZE(T, n) static_assert(sizeof(T) == (n), "kernel ABI: sizeof(" #T ") changed; update both sides")
@@ -53,7 +53,7 @@ enum : int32_t {
   kSampleMaxSorted = 1024,  // top-k / nucleus candidates sorted exactly on device
 };
 
-struct AbiParams {  // llmc_abi_v2: writes LLMC_CUDA_ABI_VERSION to *out (when out is not null)
+struct AbiParams {  // llmc_abi_v3: writes LLMC_CUDA_ABI_VERSION to *out (when out is not null)
   int32_t* out;
 };
 LLMC_ABI_SIZE(AbiParams, 8);
@@ -296,14 +296,17 @@ LLMC_ABI_SIZE(GemmParams, 64);
 // y[rows, out] = x[rows, in] . W^T + bias,  W[o, i] = scales[o, i / group_size] * q[o, i] + offsets[o, i / group_size]
 // q: [out, row bytes] codes of qtype (i8: in bytes, f8e4m3: in bytes, u4: ceil(in / 2) bytes, element 2j in the low
 // nibble of byte j). perm / input_scale: column i multiplies x[perm[i]] * input_scale[i] (GPTQ act-order, AWQ).
-// activation_bits 8 (prefill, i8/u4 codes): x' replaced by its int8 fake-quantization per row and group,
-// sx * clamp(rint(x' / sx), -127, 127) with sx = xscale[r, g] = max |x'| over the group / 127 (1 when 0).
+// activation_bits 8 (every step, i8/u4 codes): x' (in qweight's column order, scaled) is quantized per row and group,
+// xq = clamp(rint(x' / sx), -127, 127) with sx = xscale[r, g] = max |x'| over the group / 127 (1 when 0); prefill
+// multiplies sx * xq in f32, the decode GEMV integer codes by xq in int32 (dp4a), both as the CPU.
 // llmc_gemv_q_<i8|u4|f8>_r<R>: R = rows 1..8; in and group_size multiples of the codes in 16 bytes (16 i8/f8, 32 u4),
-//   q 16-byte aligned, x too unless perm is set. grid: ceil(out / (4 * kGemvOutPerWarp)), block kGemvThreads.
+//   q 16-byte aligned, x too unless perm is set. xscale set (i8/u4, prepare 1 done): int8 activations from workspace.
+//   grid: ceil(out / (4 * kGemvOutPerWarp)), block kGemvThreads.
 // llmc_gemv_q_generic: any shape and qtype, rows 1..8 (or more), one warp per output, grid: ceil(out / 4), block 128.
-// llmc_linear_q_prepare_x: one warp per (row, group), grid ceil(rows * groups / 4), block 128: writes
+// llmc_linear_q_prepare_x: one warp per (row, group), grid ceil(rows * groups / 4), block 128: prepare 0 writes
 //   workspace[r, i] = x[r, perm[i]] * input_scale[i] (decode, before the GEMV) when workspace is set, and
-//   xscale[r, g] (prefill with activation_bits 8) when xscale is set.
+//   xscale[r, g] (prefill with activation_bits 8) when xscale is set; prepare 1 / 2: decode with activation_bits 8
+//   (see the field).
 // llmc_gemm_q_<i8|u4|f8>_<BM>x<BM>: rows > 8, as llmc_gemm_* (splits, k_per_split, workspace; the splits are added
 //   by llmc_gemm_splitk_reduce). grid: (ceil(out / BM), ceil(rows / BM), splits), block kGemmThreads.
 struct LinearQParams {
@@ -313,10 +316,10 @@ struct LinearQParams {
   const float* offsets;  // [out, in / group_size] or null (zero)
   const int32_t* perm;   // [in] or null (identity)
   const float* input_scale;  // [in] or null (1)
-  float* xscale;         // [rows, in / group_size] int8-activation scales (activation_bits 8, GEMM), or null
+  float* xscale;         // [rows, in / group_size] int8-activation scales (activation_bits 8), or null
   const void* bias;      // [out] bias_dtype or null
   float* y;              // [rows, out]
-  float* workspace;      // [splits, rows, out] when splits > 1 (GEMM)
+  float* workspace;      // [splits, rows, out] when splits > 1 (GEMM); prepare_x's output (decode)
   int32_t rows;
   int32_t in;
   int32_t out;
@@ -325,8 +328,11 @@ struct LinearQParams {
   int32_t bias_dtype;    // kF32 | kF16 | kBF16
   int32_t splits;        // GEMM only
   int32_t k_per_split;   // GEMM only: multiple of kGemmBK
-  int32_t activation_bits;  // informational: the launcher sets xscale when 8 applies
-  int32_t pad_;
+  int32_t activation_bits;  // informational: the launcher sets xscale / prepare when 8 applies
+  int32_t prepare;       // llmc_linear_q_prepare_x: 0 x[:, perm] * input_scale into workspace (when set) and the
+                         // int8 scales into xscale (when set); 1 int8 activations for the decode GEMV: xq (int8
+                         // [rows, in], u4: each 8 columns as their 4 even then 4 odd ones) into workspace, the scales
+                         // into xscale; 2 x' = sx * xq (f32 [rows, in]) into workspace (generic GEMV)
 };
 LLMC_ABI_SIZE(LinearQParams, 120);
 
@@ -368,7 +374,7 @@ LLMC_ABI_SIZE(SampleParams, 40);
 
 // Every kernel: X(name, params struct). Host and emulator tables are generated from this list.
 #define LLMC_CUDA_KERNELS(X)                         \
-  X(llmc_abi_v2, AbiParams)                          \
+  X(llmc_abi_v3, AbiParams)                          \
   X(llmc_embedding, EmbeddingParams)                 \
   X(llmc_pos_embedding, PosEmbeddingParams)          \
   X(llmc_rms_norm, NormParams)                       \

@@ -17,8 +17,16 @@
 //     (llmc_linear_q_prepare_x: rows x in floats); without room there the kernel gathers x through perm itself (one
 //     scattered load per code: slow, but correct) and input_scale goes to the generic kernel.
 //     grid: ceil(out / 16), block kGemvThreads (128).
+//     activation_bits 8 (i8/u4 codes; xscale set): llmc_linear_q_prepare_x first quantizes x per row and group
+//     (the CPU's rule: sx = max |x| / 127, xq = clamp(rint(x / sx), -127, 127); perm and input_scale applied) into
+//     the workspace as int8 xq with the scales sx in xscale, and the same kernel multiplies the integer codes by xq
+//     in int32 (dp4a: 4 byte products per instruction; u4 codes split into their even and odd nibbles, which meet xq
+//     stored per 8 columns as 4 even then 4 odd ones); per vector and (row, token) the exact sum is converted once
+//     and scaled by scales * sx, the offset term is offsets * sx * sum(xq over the vector):
+//       y[t, o] += (scales[o, g] * sx[t, g]) * sum_v q xq  +  (offsets[o, g] * sx[t, g]) * sum_v xq
 //   llmc_gemv_q_generic           any shape, group size, alignment and code type: one warp per output, the
-//     definition (dequantize each weight, multiply, sum). grid: ceil(out / 4), block 128.
+//     definition (dequantize each weight, multiply, sum). With activation_bits 8 it runs on x' = sx * xq, which
+//     llmc_linear_q_prepare_x writes into the workspace. grid: ceil(out / 4), block 128.
 //   llmc_gemm_q_<i8|u4|f8>_<128x128|64x64>   prefill (rows > 8): the tiled SIMT GEMM of gemm_tile.cuh with a
 //     weight loader that dequantizes E codes (W = s * q + m) while it fills the shared-memory tile, so the
 //     dequantization costs E per BM x E multiply-adds. x is gathered through perm when set. Split-K into the
@@ -216,6 +224,121 @@ LLMC_DEVICE void gemv(const LinearQParams& p) {
   }
 }
 
+// ---- decode GEMV with int8 activations (activation_bits 8, i8 / u4 codes) ---------------------------------------
+
+// acc + the dot product of the four signed bytes of a and b (dp4a).
+LLMC_DEVICE int32_t dot4_s8(uint32_t a, uint32_t b, int32_t acc) {
+#if defined(__CUDA_ARCH__)
+  int32_t d;
+  asm("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(acc));
+  return d;
+#else
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+    acc += int32_t(static_cast<int8_t>((a >> (8 * j)) & 0xffu)) * int32_t(static_cast<int8_t>((b >> (8 * j)) & 0xffu));
+  return acc;
+#endif
+}
+
+// As gemv, with x replaced by xq (p.workspace as int8 [R, in], the layout of llmc_linear_q_prepare_x's prepare 1)
+// and its scales p.xscale [R, groups]. Codes meet xq as integers: i8 words directly (both signed), u4 words as
+// their low nibbles (codes 0, 2, 4, 6 of the word) against the 4 even xq bytes of the 8 columns and their high
+// nibbles against the 4 odd ones. |sum| <= 16 * 128 * 127 per vector: exact in int32 and in f32.
+template <int QT, int R>
+LLMC_DEVICE void gemv_act8(const LinearQParams& p) {
+  constexpr int PW = Codes<QT>::kPerWord, CPV = 4 * PW, XW = CPV / 4;  // codes per word, per vector; xq words per vector
+  constexpr int NO = kGemvOutPerWarp, NV = NO * R;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int o0 = (blockIdx.x * (kGemvThreads / 32) + warp) * NO;
+  if (o0 >= p.out) return;  // whole warp
+  const int64_t in = p.in;
+  const int64_t rb = code_row_bytes(QT, in);
+  const int ng = p.in / p.group_size;
+  const int nvec = p.in / CPV;
+  const uint8_t* xq = reinterpret_cast<const uint8_t*>(p.workspace);
+  int orow[NO];
+  const char* wrow[NO];
+#pragma unroll
+  for (int i = 0; i < NO; ++i) {
+    orow[i] = imin(o0 + i, p.out - 1);  // rows past the end repeat the last one; their sums are dropped
+    wrow[i] = static_cast<const char*>(p.q) + int64_t(orow[i]) * rb;
+  }
+
+  float acc[NO][R];
+#pragma unroll
+  for (int i = 0; i < NO; ++i)
+#pragma unroll
+    for (int r = 0; r < R; ++r) acc[i][r] = 0.0f;
+
+  for (int v = lane; v < nvec; v += 32) {
+    const int k0 = v * CPV;
+    const int g = k0 / p.group_size;
+    uint4 wv[NO];
+#pragma unroll
+    for (int i = 0; i < NO; ++i) wv[i] = load_stream16(wrow[i] + int64_t(v) * 16);
+    float s[NO], m[NO];
+#pragma unroll
+    for (int i = 0; i < NO; ++i) {
+      s[i] = p.scales[int64_t(orow[i]) * ng + g];
+      m[i] = p.offsets != nullptr ? p.offsets[int64_t(orow[i]) * ng + g] : 0.0f;
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      uint32_t xw[XW];  // xq of columns k0 .. k0 + CPV - 1 (16-byte aligned: in is a multiple of CPV)
+#pragma unroll
+      for (int h = 0; h < XW / 4; ++h) {
+        const uint4 t = *reinterpret_cast<const uint4*>(xq + int64_t(r) * in + k0 + 16 * h);
+        xw[4 * h] = t.x;
+        xw[4 * h + 1] = t.y;
+        xw[4 * h + 2] = t.z;
+        xw[4 * h + 3] = t.w;
+      }
+      int32_t qs = 0;  // sum of xq over the vector (the offsets term)
+      if (p.offsets != nullptr) {
+#pragma unroll
+        for (int e = 0; e < XW; ++e) qs = dot4_s8(xw[e], 0x01010101u, qs);
+      }
+      const float sx = p.xscale[int64_t(r) * ng + g];
+#pragma unroll
+      for (int i = 0; i < NO; ++i) {
+        int32_t d = 0;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const uint32_t c = word_of(wv[i], j);
+          if constexpr (QT == kU4) {
+            d = dot4_s8(c & 0x0f0f0f0fu, xw[2 * j], d);
+            d = dot4_s8((c >> 4) & 0x0f0f0f0fu, xw[2 * j + 1], d);
+          } else {
+            d = dot4_s8(c, xw[j], d);
+          }
+        }
+        acc[i][r] += (s[i] * sx) * float(d) + (m[i] * sx) * float(qs);
+      }
+    }
+  }
+
+  float mine = warp_sums_to_lanes<NV>(&acc[0][0]);  // value k = acc[k / R][k % R] on lane k
+  if (lane < NV) {
+    const int i = lane / R, r = lane % R, o = o0 + i;
+    if (o < p.out) {
+      if (p.bias != nullptr) mine += load_weight(p.bias, p.bias_dtype, o);
+      p.y[int64_t(r) * p.out + o] = mine;
+    }
+  }
+}
+
+// The decode kernels' body: int8 activations when the launcher prepared them (xscale set), else f32 activations.
+template <int QT, int R>
+LLMC_DEVICE void gemv_any(const LinearQParams& p) {
+  if constexpr (QT != kF8E4M3) {
+    if (p.xscale != nullptr) {
+      gemv_act8<QT, R>(p);
+      return;
+    }
+  }
+  gemv<QT, R>(p);
+}
+
 // ---- prefill GEMM ----------------------------------------------------------------------------------------------
 
 // x rows for the GEMM tile: vector loads, or gathered through perm and scaled by input_scale (column k of the weight
@@ -318,7 +441,7 @@ LLMC_DEVICE void gemm(const LinearQParams& p) {
 
 #define LLMC_GEMV_Q(qt, QT, R)                                                                                  \
   LLMC_KERNEL void __launch_bounds__(kGemvThreads) llmc_gemv_q_##qt##_r##R(const llmc::kabi::LinearQParams p) { \
-    llmc_linear_q::gemv<llmc::kabi::QT, R>(p);                                                                  \
+    llmc_linear_q::gemv_any<llmc::kabi::QT, R>(p);                                                              \
   }
 #define LLMC_GEMV_Q_ROWS(qt, QT) \
   LLMC_GEMV_Q(qt, QT, 1)         \
@@ -347,23 +470,37 @@ LLMC_GEMM_Q(u4, kU4, 64)
 LLMC_GEMM_Q(f8, kF8E4M3, 64)
 #undef LLMC_GEMM_Q
 
-// x in qweight's column order, scaled (perm, input_scale) into the workspace for the decode GEMV, so it reads x with
-// vector loads instead of one scattered load per code; and/or the int8-activation scales of prefill per (row, group).
+// prepare 0: x in qweight's column order, scaled (perm, input_scale) into the workspace for the decode GEMV, so it
+// reads x with vector loads instead of one scattered load per code; and/or the int8-activation scales of prefill per
+// (row, group). prepare 1 / 2 (decode with activation_bits 8): the scales, then xq (int8, in the integer GEMV's
+// layout) or x' = sx * xq (f32, for the generic kernel) into the workspace.
 LLMC_KERNEL void __launch_bounds__(128) llmc_linear_q_prepare_x(const llmc::kabi::LinearQParams p) {
   const int lane = threadIdx.x & 31;
   const int64_t ng = p.in / p.group_size;
   const int64_t wg = int64_t(blockIdx.x) * (blockDim.x / 32) + (threadIdx.x >> 5);
   if (wg >= int64_t(p.rows) * ng) return;  // whole warp
   const int64_t r = wg / ng, g = wg % ng;
+  const int64_t i0 = g * p.group_size, i1 = i0 + p.group_size;
   float amax = 0.0f;
-  for (int64_t i = g * p.group_size + lane; i < (g + 1) * p.group_size; i += 32) {
+  for (int64_t i = i0 + lane; i < i1; i += 32) {
     const float v = x_at(p.x, p.perm, p.input_scale, p.in, r, i);
-    if (p.workspace != nullptr) p.workspace[r * p.in + i] = v;
+    if (p.prepare == 0 && p.workspace != nullptr) p.workspace[r * p.in + i] = v;
     amax = fmaxf(amax, fabsf(v));
   }
-  if (p.xscale != nullptr) {
-    amax = warp_max(amax);
-    if (lane == 0) p.xscale[wg] = amax > 0.0f ? amax / 127.0f : 1.0f;
+  if (p.xscale == nullptr && p.prepare == 0) return;
+  amax = warp_max(amax);
+  const float sx = amax > 0.0f ? amax / 127.0f : 1.0f;
+  if (p.xscale != nullptr && lane == 0) p.xscale[wg] = sx;
+  if (p.prepare == 0) return;
+  int8_t* xq = reinterpret_cast<int8_t*>(p.workspace) + r * p.in;
+  for (int64_t i = i0 + lane; i < i1; i += 32) {
+    const float q = fminf(fmaxf(rintf(x_at(p.x, p.perm, p.input_scale, p.in, r, i) / sx), -127.0f), 127.0f);
+    if (p.prepare == 2) {
+      p.workspace[r * p.in + i] = sx * q;  // fake_quant8
+    } else {  // u4: column 8b + c at 8b + c / 2 (c even) or 8b + 4 + c / 2 (c odd), the nibble order of a code word
+      const int64_t c = i & 7;
+      xq[p.qtype == kU4 ? (i - c) + (c & 1) * 4 + (c >> 1) : i] = static_cast<int8_t>(q);
+    }
   }
 }
 

@@ -5,7 +5,7 @@
 
 namespace llmc {
 
-constexpr const char* kSchemaHash = "b99e2c0d239c4e6e";
+constexpr const char* kSchemaHash = "66e9c74b2c631cf2";
 constexpr int kSchemaVersion = 1;
 
 // Weight dtypes of the engine. bits < 8: packed along the last dimension, element 2j in the low nibble of byte j, each row starting at a byte boundary (row bytes = ceil(cols * bits / 8)). Integer and fp8 codes are only read by the quantized ops.
