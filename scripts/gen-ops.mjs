@@ -54,8 +54,10 @@ function validate(s) {
     if (names.has(op.name)) throw new Error(`op name ${op.name} used twice`);
     if (!/^[a-z][a-z0-9_]*$/.test(op.name)) throw new Error(`op name ${op.name} must be snake_case`);
     ids.add(op.id); names.add(op.name);
-    for (const i of op.inputs) {
+    for (const [k, i] of op.inputs.entries()) {
       if (i.dtype && !s.dtypes.values.some((d) => d.name === i.dtype)) throw new Error(`op ${op.name} input ${i.name}: unknown dtype ${i.dtype}`);
+      // The runtime's arity (OpArity) counts required inputs from the front: optional ones must come last.
+      if (i.optional && op.inputs.slice(k + 1).some((j) => !j.optional)) throw new Error(`op ${op.name} input ${i.name}: optional inputs must come after the required ones`);
     }
     for (const a of op.attrs) {
       if (!['int', 'float', 'enum', 'int[]'].includes(a.type)) throw new Error(`op ${op.name} attr ${a.name}: unknown type ${a.type}`);

@@ -109,6 +109,14 @@ void add_layer_norm(ThreadPool& pool, const float* a, const float* b, int64_t ro
 void linear_act(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out,
                 const void* bias, ActivationKind kind, float* y);
 
+// linear with rope in the epilogue: y = x . w^T + bias, then heads [0, num_heads) of each row of y (columns
+// [0, num_heads*head_dim): q's heads then k's of a fused qkv projection) rotate as rope does, by positions[r]
+// (same pairing, cos/sin and arithmetic: the same results as linear then rope, at every level). Each thread
+// rotates the whole heads of the block of outputs it has just computed.
+void linear_rope(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out,
+                 const void* bias, const int32_t* positions, int32_t num_heads, int32_t head_dim, int32_t rotary_dim,
+                 const float* inv_freq, RopeStyle style, float* y);
+
 // y[i] = act(x[i]) for i < n on the calling thread (the epilogue of linear_act). y may be x.
 void activation_span(const float* x, int64_t n, ActivationKind kind, float* y);
 

@@ -25,6 +25,7 @@
 #include "dtype.h"
 #include "kernels.h"
 #include "linear_paths.h"
+#include "rope_epilogue.h"
 
 namespace llmc::cpu {
 namespace {
@@ -301,21 +302,44 @@ void add_bias(const void* bias, DType wt, int64_t rows, int64_t out, int64_t j0,
 
 namespace {
 
-// act: the activation of linear_act, or null for a plain linear.
+// linear_rope's epilogue: heads [0, num_heads) of each output row rotate, with table[rows, rope_table_floats].
+struct RopeEpilogue {
+  int32_t num_heads, head_dim, rotary_dim;
+  RopeStyle style;
+  const float* table;
+  bool simd;
+  // Rotates the heads inside output columns [j0, j1) of rows [0, rows) of y[rows, out], in place. j0 and j1 are
+  // multiples of head_dim (linear_impl aligns its chunks to heads) or j1 = out.
+  void apply(float* y, int64_t rows, int64_t out, int64_t j0, int64_t j1) const {
+    const int64_t c1 = std::min<int64_t>(j1, int64_t(num_heads) * head_dim);
+    if (j0 >= c1) return;
+    const int32_t h0 = int32_t(j0 / head_dim), h1 = int32_t(c1 / head_dim);
+    const int64_t tw = rope_table_floats(rotary_dim);
+    for (int64_t t = 0; t < rows; ++t)
+      rope_heads_inplace(y + t * out + int64_t(h0) * head_dim, table + t * tw, h1 - h0, head_dim, rotary_dim, style, simd);
+  }
+};
+
+int64_t gcd64(int64_t a, int64_t b) { return b == 0 ? a : gcd64(b, a % b); }
+
+// act: the activation of linear_act, or null; rope: linear_rope's epilogue, or null. Never both.
 void linear_impl(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out,
-                 const void* bias, const ActivationKind* act, float* y) {
+                 const void* bias, const ActivationKind* act, const RopeEpilogue* rope, float* y) {
   if (rows <= 0 || out <= 0) return;
   if (in <= 0) {  // an empty reduction: y is the bias
     for (int64_t t = 0; t < rows; ++t)
       for (int64_t j = 0; j < out; ++j) y[t * out + j] = bias ? load_weight(bias, wt, j) : 0.0f;
     if (act) activation_span(y, rows * out, *act, y);
+    if (rope) rope->apply(y, rows, out, 0, out);
     return;
   }
   const Path path = choose_path(rows, wt);
   note_kernel_path(rows <= kGemvMaxRows ? KernelOp::linear_decode : KernelOp::linear_prefill, path_name(path, wt));
   // Chunks are whole blocks (kMB rows, or a packed panel of the AVX-512 / AMX GEMMs), and at least
   // kMinMacsPerChunk of work each.
-  const int64_t block = path >= Path::gemm_avx512_f32 ? linear_path::kPanel : kMB;
+  int64_t block = path >= Path::gemm_avx512_f32 ? linear_path::kPanel : kMB;
+  // linear_rope: chunks hold whole heads, so each thread rotates the heads it computed (lcm of block and head_dim).
+  if (rope) block = block / gcd64(block, rope->head_dim) * rope->head_dim;
   const int64_t macs_per_row = std::max<int64_t>(1, rows * in);
   int64_t grain = (kMinMacsPerChunk + macs_per_row - 1) / macs_per_row;
   grain = std::max<int64_t>(block, (grain + block - 1) / block * block);
@@ -333,6 +357,8 @@ void linear_impl(ThreadPool& pool, const float* x, int64_t rows, int64_t in, con
     // instead of a second parallel pass over all of y.
     if (act)
       for (int64_t t = 0; t < rows; ++t) activation_span(y + t * out + j0, j1 - j0, *act, y + t * out + j0);
+    // Epilogue of linear_rope: the q/k heads of this block, in place.
+    if (rope) rope->apply(y, rows, out, j0, j1);
   });
 }
 
@@ -340,12 +366,29 @@ void linear_impl(ThreadPool& pool, const float* x, int64_t rows, int64_t in, con
 
 void linear(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out,
             const void* bias, float* y) {
-  linear_impl(pool, x, rows, in, w, wt, out, bias, nullptr, y);
+  linear_impl(pool, x, rows, in, w, wt, out, bias, nullptr, nullptr, y);
 }
 
 void linear_act(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out,
                 const void* bias, ActivationKind kind, float* y) {
-  linear_impl(pool, x, rows, in, w, wt, out, bias, &kind, y);
+  linear_impl(pool, x, rows, in, w, wt, out, bias, &kind, nullptr, y);
+}
+
+void linear_rope(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out,
+                 const void* bias, const int32_t* positions, int32_t num_heads, int32_t head_dim, int32_t rotary_dim,
+                 const float* inv_freq, RopeStyle style, float* y) {
+  if (rows <= 0 || out <= 0) return;
+  // cos/sin of every row, once for q and k together ([rows, 3 * rotary_dim], this thread's scratch).
+  thread_local std::vector<float> table;
+  const int64_t tw = rope_table_floats(rotary_dim);
+  if (table.size() < size_t(rows * tw)) table.resize(size_t(rows * tw));
+  float* tab = table.data();
+  if (rows <= kGemvMaxRows) rope_fill_table(positions, 0, rows, inv_freq, rotary_dim, style, tab);
+  else pool.parallel_for(rows, 16, [&](int64_t r0, int64_t r1, int) { rope_fill_table(positions, r0, r1, inv_freq, rotary_dim, style, tab); });
+  const bool simd = simd_level() >= Simd::avx2;
+  note_kernel_path(KernelOp::rope, simd ? "avx2 (linear_rope epilogue)" : "scalar (linear_rope epilogue)");
+  const RopeEpilogue rope{num_heads, head_dim, rotary_dim, style, tab, simd};
+  linear_impl(pool, x, rows, in, w, wt, out, bias, nullptr, &rope, y);
 }
 
 }  // namespace llmc::cpu

@@ -3,12 +3,15 @@
 // The angle of pair i in row r is positions[r] * inv_freq[i], a product in f32 as HF computes it; its cos and sin
 // come from the C library and are computed once per row (rotary_dim/2 of them), then shared by every head. Both
 // versions use the same cos/sin values, so the AVX2 version differs from the scalar one only by FMA rounding.
+// The same row functions rotate q and k in place in linear_rope's epilogue (rope_epilogue.h), with a table of
+// every row's cos/sin built once per call: the fused op gives rope's results bit for bit at each level.
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "avx2.h"
 #include "kernels.h"
+#include "rope_epilogue.h"
 
 namespace llmc::cpu {
 namespace {
@@ -29,6 +32,15 @@ void row_angles(int32_t pos, const float* inv_freq, int32_t half, float* cs) {
   }
 }
 
+// cd = [c0 c0 c1 c1 ...], sd = [-s0 s0 -s1 s1 ...] from cs (see rope_row_avx2).
+void expand_gptj(const float* cs, int32_t half, float* cd, float* sd) {
+  for (int32_t i = 0; i < half; ++i) {
+    cd[2 * i] = cd[2 * i + 1] = cs[i];
+    sd[2 * i] = -cs[half + i];
+    sd[2 * i + 1] = cs[half + i];
+  }
+}
+
 // ------------------------------------------------------------------------------------------------ scalar
 
 void rope_row_scalar(const float* x, const float* cs, const RopeShape& s, float* y) {
@@ -44,7 +56,8 @@ void rope_row_scalar(const float* x, const float* cs, const RopeShape& s, float*
       yh[ia] = a * c - b * sn;
       yh[ib] = b * c + a * sn;
     }
-    for (int32_t i = s.rotary_dim; i < s.head_dim; ++i) yh[i] = xh[i];
+    if (yh != xh)
+      for (int32_t i = s.rotary_dim; i < s.head_dim; ++i) yh[i] = xh[i];
   }
 }
 
@@ -84,7 +97,7 @@ LLMC_AVX2 void rope_row_avx2(const float* x, const float* cs, const float* cd, c
         yh[e + 1] = b * c + a * sn;
       }
     }
-    if (s.head_dim > s.rotary_dim)  // the pass-through part of a partial rotary
+    if (s.head_dim > s.rotary_dim && yh != xh)  // the pass-through part of a partial rotary (nothing to do in place)
       std::memcpy(yh + s.rotary_dim, xh + s.rotary_dim, size_t(s.head_dim - s.rotary_dim) * sizeof(float));
   }
 }
@@ -112,15 +125,30 @@ void rope(ThreadPool& pool, const float* x, int64_t rows, const int32_t* positio
         rope_row_scalar(x + r * width, cs, s, y + r * width);
         continue;
       }
-      if (style == RopeStyle::gptj)
-        for (int32_t i = 0; i < half; ++i) {
-          cd[2 * i] = cd[2 * i + 1] = cs[i];
-          sd[2 * i] = -cs[half + i];
-          sd[2 * i + 1] = cs[half + i];
-        }
+      if (style == RopeStyle::gptj) expand_gptj(cs, half, cd, sd);
       rope_row_avx2(x + r * width, cs, cd, sd, s, y + r * width);
     }
   });
+}
+
+// ------------------------------------------------------------------------------------------------ epilogue
+
+void rope_fill_table(const int32_t* positions, int64_t r0, int64_t r1, const float* inv_freq, int32_t rotary_dim,
+                     RopeStyle style, float* table) {
+  const int32_t half = rotary_dim / 2;
+  const int64_t tw = rope_table_floats(rotary_dim);
+  for (int64_t r = r0; r < r1; ++r) {
+    float* cs = table + r * tw;  // cos | sin | gptj cos per element | gptj signed sin per element
+    row_angles(positions[r], inv_freq, half, cs);
+    if (style == RopeStyle::gptj) expand_gptj(cs, half, cs + rotary_dim, cs + 2 * rotary_dim);
+  }
+}
+
+void rope_heads_inplace(float* y, const float* row_table, int32_t num_heads, int32_t head_dim, int32_t rotary_dim,
+                        RopeStyle style, bool simd) {
+  const RopeShape s{num_heads, head_dim, rotary_dim, style};
+  if (simd) rope_row_avx2(y, row_table, row_table + rotary_dim, row_table + 2 * rotary_dim, s, y);
+  else rope_row_scalar(y, row_table, s, y);
 }
 
 }  // namespace llmc::cpu

@@ -94,7 +94,7 @@ CudaBackend::CudaBackend(const runtime::LoadedEngine& engine, const DriverApi& a
       const auto& a = std::get<runtime::AttentionAttrs>(n.attrs);
       max_head_dim_ = std::max(max_head_dim_, int(a.head_dim));
       max_heads = std::max(max_heads, int(a.num_heads));
-    } else if (n.op == OpId::linear) {
+    } else if (n.op == OpId::linear || n.op == OpId::linear_rope) {
       max_linear_out = std::max<int64_t>(max_linear_out, plan_.values[n.outputs[0]].act.width);
       f32_linear = f32_linear || plan_.values[n.inputs[1]].weight.dtype == runtime::DType::f32;
     } else if (n.op == OpId::linear_q) {  // the quantized GEMM shares the split-K workspace
@@ -563,6 +563,14 @@ void CudaBackend::run_node(const BoundNode& b, const StepBatch& step) {
       ops::linear(d, lin_, in[0].act, rows, int(in[0].width), in[1].w, in[1].dtype, int(out.width), in[2].w, out.act);
       ops::activation(d, out.act, int64_t(rows) * out.width, int(std::get<runtime::ActivationAttrs>(n.attrs).kind), out.act);
       break;
+    case OpId::linear_rope: {
+      // The linear, then rope in place on its leading heads (q's, k's) with the row stride of the qkv output.
+      const auto& a = std::get<runtime::RopeAttrs>(n.attrs);
+      ops::linear(d, lin_, in[0].act, rows, int(in[0].width), in[1].w, in[1].dtype, int(out.width), in[3].w, out.act);  // x, w, inv_freq, bias
+      ops::rope(d, out.act, rows, positions, a.num_heads, a.head_dim, a.rotary_dim, static_cast<const float*>(in[2].w),
+                int(a.style), out.act, out.width);
+      break;
+    }
     case OpId::add_rms_norm: {  // outputs: sum, out
       const auto& a = std::get<runtime::RmsNormAttrs>(n.attrs);
       ops::add(d, in[0].act, in[1].act, int64_t(rows) * out.width, out.act);

@@ -131,14 +131,14 @@ void layer_norm(Device& dev, const float* x, int rows, int64_t width, const void
 }
 
 void rope(Device& dev, const float* x, int rows, const int32_t* positions, int num_heads, int head_dim, int rotary_dim,
-          const float* inv_freq, int style, float* out) {
+          const float* inv_freq, int style, float* out, int64_t ld) {
   if (rows <= 0) return;
   if (rotary_dim > 512 || rotary_dim % 2 != 0 || rotary_dim > head_dim) {
     fail(LLMC_ERR_UNSUPPORTED, "rope: rotary_dim " + std::to_string(rotary_dim) + " (head_dim " + std::to_string(head_dim) +
                                    ") is outside what the CUDA kernel takes (even, <= head_dim, <= 512)");
   }
   dev.launch<K::llmc_rope>({unsigned(rows)}, kRowThreads, 0,
-                           RopeParams{x, inv_freq, positions, out, rows, num_heads, head_dim, rotary_dim, style, 0});
+                           RopeParams{x, inv_freq, positions, out, rows, num_heads, head_dim, rotary_dim, style, int32_t(ld)});
 }
 
 void add(Device& dev, const float* a, const float* b, int64_t n, float* out) {

@@ -24,8 +24,9 @@ void rms_norm(Device& dev, const float* x, int rows, int64_t width, const void* 
               float* out);
 void layer_norm(Device& dev, const float* x, int rows, int64_t width, const void* w, int dtype, const void* b, float eps,
                 float* out);
+// ld: row stride of x and out (0: num_heads * head_dim); linear_rope passes its out width with x == out.
 void rope(Device& dev, const float* x, int rows, const int32_t* positions, int num_heads, int head_dim, int rotary_dim,
-          const float* inv_freq, int style, float* out);
+          const float* inv_freq, int style, float* out, int64_t ld = 0);
 void add(Device& dev, const float* a, const float* b, int64_t n, float* out);
 void mul(Device& dev, const float* a, const float* b, int64_t n, float* out);
 void activation(Device& dev, const float* x, int64_t n, int kind, float* out);

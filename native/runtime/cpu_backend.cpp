@@ -152,6 +152,13 @@ void CpuBackend::run_node(const BoundNode& b, const StepBatch& step) {
       cpu::linear_act(pool_, in[0].act, rows, in[0].width, in[1].w, in[1].wt, out.width, in[2].w,
                       std::get<ActivationAttrs>(n.attrs).kind, out.act);
       break;
+    case OpId::linear_rope: {
+      // y = x . w^T + bias; heads [0, num_heads) of y (q's, then k's) rotated by each token's position
+      const auto& a = std::get<RopeAttrs>(n.attrs);
+      cpu::linear_rope(pool_, in[0].act, rows, in[0].width, in[1].w, in[1].wt, out.width, in[3].w, step.positions, a.num_heads,
+                       a.head_dim, a.rotary_dim, static_cast<const float*>(in[2].w), a.style, out.act);  // inputs: x, w, inv_freq, bias
+      break;
+    }
     case OpId::add_rms_norm: {  // outputs: sum, out
       const auto& a = std::get<RmsNormAttrs>(n.attrs);
       cpu::add_rms_norm(pool_, in[0].act, in[1].act, rows, out.width, in[2].w, in[2].wt, a.eps, a.weight_offset, out.act,

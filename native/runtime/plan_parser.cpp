@@ -100,7 +100,8 @@ NodeAttrs parse_attrs(OpId op, AttrReader& a) {
     }
     case OpId::layer_norm:
     case OpId::add_layer_norm: return LayerNormAttrs{a.get_float("eps")};
-    case OpId::rope: {
+    case OpId::rope:
+    case OpId::linear_rope: {
       RopeAttrs r;
       r.num_heads = a.get_int("num_heads");
       r.head_dim = a.get_int("head_dim");

@@ -179,6 +179,27 @@ class PlanChecker {
         expect(out.rows == x.rows && out.width == w.shape[0], "out must be [x rows, weight rows]");
         break;
       }
+      case OpId::linear_rope: {  // linear, then heads [0, num_heads) of out rotate
+        const auto& a = std::get<RopeAttrs>(n.attrs);
+        const ActivationInfo& x = in_act(in[0]);
+        const WeightInfo& w = in_weight(in[1]);
+        expect(w.shape.size() == 2 && w.shape[1] == x.width, "weight must be 2-D [out, in] with in == x width");
+        if (in[3] >= 0) {
+          const WeightInfo& b = in_weight(in[3]);
+          vector_weight(b, w.shape[0], "bias");
+          expect(b.dtype == w.dtype, "bias must have the weight's dtype");
+        }
+        expect(x.rows == RowsKind::tokens, "x must have token rows (rope reads each token's position)");
+        expect(a.num_heads > 0 && a.head_dim > 0 && int64_t{a.num_heads} * a.head_dim <= w.shape[0],
+               "num_heads and head_dim must be positive, num_heads*head_dim at most the weight rows");
+        expect(a.rotary_dim > 0 && a.rotary_dim % 2 == 0 && a.rotary_dim <= a.head_dim, "rotary_dim must be even, in (0, head_dim]");
+        const WeightInfo& inv_freq = in_weight(in[2]);
+        expect(inv_freq.dtype == DType::f32, "inv_freq must be f32");
+        vector_weight(inv_freq, a.rotary_dim / 2, "inv_freq");
+        const ActivationInfo& out = out_act(n.outputs[0]);
+        expect(out.rows == x.rows && out.width == w.shape[0], "out must be [x rows, weight rows]");
+        break;
+      }
       case OpId::linear_q: {
         const auto& a = std::get<LinearQAttrs>(n.attrs);
         const ActivationInfo& x = in_act(in[0]);

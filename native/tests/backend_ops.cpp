@@ -247,7 +247,7 @@ void test_linear(ThreadPool& pool, const std::vector<Simd>& levels) {
 // so the results must agree to the last bit (tolerance 0 on each element).
 void test_fusions(ThreadPool& pool, const std::vector<Simd>& levels) {
   if (!selected("fused")) return;
-  std::printf("fused ops (add_rms_norm, add_layer_norm, linear_act) vs their unfused parts, every level\n");
+  std::printf("fused ops (add_rms_norm, add_layer_norm, linear_act, linear_rope) vs their unfused parts, every level\n");
   std::vector<Simd> all{Simd::scalar};
   all.insert(all.end(), levels.begin(), levels.end());
   for (Simd level : all) {
@@ -286,6 +286,35 @@ void test_fusions(ThreadPool& pool, const std::vector<Simd>& levels) {
           linear(pool, x.data(), rows, in, w.data(), dt, out, bias.data(), h.data());
           activation(pool, h.data(), rows * out, kind, y_ref.data());
           linear_act(pool, x.data(), rows, in, w.data(), dt, out, bias.data(), kind, y.data());
+          check(name, y.data(), y_ref.data(), y.size(), Mode::elem, 0.0);
+        }
+      }
+      // linear_rope: a qkv projection whose leading heads (q's then k's) rotate, against linear then rope on
+      // those columns; partial rotary, both styles, head_dim not a multiple of 8, several thread chunks.
+      struct RopeCase { RopeStyle style; int32_t heads, head_dim, rotary_dim; int64_t v_cols, in; bool bias; };
+      const RopeCase rope_cases[] = {{RopeStyle::neox, 6, 64, 64, 128, 100, true}, {RopeStyle::gptj, 6, 36, 20, 108, 64, false},
+                                     {RopeStyle::neox, 3, 80, 40, 0, 72, true}, {RopeStyle::gptj, 12, 64, 64, 384, 256, false}};
+      for (const RopeCase& c : rope_cases) {
+        for (int64_t rows : {1, 7, 33}) {
+          const int64_t rot = int64_t(c.heads) * c.head_dim, out = rot + c.v_cols, in = c.in;
+          const Weights w = make_weights(size_t(out * in), dt, -0.5f, 0.5f), bias = make_weights(size_t(out), dt);
+          const std::vector<float> x = random_vec(size_t(rows * in));
+          std::vector<int32_t> pos(static_cast<size_t>(rows));
+          for (int64_t r = 0; r < rows; ++r) pos[size_t(r)] = int32_t(g_rng() % 4096);
+          std::vector<float> inv_freq(size_t(c.rotary_dim / 2));
+          for (size_t i = 0; i < inv_freq.size(); ++i) inv_freq[i] = float(1.0 / std::pow(10000.0, 2.0 * double(i) / c.rotary_dim));
+          const void* b = c.bias ? bias.data() : nullptr;
+          std::vector<float> y_ref(size_t(rows * out)), part(size_t(rows * rot)), part_r(part.size()), y(y_ref.size(), NAN);
+          linear(pool, x.data(), rows, in, w.data(), dt, out, b, y_ref.data());
+          for (int64_t r = 0; r < rows; ++r) std::memcpy(&part[size_t(r * rot)], &y_ref[size_t(r * out)], size_t(rot) * sizeof(float));
+          rope(pool, part.data(), rows, pos.data(), c.heads, c.head_dim, c.rotary_dim, inv_freq.data(), c.style, part_r.data());
+          for (int64_t r = 0; r < rows; ++r) std::memcpy(&y_ref[size_t(r * out)], &part_r[size_t(r * rot)], size_t(rot) * sizeof(float));
+          linear_rope(pool, x.data(), rows, in, w.data(), dt, out, b, pos.data(), c.heads, c.head_dim, c.rotary_dim,
+                      inv_freq.data(), c.style, y.data());
+          char name[160];
+          std::snprintf(name, sizeof name, "fused linear_rope %s rows=%lld %lldx%lld heads=%d head_dim=%d rotary=%d %s%s %s",
+                        dtype_name(dt), (long long)rows, (long long)out, (long long)in, c.heads, c.head_dim, c.rotary_dim,
+                        c.style == RopeStyle::neox ? "neox" : "gptj", c.bias ? " +bias" : "", simd_name(level));
           check(name, y.data(), y_ref.data(), y.size(), Mode::elem, 0.0);
         }
       }

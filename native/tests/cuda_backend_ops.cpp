@@ -192,6 +192,18 @@ void test_rope() {
       }
       // cosf/sinf of angles up to ~4096 rad: the device's and the C library's differ by an ulp or two.
       check(name, fetch(dy, ref.size()).data(), ref.data(), ref.size(), Mode::elem, 1e-5, 1e-5);
+      // linear_rope's use: in place on the leading heads of wider rows (row stride ld; v's 24 columns stay).
+      const int64_t ld = width + 24;
+      std::vector<float> xw(size_t(rows * ld)), want(xw.size());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < ld; ++j) {
+          xw[size_t(r * ld + j)] = j < width ? x[size_t(r * width + j)] : float(j) * 0.25f - float(r);
+          want[size_t(r * ld + j)] = j < width ? ref[size_t(r * width + j)] : xw[size_t(r * ld + j)];
+        }
+      float* dxw = s.put(xw);
+      cuda::ops::rope(*g_dev, dxw, int(rows), s.put(pos), c.heads, c.head_dim, c.rotary_dim, s.put(inv_freq), int(c.style), dxw, ld);
+      check(std::string(name) + " in place, row stride " + std::to_string(ld), fetch(dxw, want.size()).data(), want.data(),
+            want.size(), Mode::elem, 1e-5, 1e-5);
     }
   }
 }

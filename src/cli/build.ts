@@ -32,6 +32,7 @@ interface BuildFlags {
   accuracyBudget?: string;
   accuracyGate?: boolean;
   awq?: boolean;
+  fuseRope?: boolean;
   int8Activations?: boolean;
   verify?: boolean;
   rehash?: boolean;
@@ -70,6 +71,7 @@ export function registerBuild(program: Command): void {
     .option('--no-awq', 'with --quantize int4 --calib: keep round-to-nearest (the file is only the accuracy gate\'s text)')
     .option('--tp-size <n>', 'tensor-parallel ranks: heads, MLP and vocabulary split across them (default 1; docs/parallel.md)', intArg(1, 1024))
     .option('--pp-size <n>', 'pipeline-parallel stages: contiguous layers per stage (default 1); the engine has tp x pp rank files', intArg(1, 1024))
+    .option('--no-fuse-rope', 'keep rope as separate ops instead of rotating q and k in the qkv projection\'s epilogue (pass fuse_linear_rope; for measuring it)')
     .option('--dump-ir <dir>', 'write the IR after each pass into this directory (a sharded engine: one rank<r>/ folder per rank)')
     .option('--rehash', 'decide "up to date" by hashing every input (and the engine), not by size and mtime')
     .option('--cache-dir <dir>', 'keep built engines by content key in this directory and reuse them (llmc cache ls|prune)', nonEmpty('--cache-dir'))
@@ -109,6 +111,7 @@ export function registerBuild(program: Command): void {
         rehash: flags.rehash,
         tpSize: flags.tpSize,
         ppSize: flags.ppSize,
+        fuseRope: flags.fuseRope,
         cacheDir: flags.cacheDir,
         log: (line) => process.stdout.write(`${line}\n`),
       });

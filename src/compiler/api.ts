@@ -23,6 +23,7 @@ export interface BuildOptions {
   cacheDir?: string;         // keep built engines by content key here and reuse them (src/compiler/cache/)
   tpSize?: number;           // tensor-parallel ranks (default 1; docs/parallel.md)
   ppSize?: number;           // pipeline-parallel stages (default 1); the engine has tpSize * ppSize rank files
+  fuseRope?: boolean;        // default true: pass fuse_linear_rope (rope in the q/k projection's epilogue); false keeps rope ops
   log?: (line: string) => void;  // progress and the memory plan, one line at a time
   // ---- quantization (docs/quantization.md)
   quantize?: 'int8' | 'int4' | 'fp8';  // round-to-nearest weight-only quantization of the decoder linears

@@ -109,7 +109,7 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   // The reference has no math-changing pass: no quantization (pre-quantized weights are dequantized), no fusion.
   // The pass list is known now (for the key); the AWQ scales the real quantize pass takes come after the graph.
   const keyPasses = opts.reference ? buildPipeline({ fuse: false })
-    : buildPipeline({ quantize: { ...quant, packed: packedTable }, ...(world > 1 ? { shard: { tp, pp, rank: 0 } } : {}) });
+    : buildPipeline({ quantize: { ...quant, packed: packedTable }, fuseRope: opts.fuseRope ?? true, ...(world > 1 ? { shard: { tp, pp, rank: 0 } } : {}) });
 
   // ---- content key: up to date, or in the cache (src/compiler/cache/)
   const inputs = inputFiles(ckpt, dummySrc);
@@ -141,7 +141,7 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
   for (let rank = 0; rank < world; rank++) {
     // (The quantization decisions are the same on every rank: rank 0's are kept.)
     passes = opts.reference ? keyPasses : buildPipeline({
-      quantize: { ...quant, packed: packedTable, decisions: rank === 0 ? decisions : [], inputScales }, ...(world > 1 ? { shard: { tp, pp, rank } } : {}),
+      quantize: { ...quant, packed: packedTable, decisions: rank === 0 ? decisions : [], inputScales }, fuseRope: opts.fuseRope ?? true, ...(world > 1 ? { shard: { tp, pp, rank } } : {}),
     });
     const dumpDir = opts.dumpIrDir && (world > 1 ? join(opts.dumpIrDir, `rank${rank}`) : opts.dumpIrDir);
     const dump = dumpDir ? irDumper(dumpDir) : undefined;

@@ -6,6 +6,7 @@ import { canonicalize } from './canonicalize.js';
 import { fuseAddNorm } from './fuse-add-norm.js';
 import { fuseGatedActivation } from './fuse-gated-activation.js';
 import { fuseLinearActivation } from './fuse-linear-activation.js';
+import { fuseLinearRope } from './fuse-linear-rope.js';
 import { fuseSiblingLinears } from './fuse-sibling-linears.js';
 import type { Pass } from './pass.js';
 import { planMemory } from './plan-memory.js';
@@ -14,6 +15,7 @@ import { shardPass, type ShardOptions } from './shard.js';
 
 export interface PipelineOptions {
   fuse?: boolean;        // default true; false keeps the graph as the layer builders wrote it (debugging)
+  fuseRope?: boolean;    // default true (with fuse); false keeps rope as separate ops (llmc build --no-fuse-rope)
   /** Weight quantization (llmc build --quantize) and pre-quantized checkpoint modules; absent: no quantize pass. */
   quantize?: QuantizeOptions;
   shard?: ShardOptions;  // one rank of a tp x pp engine (absent or 1 x 1: no shard pass)
@@ -21,6 +23,7 @@ export interface PipelineOptions {
 
 export function buildPipeline(opts: PipelineOptions = {}): Pass[] {
   const fuse = opts.fuse ?? true;
+  const fuseRope = fuse && (opts.fuseRope ?? true);
   const sharded = opts.shard !== undefined && opts.shard.tp * opts.shard.pp > 1;
   return [
     // ---- Phase 1. Clean up what the layer builders wrote.
@@ -36,7 +39,9 @@ export function buildPipeline(opts: PipelineOptions = {}): Pass[] {
     // ---- Phase 4b. Epilogue fusions, on the one rank's graph: fuse_add_norm and fuse_linear_activation save a pass
     //      over memory each (docs/cpu-kernels.md, "Fusions"). After sharding, so a row-parallel linear's all_reduce
     //      sits between it and the residual add, and the shard pass only sees plain linears and norms.
-    ...(fuse ? [fuseAddNorm, fuseLinearActivation, canonicalize] : []),
+    //      fuse_linear_rope rotates q and k in the qkv projection's epilogue; after sharding, so a rank's linear
+    //      rotates its own heads (the rope attrs the shard pass set).
+    ...(fuse ? [fuseAddNorm, fuseLinearActivation, ...(fuseRope ? [fuseLinearRope] : []), canonicalize] : []),
     // ---- Phase 5. Memory: arena offsets for every activation. Must stay last: any change to nodes invalidates it.
     planMemory,
   ];

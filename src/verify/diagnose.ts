@@ -30,16 +30,24 @@ function weightOf(plan: Plan, id: number): PlanWeightValue | null {
   return v?.kind === 'weight' ? v : null;
 }
 
+// A fused op whose weights are those of the reference op it replaced: that op, and its input slot for each of the
+// fused op's (-1: none, such as linear_rope's inv_freq, not compared).
+const WEIGHTS_OF: Record<string, { op: string; slots: number[] }> = { linear_rope: { op: 'linear', slots: [0, 1, -1, 2] } };
+
 /** The reference nodes that compute what `node` computes (the same node, or the members of a fused node). */
 function counterparts(engine: Plan, reference: Plan, node: PlanNode): PlanNode[] {
-  const op = node.op === 'embedding_shard' ? 'embedding' : node.op;   // a vocab-parallel rank's part of the embedding
+  // a vocab-parallel rank's part of the embedding; a fused op whose weights are those of the op it replaced
+  const op = node.op === 'embedding_shard' ? 'embedding' : WEIGHTS_OF[node.op]?.op ?? node.op;
   const same = reference.nodes.find((n) => n.name === node.name && n.op === op);
   if (same) return [same];
   const split = engine.nodes.find((n) => n.op === 'split' && n.inputs[0] === node.outputs[0]);
   if (!split) return [];
+  const producerOf = (name: string) => reference.nodes.find((n) => n.outputs.some((x) => reference.values[x].name === name));
   const producers = split.outputs.map((o) => {
-    const name = engine.values[o].name;
-    return reference.nodes.find((n) => n.op === node.op && n.outputs.some((x) => reference.values[x].name === name));
+    let p = producerOf(engine.values[o].name);
+    // linear_rope's columns are the reference's rope outputs: their weights are the linear's before the rope.
+    if (p?.op === 'rope' && node.op === 'linear_rope' && p.inputs[0] >= 0) p = producerOf(reference.values[p.inputs[0]].name);
+    return p?.op === op ? p : undefined;
   });
   return producers.every((p) => p !== undefined) ? (producers as PlanNode[]) : [];
 }
@@ -59,7 +67,9 @@ export function checkWeights(engine: Plan, reference: Plan, node: PlanNode, ew: 
   node.inputs.forEach((id, slot) => {
     const w = id >= 0 ? weightOf(engine, id) : null;
     if (!w || !FLOAT_DTYPES.has(w.dtype)) return;      // quantized codes are judged through the node's output
-    const parts = refs.map((r) => (r.inputs[slot] >= 0 ? weightOf(reference, r.inputs[slot]) : null));
+    const refSlot = WEIGHTS_OF[node.op]?.slots[slot] ?? slot;
+    if (refSlot < 0) return;
+    const parts = refs.map((r) => (r.inputs[refSlot] >= 0 ? weightOf(reference, r.inputs[refSlot]) : null));
     if (parts.some((p) => p === null || !FLOAT_DTYPES.has(p.dtype))) return;
     const x = ew.f32(w);
     const ys = parts.map((p, i) => {

@@ -61,7 +61,7 @@ export function firstBad(compared: ValueReport[], tol: number, eng: EngineRanks,
   const node = eng.plans[b.rank].plan.nodes.find((n) => n.name === b.node)!;
   if (!via) {
     // A column-parallel linear holds the rows of the reference weights that its value's columns are.
-    const rows = node.op !== 'linear' ? [] : b.parts ? b.parts.map((p) => p.ref_cols) : [b.ref_cols];
+    const rows = node.op !== 'linear' && node.op !== 'linear_rope' ? [] : b.parts ? b.parts.map((p) => p.ref_cols) : [b.ref_cols];
     weights = check(b.rank, node, { rows });
   }
   const part = b.parts ? b.parts.find((p) => p.rel_err > tol)?.ref ?? null : null;

@@ -40,7 +40,8 @@ function tensorBytes(fixture: string, name: string): Buffer {
 const LLAMA_NODES = [
   'embed',
   ...[0, 1].flatMap((i) => [
-    `l${i}.attn_norm`, `l${i}.qkv`, `l${i}.qkv.split`, `l${i}.q_rope`, `l${i}.k_rope`, `l${i}.attn`, `l${i}.attn_out`,
+    // fuse_linear_rope: q and k are rotated in l<i>.qkv's epilogue (linear_rope), so there are no rope nodes.
+    `l${i}.attn_norm`, `l${i}.qkv`, `l${i}.qkv.split`, `l${i}.attn`, `l${i}.attn_out`,
     // fuse_add_norm: each residual add is part of the norm after it (l0.attn_residual of l0.mlp_norm, l0.out of
     // l1.attn_norm, l1.out of final_norm), which takes the add's place.
     `l${i}.mlp_norm`, `l${i}.gate_up`, `l${i}.gate_up.split`, `l${i}.mlp_act`, `l${i}.mlp_out`,
@@ -89,8 +90,9 @@ describe('engine for the llama fixture', () => {
         else expect(plan.values[n.inputs[k]].kind).toBe(s.kind);
       });
     }
-    const rope = plan.nodes.find((n) => n.name === 'l0.q_rope')!;
-    expect(rope.attrs).toEqual({ num_heads: 4, head_dim: 16, rotary_dim: 16, style: 'neox' });
+    const qkv = plan.nodes.find((n) => n.name === 'l0.qkv')!;   // rotates q's 4 heads and k's 2
+    expect(qkv.op).toBe('linear_rope');
+    expect(qkv.attrs).toEqual({ num_heads: 6, head_dim: 16, rotary_dim: 16, style: 'neox' });
     expect(plan.nodes.find((n) => n.name === 'l0.qkv.split')!.attrs).toEqual({ sizes: [64, 32, 32] });
     expect(plan.nodes.find((n) => n.name === 'l0.attn_out')!.inputs[2]).toBe(-1);
     const logits = plan.values[plan.outputs.logits];
@@ -109,7 +111,7 @@ describe('engine for the llama fixture', () => {
     expect(m).toMatchObject({
       format_version: FORMAT_VERSION, schema_hash: SCHEMA_HASH,
       build: { dtype: 'float32', max_batch_size: 8, max_seq_len: 128, max_num_tokens: 128,
-        passes: ['canonicalize', 'fuse_gated_activation', 'fuse_sibling_linears', 'fuse_add_norm', 'fuse_linear_activation', 'canonicalize', 'plan_memory'] },
+        passes: ['canonicalize', 'fuse_gated_activation', 'fuse_sibling_linears', 'fuse_add_norm', 'fuse_linear_activation', 'fuse_linear_rope', 'canonicalize', 'plan_memory'] },
       target: { backend: 'cpu' }, mapping: { world_size: 1, tp: 1, pp: 1 },
       source: { dir: fixtureModel('llama'), files: ['model.safetensors'], checkpoint_sha256: openCheckpoint(fixtureModel('llama')).sha256 },
       generation: { bos_token_id: 1, eos_token_ids: [2], pad_token_id: 0 },
@@ -161,7 +163,8 @@ describe('engine for the llama fixture', () => {
   test('dumpIrDir holds the IR after every pass, each one valid', () => {
     const dumps = readdirSync(irDir).sort();
     expect(dumps).toEqual(['00-input.ir', '01-canonicalize.ir', '02-fuse_gated_activation.ir',
-      '03-fuse_sibling_linears.ir', '04-fuse_add_norm.ir', '05-fuse_linear_activation.ir', '06-canonicalize.ir', '07-plan_memory.ir']);
+      '03-fuse_sibling_linears.ir', '04-fuse_add_norm.ir', '05-fuse_linear_activation.ir', '06-fuse_linear_rope.ir', '07-canonicalize.ir',
+      '08-plan_memory.ir']);
     for (const f of dumps) verify(parseGraph(readFileSync(join(irDir, f), 'utf8')));
   });
 

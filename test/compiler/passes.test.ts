@@ -11,6 +11,7 @@ import { canonicalize } from '../../src/passes/canonicalize.js';
 import { fuseAddNorm } from '../../src/passes/fuse-add-norm.js';
 import { fuseGatedActivation } from '../../src/passes/fuse-gated-activation.js';
 import { fuseLinearActivation } from '../../src/passes/fuse-linear-activation.js';
+import { fuseLinearRope } from '../../src/passes/fuse-linear-rope.js';
 import { fuseSiblingLinears, fusedName } from '../../src/passes/fuse-sibling-linears.js';
 import { planMemory, ARENA_ALIGN_FLOATS } from '../../src/passes/plan-memory.js';
 import { buildPipeline, runPipeline } from '../../src/passes/pipeline.js';
@@ -30,7 +31,7 @@ function expectBaseline(path: string, actual: string): void {
   expect(actual).toBe(readFileSync(path, 'utf8'));
 }
 
-const PASSES: Pass[] = [canonicalize, fuseGatedActivation, fuseSiblingLinears, fuseAddNorm, fuseLinearActivation, planMemory];
+const PASSES: Pass[] = [canonicalize, fuseGatedActivation, fuseSiblingLinears, fuseAddNorm, fuseLinearActivation, fuseLinearRope, planMemory];
 
 describe.each(PASSES.map((p) => [p.name, p] as const))('pass %s', (name, pass) => {
   const dir = join(baselines, 'passes', name);
@@ -54,6 +55,17 @@ describe('pipeline baselines (IR after each pass of a whole build)', () => {
     const input = graphOf(fixtureModel(fixture));
     expectBaseline(join(dir, '00-input.ir'), printGraph(input));
     runPipeline(input, buildPipeline(), (i, p, g) => expectBaseline(join(dir, `${String(i + 1).padStart(2, '0')}-${p.name}.ir`), printGraph(g)));
+  });
+
+  test('--no-fuse-rope keeps the rope ops; the other fusions still run', () => {
+    const passes = buildPipeline({ fuseRope: false });
+    expect(passes.map((p) => p.name)).not.toContain('fuse_linear_rope');
+    const g = runPipeline(graphOf(fixtureModel('llama')), passes);
+    expect(g.nodes.filter((n) => n.op === 'rope')).toHaveLength(4);
+    expect(g.nodes.some((n) => n.op === 'linear_rope')).toBe(false);
+    const fused = runPipeline(graphOf(fixtureModel('llama')), buildPipeline());
+    expect(fused.nodes.some((n) => n.op === 'rope')).toBe(false);
+    expect(fused.nodes.filter((n) => n.op === 'linear_rope').map((n) => n.name)).toEqual(['l0.qkv', 'l1.qkv']);
   });
 
   test('fusion off keeps the builder graph (apart from planning)', () => {

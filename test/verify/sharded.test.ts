@@ -105,11 +105,11 @@ describe('one rank of a sharded engine with a shifted shard: verify names that l
     expect(r.stdout).toMatch(/^ {2}layer +rank +values/m);
     expect(r.stdout).toMatch(/^ {2}l0 +0 .* ok$/m);
     expect(r.stdout).toMatch(/^ {2}l0 +1 .* ok$/m);
-    expect(r.stdout).toMatch(/FAIL: first value past 0.0001: l1.k \(its columns of the fused l1.qkv\), layer l1, rank 1, step 0, node l1.qkv \(linear\)/);
+    expect(r.stdout).toMatch(/FAIL: first value past 0.0001: l1.k_rope \(its columns of the fused l1.qkv\), layer l1, rank 1, step 0, node l1.qkv \(linear_rope\)/);
     const kv0 = m.num_kv_heads * readPlan(e, 1).plan.model.head_dim;     // rank 1's k rows start at its kv heads
     expect(r.stdout).toMatch(new RegExp(`cause: its weight l1.qkv.weight differs from the reference's l1.q.weight rows \\d+-\\d+ \\+ l1.k.weight rows ${kv0}-${2 * kv0 - 1} \\+ l1.v.weight rows`));
     const { report } = verifyJson(e);
-    expect(report.first_bad).toMatchObject({ value: 'l1.qkv', part: 'l1.k', rank: 1 });
+    expect(report.first_bad).toMatchObject({ value: 'l1.qkv', part: 'l1.k_rope', rank: 1 });
     const at = report.values.indexOf(report.values.find((v: { value: string; rank: number }) => v.value === 'l1.qkv' && v.rank === 1));
     expect(report.values.slice(0, at).every((v: { ok: boolean }) => v.ok)).toBe(true);
   });

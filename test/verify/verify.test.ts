@@ -34,7 +34,7 @@ test('a float32 engine verifies clean: batch of 4 prompts, prefill + decode step
   expect(r.stdout).toMatch(/^ok: \d+ values within 0.0001$/m);
   const { report } = verifyJson(f32);
   const qkv = report.values.find((v: { value: string }) => v.value === 'l0.qkv');
-  expect(qkv.parts.map((p: { ref: string }) => p.ref)).toEqual(['l0.q', 'l0.k', 'l0.v']);
+  expect(qkv.parts.map((p: { ref: string }) => p.ref)).toEqual(['l0.q_rope', 'l0.k_rope', 'l0.v']);   // fuse_linear_rope: q and k rotated
   expect(qkv.steps).toBe(4);
   expect(report.values.find((v: { value: string }) => v.value === 'logits').steps).toBe(4);
   expect(report.values_unmapped).toEqual([]);
@@ -58,7 +58,7 @@ test('a wrong weight in one layer: verify names that layer, the part of the fuse
   const r = llmc(['verify', broken]);
   expect(r.code).toBe(3);
   expect(r.stdout).toMatch(/^ {2}l0 .* ok$/m);
-  expect(r.stdout).toMatch(/FAIL: first value past 0.0001: l1.k \(its columns of the fused l1.qkv\), layer l1, step 0, node l1.qkv \(linear\)/);
+  expect(r.stdout).toMatch(/FAIL: first value past 0.0001: l1.k_rope \(its columns of the fused l1.qkv\), layer l1, step 0, node l1.qkv \(linear_rope\)/);
   expect(r.stdout).toMatch(new RegExp(`cause: its weight l1.qkv.weight differs from the reference's l1.q.weight \\+ l1.k.weight \\+ l1.v.weight beyond f32 rounding \\(${cols} elements, max abs 5.000e-1, first at element ${qRows * cols}\\)`));
   // The integrity check sees the same damage, by file.
   const i = llmc(['verify', broken, '--integrity']);
@@ -81,10 +81,20 @@ test('a planted bug in a fused kernel (LLMC_TEST_FAULT_OP): verify names its fir
 });
 
 test('the same planted bug in an unfused op kernel is blamed on the kernel, not a pass', () => {
-  const { report } = verifyJson(f32, [], { LLMC_TEST_FAULT_OP: 'rope' });
-  expect(report.first_bad.value).toBe('l0.q_rope');
+  const { report } = verifyJson(f32, [], { LLMC_TEST_FAULT_OP: 'attention' });
+  expect(report.first_bad.value).toBe('l0.attn');
   expect(report.first_bad.diagnosis.pass).toBeNull();
-  expect(report.first_bad.diagnosis.cause).toBe("kernel rope on cpu (node l0.q_rope is as the layer builders wrote it, and its weights match the reference)");
+  expect(report.first_bad.diagnosis.cause).toBe('kernel attention on cpu (node l0.attn is as the layer builders wrote it)');
+});
+
+test('a planted bug in the rope epilogue (linear_rope): the rotated q columns of the fused qkv, the passes, the weights', () => {
+  const { code, report } = verifyJson(f32, [], { LLMC_TEST_FAULT_OP: 'linear_rope' });
+  expect(code).toBe(3);
+  expect(report.first_bad).toMatchObject({ value: 'l0.qkv', part: 'l0.q_rope', op: 'linear_rope', first_bad_step: 0 });
+  expect(report.first_bad.diagnosis.pass).toBe('fuse_sibling_linears then fuse_linear_rope');
+  expect(report.first_bad.diagnosis.kernel).toBe('linear_rope on cpu');
+  // Its weight is checked against the reference linears before the rope (l0.q/k/v), and matches.
+  expect(report.first_bad.diagnosis.weights).toEqual([expect.objectContaining({ weight: 'l0.qkv.weight', reference: ['l0.q.weight', 'l0.k.weight', 'l0.v.weight'], ok: true })]);
 });
 
 test('float16 weights: within the f16 default, and with --tolerance 1e-5 the first value past it is the embedding', () => {

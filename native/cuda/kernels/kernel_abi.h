@@ -109,7 +109,8 @@ struct RopeParams {          // x, out: [rows, num_heads * head_dim]; pair i rot
   int32_t head_dim;
   int32_t rotary_dim;
   int32_t style;             // kRopeNeox | kRopeGptj
-  int32_t pad_;
+  int32_t ld;                // row stride of x and out in floats; 0 = num_heads * head_dim (linear_rope: the
+                             // linear's out width, rotating its leading heads in place with x == out)
 };
 LLMC_ABI_SIZE(RopeParams, 56);
 

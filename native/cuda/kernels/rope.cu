@@ -2,7 +2,9 @@
 //
 // The row's cos/sin table (rotary_dim / 2 angles, angle = float(position) * inv_freq[i] in f32 as HF computes it)
 // is built once in shared memory and shared by every head. neox pairs element i with i + rotary_dim/2, gptj pairs
-// 2i with 2i+1; (a, b) -> (a cos - b sin, b cos + a sin). Elements past rotary_dim are copied.
+// 2i with 2i+1; (a, b) -> (a cos - b sin, b cos + a sin). Elements past rotary_dim are copied. With a row
+// stride (ld) and x == out it rotates the leading heads of a wider row in place: linear_rope, whose linear wrote
+// the row (each pair is read and written by one thread, so in place is safe).
 //   grid: rows   block: kRowThreads   rotary_dim <= 512 (checked by the launcher)
 #include "common.cuh"
 
@@ -21,9 +23,9 @@ LLMC_KERNEL void __launch_bounds__(kRowThreads) llmc_rope(const RopeParams p) {
     cs[half + i] = sinf(angle);
   }
   __syncthreads();
-  const int64_t width = int64_t(p.num_heads) * p.head_dim;
-  const float* x = p.x + r * width;  // [num_heads, head_dim]
-  float* y = p.out + r * width;
+  const int64_t ld = p.ld > 0 ? int64_t(p.ld) : int64_t(p.num_heads) * p.head_dim;
+  const float* x = p.x + r * ld;  // [num_heads, head_dim] (then, with ld, columns that stay)
+  float* y = p.out + r * ld;
   // Rotated pairs: num_heads * half of them.
   for (int idx = threadIdx.x; idx < p.num_heads * half; idx += blockDim.x) {
     const int h = idx / half, i = idx % half;
@@ -37,7 +39,7 @@ LLMC_KERNEL void __launch_bounds__(kRowThreads) llmc_rope(const RopeParams p) {
   }
   // Pass-through tail of each head.
   const int tail = p.head_dim - p.rotary_dim;
-  if (tail > 0) {
+  if (tail > 0 && x != y) {
     for (int idx = threadIdx.x; idx < p.num_heads * tail; idx += blockDim.x) {
       const int h = idx / tail, i = p.rotary_dim + idx % tail;
       y[int64_t(h) * p.head_dim + i] = x[int64_t(h) * p.head_dim + i];

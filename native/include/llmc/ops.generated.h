@@ -5,7 +5,7 @@
 
 namespace llmc {
 
-constexpr const char* kSchemaHash = "66e9c74b2c631cf2";
+constexpr const char* kSchemaHash = "c669ddfa6a3917cc";
 constexpr int kSchemaVersion = 1;
 
 // Weight dtypes of the engine. bits < 8: packed along the last dimension, element 2j in the low nibble of byte j, each row starting at a byte boundary (row bytes = ceil(cols * bits / 8)). Integer and fp8 codes are only read by the quantized ops.
@@ -82,6 +82,7 @@ enum class OpId : int32_t {
   add_rms_norm = 30,  // Residual add fused with the next RMSNorm (pass fuse_add_norm): sum = a + b; out = sum / sqrt(mean(sum^2) + eps) * (weight + weight_offset)
   add_layer_norm = 31,  // Residual add fused with the next LayerNorm (pass fuse_add_norm): sum = a + b; out = (sum - mean) / sqrt(var + eps) * weight + bias (biased variance)
   linear_act = 32,  // linear with its bias and the following element-wise activation in the epilogue (pass fuse_linear_activation): out = act(x 
+  linear_rope = 33,  // linear with rope in the epilogue (pass fuse_linear_rope): y = x 
 };
 
 inline OpId op_id_from_name(const char* name) {
@@ -107,6 +108,7 @@ inline OpId op_id_from_name(const char* name) {
   if (std::strcmp(name, "add_rms_norm") == 0) return OpId::add_rms_norm;
   if (std::strcmp(name, "add_layer_norm") == 0) return OpId::add_layer_norm;
   if (std::strcmp(name, "linear_act") == 0) return OpId::linear_act;
+  if (std::strcmp(name, "linear_rope") == 0) return OpId::linear_rope;
   return OpId::invalid;
 }
 
@@ -136,6 +138,7 @@ inline OpArity op_arity(OpId id) {
     case OpId::add_rms_norm: return {3, 3, 2};
     case OpId::add_layer_norm: return {4, 3, 2};
     case OpId::linear_act: return {3, 2, 1};
+    case OpId::linear_rope: return {4, 3, 1};
     default: return {0, 0, 0};
   }
 }
@@ -164,6 +167,7 @@ inline const char* op_name(OpId id) {
     case OpId::add_rms_norm: return "add_rms_norm";
     case OpId::add_layer_norm: return "add_layer_norm";
     case OpId::linear_act: return "linear_act";
+    case OpId::linear_rope: return "linear_rope";
     default: return "invalid";
   }
 }

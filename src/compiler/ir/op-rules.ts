@@ -158,6 +158,18 @@ export function inferOutputs(node: Pick<Node, 'op' | 'inputs' | 'attrs'>, ctx: R
       if (W.weight.shape[1] !== A.x.width) bad(`weight @${W.weight.name} [${W.weight.shape}] has ${W.weight.shape[1]} in-features, x has width ${A.x.width}`);
       if (W.bias) vec(W.bias, W.weight.shape[0], 'bias');
       return [{ rows: A.x.rows, width: W.weight.shape[0] }];
+    case 'linear_rope': {
+      mat(W.weight, 'weight');
+      if (W.weight.shape[1] !== A.x.width) bad(`weight @${W.weight.name} [${W.weight.shape}] has ${W.weight.shape[1]} in-features, x has width ${A.x.width}`);
+      if (W.bias) vec(W.bias, W.weight.shape[0], 'bias');
+      const [heads, hd, rd] = [int('num_heads'), int('head_dim'), int('rotary_dim')];
+      if (heads <= 0 || hd <= 0) bad(`num_heads and head_dim must be > 0`);
+      if (heads * hd > W.weight.shape[0]) bad(`num_heads*head_dim ${heads * hd} rotated columns, but the output has ${W.weight.shape[0]}`);
+      if (rd <= 0 || rd > hd || rd % 2 !== 0) bad(`rotary_dim ${rd} must be even and in (0, head_dim=${hd}]`);
+      vec(W.inv_freq, rd / 2, 'inv_freq');
+      if (A.x.rows !== 'tokens') bad(`x must have rows 'tokens' (rope reads each token's position)`);
+      return [{ rows: A.x.rows, width: W.weight.shape[0] }];
+    }
     case 'all_reduce':
       if (!ctx.mapping || ctx.mapping.tp < 2) bad(`all_reduce needs a graph sharded with tp >= 2`);
       return like(A.x);
