@@ -16,7 +16,7 @@
 
 #include "kv_dtype.generated.h"  // KV cache dtype codes kKv* and their element bytes (schema/kv-cache-dtypes.json)
 
-#define LLMC_CUDA_ABI_VERSION 3
+#define LLMC_CUDA_ABI_VERSION 4  // v4: RopeParams.pad_ became ld (linear_rope rotates in place in a wider row)
 
 #if defined(__cplusplus) && __cplusplus >= 201103L
 #define LLMC_ABI_SIZE(T, n) static_assert(sizeof(T) == (n), "kernel ABI: sizeof(" #T ") changed; update both sides")
@@ -53,7 +53,7 @@ enum : int32_t {
   kSampleMaxSorted = 1024,  // top-k / nucleus candidates sorted exactly on device
 };
 
-struct AbiParams {  // llmc_abi_v3: writes LLMC_CUDA_ABI_VERSION to *out (when out is not null)
+struct AbiParams {  // llmc_abi_v4: writes LLMC_CUDA_ABI_VERSION to *out (when out is not null)
   int32_t* out;
 };
 LLMC_ABI_SIZE(AbiParams, 8);
@@ -375,7 +375,7 @@ LLMC_ABI_SIZE(SampleParams, 40);
 
 // Every kernel: X(name, params struct). Host and emulator tables are generated from this list.
 #define LLMC_CUDA_KERNELS(X)                         \
-  X(llmc_abi_v3, AbiParams)                          \
+  X(llmc_abi_v4, AbiParams)                          \
   X(llmc_embedding, EmbeddingParams)                 \
   X(llmc_pos_embedding, PosEmbeddingParams)          \
   X(llmc_rms_norm, NormParams)                       \
