@@ -2,7 +2,8 @@
 // fused node keeps its output values, so `l0.mlp` is `l0.mlp` in both plans). A value that only the optimized
 // plan has is mapped through the node that consumes it: the input of a split (the fused `l0.qkv` of
 // fuse_sibling_linears) is its outputs side by side, so columns [0, q) of `l0.qkv` are the reference `l0.q`,
-// and so on. Values with neither are listed as unmapped (nothing to compare them with).
+// and so on (after fuse_linear_rope, `l0.q_rope`: a linear_rope output is always mapped through its split).
+// Values with neither are listed as unmapped (nothing to compare them with).
 // A tensor-parallel rank (docs/parallel.md) holds some values in part; the manifest says which
 // (mapping.ranks[r].columns / partial_sums, written from the shard pass): a column-sharded value (its heads of
 // q/k/v and the attention output, its share of gate/up, its vocabulary rows of the logits) is compared with those
@@ -65,7 +66,11 @@ export function mapValues(engine: Plan, refWidths: Map<string, number>, shards?:
         out.push({ ...base, parts: null, partial: true });
         continue;
       }
-      const cols = colsOf(v.name, v.width);
+      // linear_rope's output keeps the linear's name but its q/k columns are rotated: a reference value of that name
+      // (a checkpoint's own fused qkv, as gpt_neox and falcon have) is the linear before the rope, so such a value is
+      // mapped through its split, whose outputs are the reference's rope outputs (and v).
+      const rotated = node.op === 'linear_rope' && splitOf.has(id);
+      const cols = rotated ? null : colsOf(v.name, v.width);
       if (cols !== null) {
         out.push({ ...base, parts: [part(v.name, 0, v.width, cols)] });
         continue;

@@ -29,7 +29,7 @@ test('a float32 engine verifies clean: batch of 4 prompts, prefill + decode step
   const r = llmc(['verify', f32]);
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/4 prompts, 4 new tokens: 4 steps, 4 compared; tolerance 0.0001 relative \(f32 weights\)/);
-  expect(r.stdout).toMatch(/^ {2}l1 +17 /m);
+  expect(r.stdout).toMatch(/^ {2}l1 +15 /m);   // fuse_linear_rope: the split hands out q_rope and k_rope, no unrotated q, k
   expect(r.stdout).toMatch(/greedy tokens: identical/);
   expect(r.stdout).toMatch(/^ok: \d+ values within 0.0001$/m);
   const { report } = verifyJson(f32);
