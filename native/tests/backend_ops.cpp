@@ -6,7 +6,8 @@
 //   /tmp/backend_ops              # correctness, about half a minute
 //   /tmp/backend_ops linear       # only cases whose name contains "linear"
 //   /tmp/backend_ops --perf       # GEMV / GEMM throughput against the measured read bandwidth and peaks
-//   /tmp/backend_ops --perf gemm  # one section: gemv (rows=1), batch (rows 1-8), gemm (prefill), step (decode step)
+//   /tmp/backend_ops --perf gemm  # one section: gemv (rows=1), batch (rows 1-8), gemm (prefill), step (decode step),
+//                                 # rope (linear_rope against linear + split + rope + rope)
 //   /tmp/backend_ops --threads 1  # pool size (default: all cores)
 //
 // Tolerances: "rel" cases compare max |simd - ref| with rtol * max |ref| over the case (sums whose order differs:
@@ -703,6 +704,54 @@ void perf_decode_step(ThreadPool& pool, DType dt, double bw) {
               1.0 / t.median);
 }
 
+// The rope fusion on the 110M llama shape's qkv projection (in 768, out 2304 = q, k, v of 12 heads of 64, neox, f32
+// weights, hot in cache): what an engine built with --no-fuse-rope runs (linear, split, rope on q, rope on k) against
+// what the default runs (linear_rope, split). The two are timed in alternating pairs, so both see the same machine.
+void perf_rope(ThreadPool& pool, int64_t rows) {
+  const int64_t H = 768, heads = 12, hd = 64, out = 3 * H;
+  const std::vector<float> w = random_vec(size_t(out * H)), x = random_vec(size_t(rows * H));
+  std::vector<float> inv_freq(hd / 2);
+  for (int64_t i = 0; i < hd / 2; ++i) inv_freq[size_t(i)] = float(std::pow(10000.0, -2.0 * double(i) / double(hd)));
+  std::vector<int32_t> pos(static_cast<size_t>(rows));
+  std::iota(pos.begin(), pos.end(), 100);
+  std::vector<float> qkv(size_t(rows * out)), q(size_t(rows * H)), k(q.size()), v(q.size()), qr(q.size()), kr(q.size());
+  const int32_t widths[3] = {int32_t(H), int32_t(H), int32_t(H)};
+  auto unfused = [&] {
+    linear(pool, x.data(), rows, H, w.data(), DType::f32, out, nullptr, qkv.data());
+    float* outs[3] = {q.data(), k.data(), v.data()};
+    split(pool, qkv.data(), rows, widths, 3, outs);
+    rope(pool, q.data(), rows, pos.data(), heads, hd, hd, inv_freq.data(), RopeStyle::neox, qr.data());
+    rope(pool, k.data(), rows, pos.data(), heads, hd, hd, inv_freq.data(), RopeStyle::neox, kr.data());
+  };
+  auto fused = [&] {
+    linear_rope(pool, x.data(), rows, H, w.data(), DType::f32, out, nullptr, pos.data(), int32_t(2 * heads), int32_t(hd),
+                int32_t(hd), inv_freq.data(), RopeStyle::neox, qkv.data());
+    float* outs[3] = {qr.data(), kr.data(), v.data()};
+    split(pool, qkv.data(), rows, widths, 3, outs);
+  };
+  std::vector<double> a, b;
+  const auto start = std::chrono::steady_clock::now();
+  while (a.size() < 20 || seconds_since(start) < 2.0) {
+    auto t0 = std::chrono::steady_clock::now();
+    unfused();
+    a.push_back(seconds_since(t0));
+    t0 = std::chrono::steady_clock::now();
+    fused();
+    b.push_back(seconds_since(t0));
+  }
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  const double am = a[a.size() / 2], bm = b[b.size() / 2];
+  // The two rope calls alone: the most the fusion could save.
+  const Timing r = time_calls([&](int) {
+    rope(pool, q.data(), rows, pos.data(), heads, hd, hd, inv_freq.data(), RopeStyle::neox, qr.data());
+    rope(pool, k.data(), rows, pos.data(), heads, hd, hd, inv_freq.data(), RopeStyle::neox, kr.data());
+  }, 0.5);
+  std::printf("%5lld %12.1f %12.1f %12.1f %12.1f %9.1f%% %9.1f%% %10.1f %10.1f\n", (long long)rows, a.front() * 1e6, am * 1e6,
+              b.front() * 1e6, bm * 1e6, 100 * (a.front() - b.front()) / a.front(), 100 * (am - bm) / am, r.best * 1e6,
+              r.median * 1e6);
+}
+
 void run_perf(ThreadPool& pool) {
   std::printf("perf: %d threads, SIMD %s\n", pool.size(), simd_name(simd_level()));
   if (simd_level() < Simd::avx2) std::printf("note: scalar kernels; the FMA peak below still uses AVX2 if present\n");
@@ -859,6 +908,13 @@ void run_perf(ThreadPool& pool) {
               "rows = 1, 256..320 tokens of context. %% bw counts weights + KV cache read.\n"
               "%-5s %10s %11s %11s %9s %8s %9s\n", "dtype", "weights", "best", "median", "GB/s", "% bw", "tok/s med");
   for (DType dt : {DType::f32, DType::f16, DType::bf16}) perf_decode_step(pool, dt, bw);
+  }
+  if (selected("rope")) {
+  std::printf("\nRope fusion, 110M qkv projection (768 -> 3 x 768, 12 q + 12 k heads of 64, f32): linear + split + 2 rope\n"
+              "(--no-fuse-rope) vs linear_rope + split (default), timed in alternating pairs; times in us.\n"
+              "%5s %12s %12s %12s %12s %10s %10s %10s %10s\n", "rows", "unfused best", "median", "fused best", "median", "saved best",
+              "saved med", "2 rope best", "median");
+  for (int64_t rows : {1, 8, 128}) perf_rope(pool, rows);
   }
 }
 
