@@ -2,7 +2,8 @@
 // safetensors file cut at its header and tensors, and the span store through which the input hashing reuses
 // the sha256 the engine writer took of the tensors it copied.
 import { createHash } from 'node:crypto';
-import { copyFileSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { checkIntegrity, manifestDigest } from '../../src/compiler/engine/integrity.js';
 import { join } from 'node:path';
 import { cutAt, digestSpans, fileSpans, rootDigest, SpanStore, tiles, type Segment } from '../../src/compiler/engine/segment-digest.js';
 import { readSafetensorsHeader } from '../../src/compiler/hf/safetensors.js';
@@ -96,4 +97,26 @@ test('SpanStore: spans the engine writer hashed are not hashed again, and the ke
   const t0 = [...h.tensors.values()].find((t) => t.nbytes > 0)!;
   expect(SpanStore.key(model, t0.offset, t0.nbytes)).not.toBe(k0);
   expect(hashInputs([model])[0].sha256).toBe(want[0].sha256);
+});
+
+test('checkIntegrity: whole-file sha256 (older engines) and segments, a changed byte named by its range', () => {
+  const dir = join(work, 'engine');
+  mkdirSync(dir, { recursive: true });
+  const bytes = Buffer.from('0123456789');
+  writeFileSync(join(dir, 'a.bin'), bytes);
+  writeFileSync(join(dir, 'b.bin'), bytes);
+  const segs: Segment[] = [[0, 3, sha(bytes.subarray(0, 3))], [3, 3, sha(bytes.subarray(3, 6))], [6, 4, sha(bytes.subarray(6))]];
+  const m: Record<string, unknown> = { format_version: 1 };
+  m.integrity = {
+    algorithm: 'sha256-segments',
+    files: { 'a.bin': { bytes: 10, sha256: sha(bytes) }, 'b.bin': { bytes: 10, sha256: rootDigest(segs), segments: segs } },
+  };
+  (m.integrity as Record<string, unknown>).manifest_sha256 = manifestDigest(m);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(m, null, 2) + '\n');
+  expect(checkIntegrity(dir).problem).toBeNull();
+  writeFileSync(join(dir, 'b.bin'), Buffer.from('0123x56789'));
+  expect(checkIntegrity(dir).problem).toBe('b.bin has the recorded size but its sha256 differs in bytes [3, 6) (its bytes were changed)');
+  writeFileSync(join(dir, 'b.bin'), bytes);
+  writeFileSync(join(dir, 'a.bin'), Buffer.from('x123456789'));
+  expect(checkIntegrity(dir).problem).toBe('a.bin has the recorded size but its sha256 differs (its bytes were changed)');
 });
