@@ -9,7 +9,6 @@
 // the calling thread (which also gives the one-line error for an unreadable file). Inputs smaller than
 // INLINE_HASH_BYTES are hashed on the calling thread in join(): starting a worker costs more than hashing them.
 // The worker reports its CPU seconds (the build prints them: docs/perf.md, "Build throughput").
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ThreadCpu } from '../engine/thread-cpu.js';
 import { WORKER_SILENCE_MS } from '../engine/digest-worker.js';
