@@ -98,7 +98,11 @@ export class WeightData {
    */
   wholeTensors(w: Weight): TensorInfo[] | null {
     const src = w.source;
-    if (!this.copyable(src, w.dtype) || (src.op === 'packed' && src.part === 'perm')) return null;
+    try {
+      if (!this.copyable(src, w.dtype) || (src.op === 'packed' && src.part === 'perm')) return null;
+    } catch {
+      return null;       // a tensor missing from the checkpoint: stream() says so, in its words
+    }
     const out: TensorInfo[] = [];
     const walk = (s: WeightSource): boolean => {
       if (s.op === 'tensor') return out.push(this.tensors.get(s.name)!) > 0;

@@ -133,7 +133,7 @@ export function writeEngine(input: EngineInput): EngineOutput {
     files.forEach((f, i) => {
       const file = graphs.length > 1 ? rankFile(i) : ENGINE_FILE;
       const d = rankDigests.get(file)!;
-      if (d.segments?.some((x) => x[2] === '')) rankDigests.set(file, fileDigest(digestSpans(join(tmp!, file), f.segments), f.size));
+      if (d.sha256 === '' || d.segments?.some((x) => x[2] === '')) rankDigests.set(file, fileDigest(digestSpans(join(tmp!, file), f.segments), f.size));
     });
     stream.seconds = (performance.now() - t0) / 1000;
     stream.mainCpu = cpuSince(cpu0);
