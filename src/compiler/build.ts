@@ -46,6 +46,7 @@ import { checkBuildKey } from './cache/up-to-date.js';
 import { statInputs } from './cache/build-key.js';
 import { cacheStore } from './cache/engine-cache.js';
 import { streamLine } from './engine/stream-stats.js';
+import { SpanStore } from './engine/segment-digest.js';
 import { manifestDigest } from './engine/integrity.js';
 import { checkParallelSizes } from '../passes/parallel-sizes.js';
 import { checkRanksAgree } from '../passes/ranks-agree.js';
@@ -121,7 +122,9 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
       calib_sha256: opts.calib !== undefined && existsSync(opts.calib) ? createHash('sha256').update(readFileSync(opts.calib)).digest('hex') : null,
     } });
   const cacheDir = opts.cacheDir === undefined ? undefined : resolve(opts.cacheDir);
-  const keyCheck = checkBuildKey({ outDir, settings, inputs, rehash: opts.rehash ?? false, cacheDir, log });
+  // sha256 of checkpoint spans, shared by the content key and the engine's digest: each byte is hashed once.
+  const spans = new SpanStore();
+  const keyCheck = checkBuildKey({ outDir, settings, inputs, rehash: opts.rehash ?? false, cacheDir, log, spans });
   if (keyCheck.done) {
     log(`${outDir}: ${keyCheck.done.how}; key ${keyCheck.key().key.slice(0, 16)}`);
     return { engineDir: outDir, manifest: keyCheck.done.manifest, seconds: (performance.now() - started) / 1000, upToDate: keyCheck.done.how };
@@ -170,7 +173,7 @@ export async function buildEngine(opts: BuildOptions): Promise<BuildReport> {
     checkpoint: ckpt ? { ...ckpt, tensors: model.tensors } : null,
     dummy: dummySrc ? { config: dummySrc.label, seed: opts.dummySeed ?? 0, dir: dummySrc.dir, generation: dummySrc.generation } : undefined,
     target: targetManifest, files, quantization, log, provenance: provenance.nodes(), reference: opts.reference ?? false,
-    buildKey: keyCheck.key, created: inputsDate(statInputs(inputs), env),
+    buildKey: keyCheck.key, created: inputsDate(statInputs(inputs), env), spans, beforeStreaming: keyCheck.beforeStreaming,
   });
   const memDtype = quantization ? `${dtype}; quantized linears ${quantization.scheme}` : dtype;
   for (const line of memoryPlanLines(memory, limits, memDtype)) log(world > 1 ? line.replace('memory plan:', 'memory plan (rank 0):') : line);

@@ -49,7 +49,7 @@ test('hashing on worker threads (as large models do: the engine file and the inp
   const a = join(work, 'rd'), w = join(work, 'rw');
   const out = build(w, [], { LLMC_TEST_HASH_WORKER_BYTES: '0' });
   expect(out).toMatch(/engine hashed on a worker thread/);
-  expect(out).toMatch(/hashed inputs [\d.]+ GB on a worker thread/);
+  expect(out).toMatch(/hashed inputs [\d.]+ GB \([\d.]+ GB of it digested with the engine as copied\), the rest on a worker thread/);
   expect(build(a)).not.toMatch(/on a worker thread/);
   expectSameBytes(a, w);                                  // config.json too: the same per-file sha256 and key
   const v = llmc(['verify', w, '--integrity']);

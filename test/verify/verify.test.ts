@@ -63,7 +63,9 @@ test('a wrong weight in one layer: verify names that layer, the part of the fuse
   // The integrity check sees the same damage, by file.
   const i = llmc(['verify', broken, '--integrity']);
   expect(i.code).toBe(3);
-  expect(i.stdout).toMatch(/FAIL: rank0.engine has the recorded size but its sha256 differs/);
+  // Segment digests (docs/verify.md): the byte range is l1.k.weight's part of the fused weight, copied whole.
+  const k0 = ep.header.dataOffset + w.offset + qRows * cols * 4, k1 = k0 + ep.plan.model.num_kv_heads * ep.plan.model.head_dim * cols * 4;
+  expect(i.stdout).toContain(`FAIL: rank0.engine has the recorded size but its sha256 differs in bytes [${k0}, ${k1}), weight l1.qkv.weight (its bytes were changed)`);
 });
 
 test('a planted bug in a fused kernel (LLMC_TEST_FAULT_OP): verify names its first node and the pass that made it', () => {

@@ -1,6 +1,8 @@
 // The build's content key: sha256 over everything that decides the engine's bytes. Inputs are the files the build
 // reads (config.json, every safetensors file and the index, the tokenizer and generation files it copies; a dummy
-// build's config file), each by its full sha256; settings are every resolved build flag (dtype, limits, target
+// build's config file), each by the root digest of its spans (segment-digest.ts: a safetensors file cut at its
+// header and each tensor, so the engine writer's sha256 of a tensor it copies serves here too; any other file is
+// one span, its root digest its plain sha256); settings are every resolved build flag (dtype, limits, target
 // with its CUDA archs and nvcc version, dummy config and seed, reference mode, the passes), the engine format
 // version, the op schema hash, llmc's version and a hash of the compiler's own code (so a changed compiler
 // never reuses an engine an older one built). The manifest records the key, the settings and each input's size,
@@ -10,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { digestFile } from '../engine/integrity.js';
+import { digestSpans, fileSpans, rootDigest } from '../engine/segment-digest.js';
 
 export interface KeyInput { file: string; bytes: number; mtime_ms: number; sha256: string }
 export interface BuildKey { key: string; settings: Record<string, unknown>; inputs: KeyInput[] }
@@ -23,8 +25,9 @@ export function statInputs(paths: string[]): Omit<KeyInput, 'sha256'>[] {
   });
 }
 
+/** Every input hashed here, span by span (the build hashes on a worker instead: hash-worker.ts). */
 export function hashInputs(paths: string[]): KeyInput[] {
-  return statInputs(paths).map((s) => ({ ...s, sha256: digestFile(s.file).sha256 }));
+  return statInputs(paths).map((s) => ({ ...s, sha256: rootDigest(digestSpans(s.file, fileSpans(s.file))) }));
 }
 
 export function computeKey(settings: Record<string, unknown>, inputs: KeyInput[]): BuildKey {

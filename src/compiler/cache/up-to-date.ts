@@ -1,8 +1,11 @@
 // Before a build writes anything: is the engine already there? First the output directory itself (an engine
 // with the same content key: "up to date", nothing written), then the --cache-dir entry under the key (reused by
-// hard links or copies). Inputs are hashed on a worker thread from the start (hash-worker.ts); the fast path
-// (same settings, inputs of the recorded size and mtime) decides without waiting for it, unless --rehash. When
-// nothing is found the key is taken when the manifest is written, so hashing overlaps the weight streaming.
+// hard links or copies). The fast path (same settings, inputs of the recorded size and mtime) decides without
+// hashing, unless --rehash. Else, when the key is needed before the build (an engine with the same settings to
+// compare with, or a --cache-dir lookup), every input span is hashed now, on a worker thread (hash-worker.ts);
+// when it is not, hashing waits for beforeStreaming(): the engine writer names the spans it copies whole and
+// hashes as it writes them, the worker hashes the rest meanwhile, and the key is taken when the manifest is
+// written.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkIntegrity } from '../engine/integrity.js';
@@ -10,11 +13,13 @@ import { MANIFEST_FILE } from '../engine/format.js';
 import { isEngineDir } from '../engine/out-dir.js';
 import { computeKey, sameStats, statInputs, type BuildKey } from './build-key.js';
 import { cacheLookup, cacheReuse } from './engine-cache.js';
-import { startHashing } from './hash-worker.js';
+import { startHashing, type PendingHashes } from './hash-worker.js';
 import type { ThreadCpu } from '../engine/thread-cpu.js';
+import { SpanStore } from '../engine/segment-digest.js';
 
-/** How the inputs were hashed: bytes, seconds waited, on a worker thread or not, and that thread's CPU. */
-export interface InputHashing { bytes: number; seconds: number; onWorker: boolean; cpu: ThreadCpu | null }
+/** How the inputs were hashed: bytes, seconds waited, on a worker thread or not, and that thread's CPU;
+ * `fromEngine`: bytes of them whose sha256 the engine writer took as it copied them. */
+export interface InputHashing { bytes: number; seconds: number; onWorker: boolean; cpu: ThreadCpu | null; fromEngine: number }
 
 export interface KeyCheck {
   /** The content key (blocks until the inputs are hashed). */
@@ -23,6 +28,8 @@ export interface KeyCheck {
   done: { manifest: Record<string, unknown>; how: string } | null;
   /** Input bytes hashed for the key, and the seconds the build waited for them (after key() was called). */
   hashed: () => InputHashing;
+  /** The engine writer's hook (writer.ts): the span keys whose sha256 it will put in the store; hashing starts. */
+  beforeStreaming: (supplied: Set<string>) => void;
 }
 
 function readManifest(dir: string): Record<string, unknown> | null {
@@ -42,23 +49,28 @@ function sizesMatch(dir: string, m: Record<string, unknown>): boolean {
 
 export function checkBuildKey(opts: {
   outDir: string; settings: Record<string, unknown>; inputs: string[]; rehash: boolean; cacheDir?: string; log: (line: string) => void;
+  spans?: SpanStore;
 }): KeyCheck {
   const { outDir, settings, inputs, rehash, log } = opts;
-  const pending = startHashing(inputs);
+  let pending: PendingHashes | null = null;
+  const hashing = (): PendingHashes => (pending ??= startHashing(inputs, opts.spans));
   let memo: BuildKey | null = null;
-  const key = (): BuildKey => (memo ??= computeKey(settings, pending.join()));
+  const key = (): BuildKey => (memo ??= computeKey(settings, hashing().join()));
   const hashed = (): InputHashing => ({
-    bytes: memo ? memo.inputs.reduce((a, i) => a + i.bytes, 0) : 0, seconds: pending.waited, onWorker: pending.onWorker, cpu: pending.cpu,
+    bytes: memo ? memo.inputs.reduce((a, i) => a + i.bytes, 0) : 0, seconds: pending?.waited ?? 0, onWorker: pending?.onWorker ?? false,
+    cpu: pending?.cpu ?? null, fromEngine: pending?.fromStore ?? 0,
   });
-  const finish = (done: KeyCheck['done'], k: () => BuildKey = key): KeyCheck => ({ key: k, done, hashed });
+  const finish = (done: KeyCheck['done'], k: () => BuildKey = key): KeyCheck => ({
+    key: k, done, hashed, beforeStreaming: (supplied) => hashing().start(supplied),
+  });
 
   const existing = isEngineDir(outDir) ? readManifest(outDir) : null;
   const recorded = existing?.build_key as BuildKey | undefined;
   if (existing && recorded && JSON.stringify(recorded.settings) === JSON.stringify(settings)) {
     if (!rehash && sameStats(recorded.inputs, statInputs(inputs)) && sizesMatch(outDir, existing)) {
-      pending.cancel();
       return finish({ manifest: existing, how: 'up to date (inputs unchanged: same size and mtime)' }, () => recorded);
     }
+    hashing().start(new Set());
     if (key().key === recorded.key) {
       const integrity = rehash ? checkIntegrity(outDir) : null;
       if (integrity && !integrity.ok) log(`the engine in ${outDir} has the same key but ${integrity.problem}: building it again`);
@@ -66,6 +78,7 @@ export function checkBuildKey(opts: {
     }
   }
   if (opts.cacheDir) {
+    hashing().start(new Set());
     const k = key();
     const entry = cacheLookup(opts.cacheDir, k.key, log);
     if (entry) {

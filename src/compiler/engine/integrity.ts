@@ -2,46 +2,20 @@
 // sha256 of the manifest itself without that field (a file cannot hold its own hash). `llmc verify ENGINE
 // --integrity` re-reads every byte and names the first file that differs; the loaders check sizes and headers on
 // every load, which is cheap, while this is the full check (a bit flip, a truncated or swapped copy).
-import { createHash, type Hash } from 'node:crypto';
+// Since 2026-12-06 (algorithm 'sha256-segments') an engine file's digest is taken over segments
+// (segment-digest.ts): one per weight copied whole from the checkpoint and one per stretch between them, so a
+// mismatch names the byte range and the weight in it; engines with the whole-file 'sha256' are still checked.
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { LlmcError } from '../../errors.js';
-import { MANIFEST_FILE } from './format.js';
+import { ENGINE_FILE, MANIFEST_FILE } from './format.js';
+import { readPlan } from './reader.js';
+import { digestSpans, rootDigest, tiles, type Segment } from './segment-digest.js';
 
-export interface FileDigest { bytes: number; sha256: string }
-export interface Integrity { algorithm: 'sha256'; manifest_sha256: string; files: Record<string, FileDigest> }
-
-/**
- * sha256 of a file written at increasing positions (the engine writer's weights), fed as it is written: a gap
- * between writes is zeros (the padding ftruncate leaves), so the file is never read back.
- */
-export class StreamingDigest {
-  private readonly h: Hash = createHash('sha256');
-  private pos = 0;
-  private static readonly ZEROS = Buffer.alloc(1 << 16);
-
-  /** bytes written at `position`; false when it is before the end of what was hashed (then hash the file). */
-  update(bytes: Buffer, position: number): boolean {
-    if (position < this.pos) return false;
-    this.zeros(position - this.pos);
-    this.h.update(bytes);
-    this.pos = position + bytes.length;
-    return true;
-  }
-
-  /** The file's final size (zeros after the last write, as ftruncate leaves them). */
-  finish(size: number): FileDigest {
-    this.zeros(size - this.pos);
-    return { bytes: size, sha256: this.h.digest('hex') };
-  }
-
-  private zeros(n: number): void {
-    for (let left = n; left > 0; left -= StreamingDigest.ZEROS.length) {
-      this.h.update(left >= StreamingDigest.ZEROS.length ? StreamingDigest.ZEROS : StreamingDigest.ZEROS.subarray(0, left));
-    }
-    this.pos += Math.max(0, n);
-  }
-}
+/** A file's size and digest: the root of `segments` when there are several (else the file's plain sha256). */
+export interface FileDigest { bytes: number; sha256: string; segments?: Segment[] }
+export interface Integrity { algorithm: 'sha256' | 'sha256-segments'; manifest_sha256: string; files: Record<string, FileDigest> }
 
 export function digestFile(path: string): FileDigest {
   const h = createHash('sha256');
@@ -111,17 +85,52 @@ export function checkIntegrity(dir: string): IntegrityReport {
     const p = join(dir, file);
     let status: IntegrityReport['files'][number]['status'] = 'ok';
     let bytes = 0;
+    let where = '';
     if (!existsSync(p)) status = 'missing';
     else if ((bytes = statSync(p).size) !== want.bytes) status = 'size';
-    else if (digestFile(p).sha256 !== want.sha256) status = 'sha256';
+    else if (Array.isArray(want.segments)) {
+      const bad = tiles(want.segments, bytes) ?? (rootDigest(want.segments) === want.sha256 ? null : 'their root is not the recorded sha256');
+      if (bad !== null) {
+        status = 'sha256';
+        where = ` (the manifest's segments do not match it: ${bad})`;
+      } else {
+        const got = digestSpans(p, want.segments.map(([offset, n]) => ({ offset, bytes: n })));
+        const i = got.findIndex((g, k) => g[2] !== want.segments![k][2]);
+        if (i >= 0) {
+          status = 'sha256';
+          const [a, n] = got[i];
+          where = ` in bytes [${a}, ${a + n})${whatIsIn(dir, file, a, a + n)}`;
+        }
+      }
+    } else if (digestFile(p).sha256 !== want.sha256) status = 'sha256';
     files.push({ file, bytes, status });
     if (status !== 'ok' && problem === null) {
       problem = status === 'missing' ? `${file} is missing`
         : status === 'size' ? `${file} has ${bytes} bytes; the manifest records ${want.bytes} (truncated or replaced)`
-          : `${file} has the recorded size but its sha256 differs (its bytes were changed)`;
+          : `${file} has the recorded size but its sha256 differs${where} (its bytes were changed)`;
     }
   }
   const listed = new Set(Object.keys(integ.files));
   const unlisted = engineFiles(dir).filter((f) => !listed.has(f));
   return { ok: problem === null, files, unlisted, manifest_ok: manifestOk, problem };
+}
+
+/** ", weight NAME" (or the header, or several weights) for bytes [a, b) of an engine file; '' when its plan does not read. */
+function whatIsIn(dir: string, file: string, a: number, b: number): string {
+  const m = /^rank(\d+)\.engine$/.exec(file);
+  if (!m && file !== ENGINE_FILE) return '';
+  try {
+    const { header, plan } = readPlan(dir, m ? Number(m[1]) : 0);
+    const names: string[] = [];
+    if (a < header.dataOffset) names.push('the header and plan');
+    for (const w of plan.values) {
+      if (w.kind !== 'weight' || w.offset === undefined || w.nbytes === 0) continue;
+      const [s, e] = [header.dataOffset + w.offset, header.dataOffset + w.offset + w.nbytes];
+      if (s < b && e > a) names.push(`weight ${w.name}`);
+    }
+    if (names.length === 0) return ', padding between weights';
+    return names.length <= 3 ? `, ${names.join(', ')}` : `, ${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
+  } catch {
+    return '';
+  }
 }

@@ -1,7 +1,8 @@
 // The build's streaming figures, printed at the end of every build: weight bytes read from the checkpoint and
 // written to rank0.engine with their throughput, the input hashing of the content key, the CPU seconds of each
 // thread (the main thread reads and writes; workers hash the engine file and the inputs; on a shared machine
-// these say more than the wall clock), and the process's peak RSS (tensors are read and converted one block at a
+// these say more than the wall clock; a tensor copied whole is hashed once, by the engine's digest, for both
+// the engine and the content key: segment-digest.ts), and the process's peak RSS (tensors are read and converted one block at a
 // time, so it stays flat whatever the model size).
 import type { InputHashing } from '../cache/up-to-date.js';
 import type { ThreadCpu } from './thread-cpu.js';
@@ -32,9 +33,9 @@ export function streamLine(s: StreamStats, hashed: InputHashing): string {
     `streamed weights: read ${(s.bytesRead / GB).toFixed(3)} GB (${rate(s.bytesRead, s.seconds)}), ` +
       `wrote ${gb.toFixed(3)} GB (${rate(s.bytesWritten, s.seconds)}) in ${s.seconds.toFixed(2)} s`,
     s.hashWorker ? `engine hashed on a worker thread (the build waited ${s.hashWorker.waited.toFixed(2)} s after the last write)` : null,
-    hashed.bytes === 0 ? null : !hashed.onWorker
-      ? `hashed inputs ${(hashed.bytes / GB).toFixed(3)} GB in ${hashed.seconds.toFixed(2)} s`
-      : `hashed inputs ${(hashed.bytes / GB).toFixed(3)} GB on a worker thread (the build waited ${hashed.seconds.toFixed(2)} s more for it)`,
+    hashed.bytes === 0 ? null
+      : `hashed inputs ${(hashed.bytes / GB).toFixed(3)} GB (${(hashed.fromEngine / GB).toFixed(3)} GB of it digested with the engine as copied)` +
+        (hashed.onWorker ? `, the rest on a worker thread (the build waited ${hashed.seconds.toFixed(2)} s more for it)` : ` in ${hashed.seconds.toFixed(2)} s`),
     threads.length === 0 ? null
       : `thread CPU s (user + sys): ${threads.join(', ')}` +
         (s.mainCpu && gb > 0.01 ? ` (main ${((s.mainCpu.user + s.mainCpu.sys) / gb).toFixed(2)} s/GB)` : ''),

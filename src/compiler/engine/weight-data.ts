@@ -90,6 +90,28 @@ export class WeightData {
     return fail('UNSUPPORTED', `pre-quantized weights through ${formatSource(src)} (part ${part}) are not supported`, 'build this model from a float checkpoint');
   }
 
+  /**
+   * The checkpoint tensors whose bytes, one after another, are the weight's bytes as stream() emits them (a
+   * tensor already in the weight's dtype, or a concatenation of such: fused q/k/v, gate/up); null when some
+   * bytes are converted or only part of a tensor is used. Each such tensor is a segment of the engine file's
+   * digest whose sha256 is that of the tensor's span of the checkpoint file (segment-digest.ts).
+   */
+  wholeTensors(w: Weight): TensorInfo[] | null {
+    const src = w.source;
+    try {
+      if (!this.copyable(src, w.dtype) || (src.op === 'packed' && src.part === 'perm')) return null;
+    } catch {
+      return null;       // a tensor missing from the checkpoint: stream() says so, in its words
+    }
+    const out: TensorInfo[] = [];
+    const walk = (s: WeightSource): boolean => {
+      if (s.op === 'tensor') return out.push(this.tensors.get(s.name)!) > 0;
+      if (s.op === 'concat') return s.srcs.every(walk);
+      return false;
+    };
+    return walk(src) ? out : null;
+  }
+
   /** True when the expression's bytes are checkpoint bytes in `dtype`, in row order (no arithmetic). */
   private copyable(s: WeightSource, dtype: string): boolean {
     if (s.op === 'tensor') {

@@ -1,7 +1,7 @@
 // Writes an engine directory (docs/engine-format.md): rank0.engine (header, plan JSON, weights streamed one at a
 // time from the checkpoint, converted to their dtype), config.json (the manifest), and the tokenizer and
 // generation files copied from the checkpoint.
-import { closeSync, copyFileSync, existsSync, ftruncateSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, ftruncateSync, mkdirSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SCHEMA_HASH } from '../ir/ops.generated.js';
 import type { Graph } from '../ir/graph.js';
@@ -23,8 +23,9 @@ import { faultPoint, injectedWriteFailure } from './fault-hooks.js';
 import { LlmcError } from '../../errors.js';
 import { llmcVersion } from './version.js';
 import type { QuantizationSummary } from '../quant/options.js';
-import { digestFile, engineFiles, manifestDigest, StreamingDigest, type FileDigest, type Integrity } from './integrity.js';
-import { WorkerDigest } from './digest-worker.js';
+import { digestFile, engineFiles, manifestDigest, type FileDigest, type Integrity } from './integrity.js';
+import { InlineDigest, SegmentedDigest, WorkerDigest } from './digest-worker.js';
+import { cutAt, digestSpans, rootDigest, SpanStore, type Segment, type Span } from './segment-digest.js';
 import { workerHashBytes } from '../cache/hash-worker.js';
 import { cpuSince, threadCpu, type ThreadCpu } from './thread-cpu.js';
 
@@ -55,6 +56,11 @@ export interface EngineInput {
   /** The content key (src/compiler/cache/build-key.ts) and the inputs' date (reproducible `created`). */
   buildKey?: () => unknown;       // called when the manifest is written (the inputs hash on a worker meanwhile)
   created?: string | null;
+  /** sha256 of checkpoint spans (segment-digest.ts): the writer uses those known and records the tensors it hashes. */
+  spans?: SpanStore;
+  /** Called before any weight is written with the keys of the checkpoint spans whose sha256 the writer will put
+   * in `spans` (the tensors it copies whole): the input hashing need not read them (cache/hash-worker.ts). */
+  beforeStreaming?: (supplied: Set<string>) => void;
 }
 
 /** Where a dummy-weight engine came from (llmc build --dummy-weights --config ...). */
@@ -110,13 +116,24 @@ export function writeEngine(input: EngineInput): EngineOutput {
     // One file at a time, each streamed weight by weight from the checkpoint: the model is never held whole.
     const t0 = performance.now();
     const cpu0 = threadCpu();
-    ranks.forEach((r, i) => {
+    const tensors = input.checkpoint?.tensors ?? new Map<string, TensorInfo>();
+    const store = input.spans ?? new SpanStore();
+    const seen = new Set<string>();
+    const files = ranks.map((r) => planEngineFile(r.plan, r.layout, tensors, store, seen));
+    input.beforeStreaming?.(new Set(files.flatMap((f) => f.keys.filter((k, i): k is string => k !== null && f.skip[i] === false))));
+    files.forEach((f, i) => {
       const file = graphs.length > 1 ? rankFile(i) : ENGINE_FILE;
-      const { digest, bytesRead, hashWorker } = writeEngineFile(join(tmp!, file), r.plan, r.layout, input.checkpoint?.tensors ?? new Map());
+      const { digest, bytesRead, hashWorker } = writeEngineFile(join(tmp!, file), f, ranks[i].layout, tensors, store);
       rankDigests.set(file, digest);
       stream.bytesRead += bytesRead;
       stream.bytesWritten += digest.bytes;
       if (hashWorker) stream.hashWorker = addWorker(stream.hashWorker, hashWorker);
+    });
+    // A tensor copied twice (tied embeddings, or on two ranks) is hashed once: the later copies take its sha256.
+    files.forEach((f, i) => {
+      const file = graphs.length > 1 ? rankFile(i) : ENGINE_FILE;
+      const d = rankDigests.get(file)!;
+      if (d.sha256 === '' || d.segments?.some((x) => x[2] === '')) rankDigests.set(file, fileDigest(digestSpans(join(tmp!, file), f.segments), f.size));
     });
     stream.seconds = (performance.now() - t0) / 1000;
     stream.mainCpu = cpuSince(cpu0);
@@ -130,9 +147,9 @@ export function writeEngine(input: EngineInput): EngineOutput {
     }
     // Checksums of every file (llmc verify --integrity), the manifest last: it holds them.
     if (input.buildKey) manifest.build_key = input.buildKey();
-    const files: Record<string, FileDigest> = {};
-    for (const f of engineFiles(tmp)) files[f] = rankDigests.get(f) ?? digestFile(join(tmp, f));
-    manifest.integrity = { algorithm: 'sha256', manifest_sha256: manifestDigest(manifest), files } satisfies Integrity;
+    const digests: Record<string, FileDigest> = {};
+    for (const f of engineFiles(tmp)) digests[f] = rankDigests.get(f) ?? digestFile(join(tmp, f));
+    manifest.integrity = { algorithm: 'sha256-segments', manifest_sha256: manifestDigest(manifest), files: digests } satisfies Integrity;
     faultPoint('manifest');
     writeFileSync(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
     commitTempDir(tmp, input.outDir);
@@ -234,13 +251,21 @@ function addWorker(a: HashWorker | null, b: HashWorker): HashWorker {
   return { cpu, waited: a.waited + b.waited };
 }
 
+/** An engine file planned before it is written: its header and the segments its digest is taken over. */
+interface PlannedFile {
+  header: Buffer;             // header + plan JSON, padded to dataOffset
+  size: number;               // dataOffset + the weights' data size
+  segments: Span[];           // tiling [0, size): one per tensor copied whole, one per stretch between them
+  keys: (string | null)[];    // per segment: the checkpoint span it is a copy of (SpanStore.key), or null
+  skip: boolean[];            // per segment: not hashed here (its sha256 is known, or another segment hashes it)
+  known: (string | undefined)[];  // per segment: the sha256 already known (the input hashing read the span)
+}
+
 /**
- * rank0.engine: HEADER_BYTES of header, plan JSON padded with spaces to the DATA_ALIGN-aligned data offset, then
- * the weights. Its sha256 is computed as it is written: on a worker thread for a large file (digest-worker.ts;
- * the weights are read straight into the worker's slots), else here.
+ * rank0.engine's layout: HEADER_BYTES of header, plan JSON padded with spaces to the DATA_ALIGN-aligned data
+ * offset, then the weights; and its digest's segments. `seen`: the spans an earlier segment of this build hashes.
  */
-function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors: ReadonlyMap<string, TensorInfo>):
-  { digest: FileDigest; bytesRead: number; hashWorker: HashWorker | null } {
+function planEngineFile(plan: Plan, layout: WeightLayout, tensors: ReadonlyMap<string, TensorInfo>, store: SpanStore, seen: Set<string>): PlannedFile {
   const planBytes = Buffer.from(planJson(plan), 'utf8');
   const dataOffset = alignUp(HEADER_BYTES + planBytes.length, DATA_ALIGN);
   const header = Buffer.alloc(dataOffset, 0x20);
@@ -251,23 +276,67 @@ function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors
   header.writeBigUInt64LE(BigInt(dataOffset), AT.data_offset);
   header.writeBigUInt64LE(BigInt(layout.dataSize), AT.data_size);
   planBytes.copy(header, HEADER_BYTES);
+  const size = dataOffset + layout.dataSize;
 
+  // The tensors copied whole, where they land in the file (a weight may be several: fused q/k/v, gate/up).
+  const data = new WeightData(tensors, new TensorReader());
+  const stats = new Map<string, { size: number; mtimeMs: number }>();
+  const copies: (Span & { key: string })[] = [];
+  for (const p of layout.weights) {
+    if (p.offset === null) continue;
+    let at = dataOffset + p.offset;
+    for (const t of data.wholeTensors(p.weight) ?? []) {
+      if (t.nbytes === 0) continue;
+      let st = stats.get(t.file);
+      if (!st) stats.set(t.file, (st = statSync(t.file)));
+      copies.push({ offset: at, bytes: t.nbytes, key: SpanStore.key(t.file, t.offset, t.nbytes, st) });
+      at += t.nbytes;
+    }
+  }
+  copies.sort((a, b) => a.offset - b.offset);
+  const ranges = copies.filter((c, i) => i === 0 || c.offset >= copies[i - 1].offset + copies[i - 1].bytes);
+  const cut = cutAt(ranges, size);
+  const keys = cut.map((c) => (c.range >= 0 ? ranges[c.range].key : null));
+  const known = keys.map((k) => (k === null ? undefined : store.get(k)));
+  const skip = keys.map((k, i) => {
+    if (k === null) return false;
+    if (known[i] !== undefined || seen.has(k)) return true;
+    seen.add(k);
+    return false;
+  });
+  return { header, size, segments: cut.map(({ offset, bytes }) => ({ offset, bytes })), keys, skip, known };
+}
+
+function fileDigest(segments: Segment[], size: number): FileDigest {
+  return segments.length === 1 ? { bytes: size, sha256: segments[0][2] } : { bytes: size, sha256: rootDigest(segments), segments };
+}
+
+/**
+ * Writes a planned engine file, weight by weight from the checkpoint. Its segment digests are computed as it is
+ * written: on a worker thread for a large file (digest-worker.ts; the weights are read straight into the
+ * worker's slots), else here; a segment left '' is a copy of a span another segment hashes (filled in by the
+ * caller). The tensors it hashes are recorded in `store`, for the input hashing.
+ */
+function writeEngineFile(path: string, f: PlannedFile, layout: WeightLayout, tensors: ReadonlyMap<string, TensorInfo>, store: SpanStore):
+  { digest: FileDigest; bytesRead: number; hashWorker: HashWorker | null } {
   const fd = openSync(path, 'w');
   const reader = new TensorReader();
-  const worker = dataOffset + layout.dataSize >= workerHashBytes('engine') ? WorkerDigest.start() : null;
-  if (worker) reader.bufferFor = (n) => worker.lend(n);
-  const digest = worker ?? new StreamingDigest();
+  const worker = f.size >= workerHashBytes('engine') ? WorkerDigest.start(f.segments.length) : null;
+  const digest = new SegmentedDigest(f.segments, f.skip, worker ?? new InlineDigest());
+  let pos = 0;
+  if (worker) reader.bufferFor = (n) => (digest.hashes(pos) ? worker.lend(n) : null);
   let inOrder = true;               // weights are laid out at increasing offsets; if not, hash the file afterwards
-  let result: FileDigest | null = null;
+  let shas: (string | undefined)[] | null = null;
   let waited = 0;
   try {
-    writeAll(fd, header, 0);
-    digest.update(header, 0);
+    writeAll(fd, f.header, 0);
+    digest.update(f.header, 0);
     faultPoint('engine-header');
     const data = new WeightData(tensors, reader);
+    const dataOffset = f.header.length;
     for (const p of layout.weights) {
       if (p.offset === null) continue;                           // a dummy weight: generated at load
-      let pos = dataOffset + p.offset;
+      pos = dataOffset + p.offset;
       data.stream(p.weight, (bytes) => {
         writeAll(fd, bytes, pos);
         if (inOrder && !(inOrder = digest.update(bytes, pos))) reader.bufferFor = null;
@@ -276,18 +345,27 @@ function writeEngineFile(path: string, plan: Plan, layout: WeightLayout, tensors
       if (pos !== dataOffset + p.offset + p.nbytes) throw new Error(`weight ${p.weight.name}: wrote ${pos - dataOffset - p.offset} bytes, expected ${p.nbytes}`);
       faultPoint('weights');
     }
-    ftruncateSync(fd, dataOffset + layout.dataSize);             // padding between weights reads as zeros
+    ftruncateSync(fd, f.size);                                   // padding between weights reads as zeros
     const t0 = performance.now();
-    if (inOrder) result = digest.finish(dataOffset + layout.dataSize);   // null: the worker failed
+    if (inOrder) shas = digest.finish(f.size);                   // null: the worker failed
     waited = (performance.now() - t0) / 1000;
   } finally {
     worker?.abort();
     reader.close();
     closeSync(fd);
   }
+  let segments: Segment[];
+  if (shas) {
+    f.keys.forEach((k, i) => {
+      if (k !== null && !f.skip[i] && shas![i]) store.set(k, shas![i]!);
+    });
+    segments = f.segments.map((s, i): Segment => [s.offset, s.bytes, (f.skip[i] ? f.known[i] ?? store.get(f.keys[i]!) : shas![i]) ?? '']);
+  } else {
+    segments = digestSpans(path, f.segments);
+  }
   return {
-    digest: result ?? digestFile(path), bytesRead: reader.bytesRead,
-    hashWorker: worker && result ? { cpu: worker.cpu, waited } : null,
+    digest: fileDigest(segments, f.size), bytesRead: reader.bytesRead,
+    hashWorker: worker && shas ? { cpu: worker.cpu, waited } : null,
   };
 }
 
