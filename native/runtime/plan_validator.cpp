@@ -85,6 +85,21 @@ class PlanChecker {
     expect(w.shape.size() == 1 && w.shape[0] == n, std::string(what) + " must be a 1-D weight of " + std::to_string(n) + " elements");
   }
 
+  // The operands every float linear shares (linear, linear_act, linear_rope): x [rows, in], w [out, in], an optional
+  // bias [out] of w's dtype (input index bias_in, -1 in the plan when absent), out [rows, out].
+  const ActivationInfo& linear_operands(const PlanNode& n, size_t bias_in) {
+    const auto& in = n.inputs;
+    const ActivationInfo& x = in_act(in[0]);
+    const WeightInfo& w = in_weight(in[1]);
+    expect(w.shape.size() == 2 && w.shape[1] == x.width, "weight must be 2-D [out, in] with in == x width");
+    if (in[bias_in] >= 0) {
+      const WeightInfo& b = in_weight(in[bias_in]);
+      vector_weight(b, w.shape[0], "bias");
+      expect(b.dtype == w.dtype, "bias must have the weight's dtype");
+    }
+    return x;
+  }
+
   // Each activation inside its rows' arena: `tokens` values in the token arena (arena.floats_per_token floats per
   // token), `logit_rows` values in the logits arena (arena.logit_floats_per_row floats per row).
   void check_arena_ranges() const {
@@ -167,28 +182,16 @@ class PlanChecker {
       }
       case OpId::linear:
       case OpId::linear_act: {
-        const ActivationInfo& x = in_act(in[0]);
+        const ActivationInfo& x = linear_operands(n, 2);
         const WeightInfo& w = in_weight(in[1]);
-        expect(w.shape.size() == 2 && w.shape[1] == x.width, "weight must be 2-D [out, in] with in == x width");
-        if (in[2] >= 0) {
-          const WeightInfo& b = in_weight(in[2]);
-          vector_weight(b, w.shape[0], "bias");
-          expect(b.dtype == w.dtype, "bias must have the weight's dtype");
-        }
         const ActivationInfo& out = out_act(n.outputs[0]);
         expect(out.rows == x.rows && out.width == w.shape[0], "out must be [x rows, weight rows]");
         break;
       }
       case OpId::linear_rope: {  // linear, then heads [0, num_heads) of out rotate
         const auto& a = std::get<RopeAttrs>(n.attrs);
-        const ActivationInfo& x = in_act(in[0]);
+        const ActivationInfo& x = linear_operands(n, 3);
         const WeightInfo& w = in_weight(in[1]);
-        expect(w.shape.size() == 2 && w.shape[1] == x.width, "weight must be 2-D [out, in] with in == x width");
-        if (in[3] >= 0) {
-          const WeightInfo& b = in_weight(in[3]);
-          vector_weight(b, w.shape[0], "bias");
-          expect(b.dtype == w.dtype, "bias must have the weight's dtype");
-        }
         expect(x.rows == RowsKind::tokens, "x must have token rows (rope reads each token's position)");
         expect(a.num_heads > 0 && a.head_dim > 0 && int64_t{a.num_heads} * a.head_dim <= w.shape[0],
                "num_heads and head_dim must be positive, num_heads*head_dim at most the weight rows");
