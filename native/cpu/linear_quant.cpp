@@ -362,12 +362,14 @@ void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const 
     quant::Act8 a;
     if (simd) quant::quantize_activations_avx2(x, rows, in, w.group_size, a);
     else quant::quantize_activations(x, rows, in, w.group_size, a);
-    const bool vnni = level >= Simd::avx512 && w.group_size % 64 == 0 && quant::vnni_available();
+    const bool vnni = level >= Simd::avx512 && quant::vnni_takes(w.qt, w.group_size);
     note_kernel_path(op, quant_path_name(vnni ? 3 : simd ? 1 : 0, w.qt, true));
     if (vnni) {
       if (w.qt == DType::i8) {
         a.xu.resize(a.xq.size());
         for (size_t i = 0; i < a.xq.size(); ++i) a.xu[i] = uint8_t(int(a.xq[i]) + 128);
+      } else {
+        quant::split_u4_chunks(rows, in, w.group_size, a);
       }
       pool.parallel_for(out, grain, [&](int64_t j0, int64_t j1, int) { quant::range_vnni(a, rows, in, w, out, bias, bt, j0, j1, y); });
       return;

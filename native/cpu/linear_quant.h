@@ -44,12 +44,25 @@ struct Act8 {
   std::vector<double> xs;     // [rows, groups]: sx * qsum (the offsets term's factor; AVX2 path)
   std::vector<int8_t> xr;     // [rows, in] xq for the AVX2 u4 kernel: per group, each whole block of 32 columns as
                               // its 16 even columns then its 16 odd ones (the rest in order)
+  // The AVX512-VNNI u4 kernel (split_u4_chunks): columns in chunks of 128, nc = ceil(in / 128) chunks, the last
+  // one zero-padded.
+  std::vector<int8_t> xc;     // [rows, nc, 128]: per chunk xq of its 64 even columns, then of its 64 odd ones
+  std::vector<float> sxc;     // [rows, nc, 16]: lane l of chunk c is sx of the group of columns 128c + 8l ..
+                              // 128c + 8l + 7 (0 past in)
+  std::vector<float> cq;      // [rows, groups]: sx * qsum (float; the offsets term's factor)
+  std::vector<int32_t> cg0;   // [nc]: group of the chunk's first column
+  std::vector<int32_t> crel;  // [nc, 16]: lane l's group minus cg0 (clamped to the last group past in)
 };
 void quantize_activations(const float* x, int64_t rows, int64_t in, int64_t group, Act8& a);
 void quantize_activations_avx2(const float* x, int64_t rows, int64_t in, int64_t group, Act8& a);  // the same numbers
 void split_u4_act(int64_t rows, int64_t in, int64_t group, Act8& a);  // fills a.xr from a.xq
+void split_u4_chunks(int64_t rows, int64_t in, int64_t group, Act8& a);  // fills xc, sxc, cq, cg0, crel (AVX-512)
+void quantize_activations_avx512(const float* x, int64_t rows, int64_t in, int64_t group, Act8& a);  // the same numbers
 void dequantize_activations(const Act8& a, int64_t rows, int64_t in, int64_t group, float* out);  // x' = sx * xq
 bool vnni_available();
+// Whether range_vnni takes a weight: u4 codes with groups of a multiple of 32, i8 codes with groups of a multiple of
+// 64 (and the CPU has VNNI).
+bool vnni_takes(DType qt, int64_t group);
 // AVX2 integer dot products (vpmaddubsw / vpmaddwd), every row count and group size (linear_quant_act8_avx2.cpp).
 void range_act8_avx2(const Act8& a, int64_t rows, int64_t in, const QuantWeight& w, int64_t out, const void* bias,
                      DType bt, int64_t j0, int64_t j1, float* y);

@@ -152,7 +152,7 @@ void test_linear_q(ThreadPool& pool, const std::vector<Simd>& levels) {
 }
 
 // activation_bits 8 (int8 activations, every step): every level (VNNI where the CPU has it and the group is a
-// multiple of 64, AVX2 integer dot products elsewhere, the float kernels on fake-quantized x at the scalar level)
+// multiple of 32 for u4 codes, of 64 for i8 codes, AVX2 integer dot products elsewhere, the float kernels on fake-quantized x at the scalar level)
 // against the scalar reference of the same definition, and that against the f32 result. Decode row counts
 // (1..8) and prefill ones; each row alone (a decode step) must give bit-identical outputs to the same row inside
 // a prefill call at the same level. "extreme" cases put every i8 code at -128 (u4 at 15) and every x at +-1 (xq
@@ -166,7 +166,14 @@ void test_act8(ThreadPool& pool, const std::vector<Simd>& levels) {
       {200, 256, 64, {1, 8, 100}, true, true, false, false},    // g64, bias
       {128, 768, 768, {1, 2, 12}, false, false, false, false},  // per channel (the int8 scheme)
       {96, 256, 64, {1, 9}, true, false, true, false},          // act-order permutation
-      {64, 96, 32, {1, 7, 33}, true, false, false, false},      // g32: not a VNNI shape
+      {64, 96, 32, {1, 7, 33}, true, false, false, false},      // g32, in % 128 != 0 (VNNI u4: masked tail chunk)
+      {72, 352, 32, {1, 2, 3, 4, 5, 6, 7, 8, 9}, true, true, false, false},  // g32, every decode row count, tail
+      {45, 192, 64, {1, 5, 9}, true, false, false, false},      // g64, in % 128 != 0
+      {40, 384, 128, {1, 2, 3, 4, 5, 9}, true, true, false, false},  // g128, decode row counts
+      {24, 640, 32, {512}, true, true, false, false},           // g32 prefill, 512 rows
+      {24, 512, 128, {517}, true, false, false, false},         // g128 prefill, 517 rows
+      {48, 288, 96, {1, 6, 50}, true, false, false, false},     // g96 (a multiple of 32, not of 64), tail
+      {24, 256, 32, {1, 9}, true, false, false, true},          // extreme, g32 with offsets
       {37, 200, 40, {1, 7, 33}, true, true, false, false},      // group not a multiple of 32
       {13, 34, 34, {1, 3, 10}, false, false, false, false},     // in not a multiple of the vector width
       {33, 1024, 1024, {1, 7, 33}, false, false, false, true},  // extreme codes and activations, per channel
@@ -267,12 +274,13 @@ double time_call(ThreadPool& pool, const std::vector<float>& x, int64_t rows, co
 struct PerfCell {
   bool ran = false;
   double secs = 0, best = 0;  // time_call's mean and fastest call
-  char shape[32] = {};        // "<out>x<in>"
+  char shape[32] = {};        // "<out>x<in>", "/g<group>" added for u4
 };
 
 PerfCell perf_cell(ThreadPool& pool, const char* phase, const QWeight& w, int act, int64_t rows) {
   PerfCell c;
-  std::snprintf(c.shape, sizeof c.shape, "%lldx%lld", (long long)w.out, (long long)w.in);
+  if (w.qt == DType::u4) std::snprintf(c.shape, sizeof c.shape, "%lldx%lld/g%lld", (long long)w.out, (long long)w.in, (long long)w.group);
+  else std::snprintf(c.shape, sizeof c.shape, "%lldx%lld", (long long)w.out, (long long)w.in);
   char label[64];
   std::snprintf(label, sizeof label, "%s %s %s %s", phase, qt_name(w.qt), act ? "i8" : "f32", c.shape);
   if (!selected(label)) return c;
@@ -285,7 +293,7 @@ PerfCell perf_cell(ThreadPool& pool, const char* phase, const QWeight& w, int ac
   return c;
 }
 
-// Decode-step GEMV throughput: GB/s of the quantized bytes next to a plain read of them, on a 4096 x 4096 weight
+// Decode-step GEMV throughput (u4 at g128 and g32): GB/s of the quantized bytes next to a plain read of them, on a 4096 x 4096 weight
 // (16 MB as i8: L3-resident on many machines once warm) and a 32000 x 768 one (an LM head, 24.6 MB: streamed from
 // DRAM here), with f32 activations (act=f32) and int8 activations (act=i8, activation_bits 8). Then prefill
 // (512 rows) on 2048 x 768 and 768 x 2048 (the 134M shape's MLP) in GMAC/s.
@@ -293,11 +301,13 @@ void perf(ThreadPool& pool) {
   const double bw = measure_read_bandwidth(pool, 0.5);
   std::printf("read bandwidth (all threads): %.1f GB/s; %d threads, SIMD %s, VNNI %s\n", bw, pool.size(),
               simd_name(simd_level()), llmc::cpu::quant::vnni_available() ? "yes" : "no");
-  std::printf("%-10s %-5s %-11s %5s %10s %10s %8s %10s\n", "codes", "act", "shape", "rows", "us/call", "GB/s", "% read", "best us");
+  std::printf("%-10s %-5s %-15s %5s %10s %10s %8s %10s\n", "codes", "act", "shape", "rows", "us/call", "GB/s", "% read", "best us");
   struct Shape { int64_t out, in; };
+  struct CodeGroup { DType qt; int64_t group; };  // group 0: per channel; u4 at g128 and g32 (--group-size 32)
   for (const Shape sh : {Shape{4096, 4096}, Shape{32000, 768}})
-    for (DType qt : {DType::i8, DType::u4, DType::f8e4m3}) {
-      const int64_t group = qt == DType::u4 ? 128 : sh.in;
+    for (const CodeGroup cg : {CodeGroup{DType::i8, 0}, CodeGroup{DType::u4, 128}, CodeGroup{DType::u4, 32}, CodeGroup{DType::f8e4m3, 0}}) {
+      const DType qt = cg.qt;
+      const int64_t group = cg.group ? cg.group : sh.in;
       const QWeight w = make_qweight(qt, sh.out, sh.in, group, qt == DType::u4, false);
       const double bytes = double(w.q.size()) + 4.0 * (w.scales.size() + w.offsets.size());
       for (int act : {0, 8}) {
@@ -305,20 +315,21 @@ void perf(ThreadPool& pool) {
         for (int64_t rows : {1, 4, 8}) {
           const PerfCell c = perf_cell(pool, "decode", w, act, rows);
           if (!c.ran) continue;
-          std::printf("%-10s %-5s %-11s %5lld %10.1f %10.1f %7.0f%% %10.1f\n", qt_name(qt), act ? "i8" : "f32", c.shape, (long long)rows,
+          std::printf("%-10s %-5s %-15s %5lld %10.1f %10.1f %7.0f%% %10.1f\n", qt_name(qt), act ? "i8" : "f32", c.shape, (long long)rows,
                       c.secs * 1e6, bytes / c.secs / 1e9, 100.0 * bytes / c.secs / 1e9 / bw, c.best * 1e6);
         }
       }
     }
-  std::printf("\nprefill, 512 rows\n%-10s %-5s %-11s %10s %10s %10s\n", "codes", "act", "shape", "ms/call", "GMAC/s", "best ms");
+  std::printf("\nprefill, 512 rows\n%-10s %-5s %-15s %10s %10s %10s\n", "codes", "act", "shape", "ms/call", "GMAC/s", "best ms");
   for (const Shape sh : {Shape{2048, 768}, Shape{768, 2048}})
-    for (DType qt : {DType::i8, DType::u4}) {
-      const int64_t group = qt == DType::u4 ? 128 : sh.in, rows = 512;
+    for (const CodeGroup cg : {CodeGroup{DType::i8, 0}, CodeGroup{DType::u4, 128}, CodeGroup{DType::u4, 32}}) {
+      const DType qt = cg.qt;
+      const int64_t group = cg.group ? cg.group : sh.in, rows = 512;
       const QWeight w = make_qweight(qt, sh.out, sh.in, group, qt == DType::u4, false);
       for (int act : {0, 8}) {
         const PerfCell c = perf_cell(pool, "prefill", w, act, rows);
         if (!c.ran) continue;
-        std::printf("%-10s %-5s %-11s %10.2f %10.1f %10.2f\n", qt_name(qt), act ? "i8" : "f32", c.shape, c.secs * 1e3,
+        std::printf("%-10s %-5s %-15s %10.2f %10.1f %10.2f\n", qt_name(qt), act ? "i8" : "f32", c.shape, c.secs * 1e3,
                     double(rows * sh.out * sh.in) / c.secs / 1e9, c.best * 1e3);
       }
     }
