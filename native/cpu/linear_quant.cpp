@@ -360,9 +360,10 @@ void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const 
   const KernelOp op = rows <= kGemvMaxRows ? KernelOp::linear_decode : KernelOp::linear_prefill;
   if (w.activation_bits == 8 && (w.qt == DType::i8 || w.qt == DType::u4)) {
     quant::Act8 a;
-    if (simd) quant::quantize_activations_avx2(x, rows, in, w.group_size, a);
-    else quant::quantize_activations(x, rows, in, w.group_size, a);
     const bool vnni = level >= Simd::avx512 && quant::vnni_takes(w.qt, w.group_size);
+    if (vnni) quant::quantize_activations_avx512(x, rows, in, w.group_size, a);
+    else if (simd) quant::quantize_activations_avx2(x, rows, in, w.group_size, a);
+    else quant::quantize_activations(x, rows, in, w.group_size, a);
     note_kernel_path(op, quant_path_name(vnni ? 3 : simd ? 1 : 0, w.qt, true));
     if (vnni) {
       if (w.qt == DType::i8) {

@@ -232,6 +232,32 @@ void test_act8(ThreadPool& pool, const std::vector<Simd>& levels) {
   }
 }
 
+// quantize_activations at every level it has gives the same bytes, scales and sums: random x, and x of exact
+// halves of the scale (ties: round half to even), over groups of 8 to 1024 columns (masked tails at AVX-512).
+void test_quantize_act() {
+  using namespace llmc::cpu::quant;
+  for (int64_t group : {8, 20, 32, 40, 64, 100, 128, 1024}) {
+    const int64_t rows = 3, in = group * 3;
+    for (int kind = 0; kind < 2; ++kind) {
+      std::vector<float> x = random_vec(size_t(rows * in));
+      if (kind == 1)  // largest |x| 127 per group: x / sx = x, and k + 0.5 are ties
+        for (size_t i = 0; i < x.size(); ++i) x[i] = i % size_t(group) == 0 ? 127.0f : float(int(i % 23) - 11) + 0.5f;
+      Act8 r, a2, a5;
+      quantize_activations(x.data(), rows, in, group, r);
+      quantize_activations_avx2(x.data(), rows, in, group, a2);
+      bool same2 = r.xq == a2.xq && r.sx == a2.sx && r.qsum == a2.qsum, same5 = true;
+      if (vnni_available()) {
+        quantize_activations_avx512(x.data(), rows, in, group, a5);
+        same5 = r.xq == a5.xq && r.sx == a5.sx && r.qsum == a5.qsum && a2.xs == a5.xs;
+      }
+      char name[96];
+      std::snprintf(name, sizeof name, "quantize_activations g%lld %s: avx2%s identical to scalar", (long long)group,
+                    kind ? "ties" : "random", vnni_available() ? " and avx512" : "");
+      expect(name, same2 && same5);
+    }
+  }
+}
+
 void test_fp8_decode() {
   // Every fp8 code against its definition (sign, 4-bit exponent with bias 7, 3-bit mantissa, subnormals).
   bool ok = true;
@@ -360,6 +386,7 @@ int main(int argc, char** argv) {
   std::printf("quant_ops: linear_q at %zu SIMD level(s) vs scalar, %d threads\n", levels.size(), pool.size());
   test_fp8_decode();
   test_linear_q(pool, levels);
+  test_quantize_act();
   test_act8(pool, levels);
   set_simd_level(best);
   std::printf("\n%d cases, %d failed\n", g_cases, g_failures);
