@@ -4,12 +4,22 @@
 // The definition: each row of x is cut into the weight's groups, and each group is replaced by its int8
 // fake-quantization x' = sx * xq, sx = (largest |x| in the group) / 127, xq = round(x / sx) in [-127, 127]; then
 // linear_q as usual. So every path computes the same numbers up to f32 rounding:
-//   - AVX512-VNNI (this file; groups of a multiple of 64 columns): integer dot products of the codes with xq,
+//   - AVX512-VNNI (this file): integer dot products of the codes with xq,
 //       y[t, o] = sum_g sw[o, g] * sx[t, g] * D[t, o, g] + offset[o, g] * sx[t, g] * sum(xq[t, g]),
-//     D = sum_i code[o, i] * xq[t, i] exact in int32. vpdpbusd multiplies unsigned by signed bytes: u4 codes are the
-//     unsigned side and xq the signed one; i8 codes are the signed side and xq + 128 the unsigned one, corrected by
-//     128 * sum(code) per row and group.
-//   - AVX2 (no VNNI, or groups that are not a multiple of 64): linear_quant_act8_avx2.cpp, vpmaddubsw with the sign
+//     D = sum_i code[o, i] * xq[t, i] exact in int32. vpdpbusd multiplies unsigned by signed bytes.
+//     u4 codes (groups of a multiple of 32; tile_u4): the codes are the unsigned side, read straight from the packed
+//       bytes: 64 bytes of a row are 128 columns, the low nibbles its even columns and the high nibbles its odd
+//       ones, so xq is laid out once per call (split_u4_chunks) as, per 128 columns, the xq of the 64 even columns
+//       then of the 64 odd ones; two vpdpbusd then leave in int32 lane l the dot of columns 8l .. 8l + 7 of the
+//       chunk, all in one group. Groups of a multiple of 128 sum lanes over the group and scale once by
+//       sw * sx; smaller groups (g32: 4 per chunk, g64: 2, g96 ...) convert per chunk and scale per lane by the
+//       lane's group's sw (one masked load + vpermps per row and chunk) times sx (per token and chunk, once per
+//       call). A row with in % 128 != 0 ends in a masked load of its last bytes (xq and sx zero-padded there).
+//       The offsets term is a float dot of the row's offsets with sx * sum(xq) per group.
+//     i8 codes (groups of a multiple of 64; tile): the codes are the signed side and xq + 128 the unsigned one,
+//       corrected by 128 * sum(code) per row and group.
+//     x is quantized with AVX-512 (quantize_activations_avx512: the same numbers as the scalar one).
+//   - AVX2 (no VNNI, or groups the VNNI path does not take): linear_quant_act8_avx2.cpp, vpmaddubsw with the sign
 //     trick for i8 codes, directly for u4 codes; the same formula.
 //   - scalar: x' is built and the float kernels run on it.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -170,13 +180,12 @@ namespace {
 constexpr int kTT = 2;   // tokens per tile
 constexpr int kRT = 4;   // weight rows per tile
 
-// One tile: NT tokens x NR rows of the block. ua/sb: for u4 the unsigned operand is the weight (wb rows) and the
-// signed one xq; for i8 the unsigned one is xu = xq + 128 and the signed one the weight.
+// One tile of the i8 kernel: NT tokens x NR rows of the block; the unsigned operand is xu = xq + 128 and the signed
+// one the weight.
 template <int NT, int NR>
-LLMC_VNNI void tile(const Act8& a, const QuantWeight& w, int64_t in, int64_t t0, int64_t o0, const uint8_t* wb,
-                    const int32_t* wsum, float* res /* [NT][NR] */) {
+LLMC_VNNI void tile(const Act8& a, const QuantWeight& w, int64_t in, int64_t t0, int64_t o0, const int32_t* wsum,
+                    float* res /* [NT][NR] */) {
   const int64_t gs = w.group_size, ng = in / gs;
-  const bool u4 = w.qt == DType::u4;
   __m512 facc[NT][NR];
   double corr[NT][NR] = {};
   for (int t = 0; t < NT; ++t)
@@ -187,24 +196,17 @@ LLMC_VNNI void tile(const Act8& a, const QuantWeight& w, int64_t in, int64_t t0,
       for (int r = 0; r < NR; ++r) iacc[t][r] = _mm512_setzero_si512();
     for (int64_t k = g * gs; k < (g + 1) * gs; k += 64) {
       __m512i wv[NR], xv[NT];
-      for (int r = 0; r < NR; ++r) {
-        const void* p = u4 ? static_cast<const void*>(wb + r * in + k)
-                           : static_cast<const void*>(static_cast<const int8_t*>(w.q) + (o0 + r) * in + k);
-        wv[r] = _mm512_loadu_si512(p);
-      }
+      for (int r = 0; r < NR; ++r) wv[r] = _mm512_loadu_si512(static_cast<const int8_t*>(w.q) + (o0 + r) * in + k);
+      for (int t = 0; t < NT; ++t) xv[t] = _mm512_loadu_si512(a.xu.data() + (t0 + t) * in + k);
       for (int t = 0; t < NT; ++t)
-        xv[t] = _mm512_loadu_si512(u4 ? static_cast<const void*>(a.xq.data() + (t0 + t) * in + k)
-                                      : static_cast<const void*>(a.xu.data() + (t0 + t) * in + k));
-      for (int t = 0; t < NT; ++t)
-        for (int r = 0; r < NR; ++r)
-          iacc[t][r] = u4 ? _mm512_dpbusd_epi32(iacc[t][r], wv[r], xv[t]) : _mm512_dpbusd_epi32(iacc[t][r], xv[t], wv[r]);
+        for (int r = 0; r < NR; ++r) iacc[t][r] = _mm512_dpbusd_epi32(iacc[t][r], xv[t], wv[r]);
     }
     for (int t = 0; t < NT; ++t) {
       const float sx = a.sx[size_t((t0 + t) * ng + g)];
       for (int r = 0; r < NR; ++r) {
         const float sc = w.scales[(o0 + r) * ng + g] * sx;
         facc[t][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[t][r]), _mm512_set1_ps(sc), facc[t][r]);
-        if (!u4) corr[t][r] += double(sc) * 128.0 * double(wsum[r * ng + g]);
+        corr[t][r] += double(sc) * 128.0 * double(wsum[r * ng + g]);
         if (w.offsets) corr[t][r] -= double(w.offsets[(o0 + r) * ng + g]) * double(sx) * double(a.qsum[size_t((t0 + t) * ng + g)]);
       }
     }
@@ -215,17 +217,17 @@ LLMC_VNNI void tile(const Act8& a, const QuantWeight& w, int64_t in, int64_t t0,
 
 template <int NT>
 LLMC_VNNI void rows_of_block(const Act8& a, const QuantWeight& w, int64_t in, int64_t out, int64_t t0, int64_t jb, int64_t m,
-                             const uint8_t* wb, const int32_t* wsum, float* y) {
+                             const int32_t* wsum, float* y) {
   const int64_t ng = in / w.group_size;
   float res[NT * kRT];
   int64_t r = 0;
   for (; r + kRT <= m; r += kRT) {
-    tile<NT, kRT>(a, w, in, t0, jb + r, wb + r * in, wsum + r * ng, res);
+    tile<NT, kRT>(a, w, in, t0, jb + r, wsum + r * ng, res);
     for (int t = 0; t < NT; ++t)
       for (int u = 0; u < kRT; ++u) y[(t0 + t) * out + jb + r + u] = res[t * kRT + u];
   }
   for (; r < m; ++r) {
-    tile<NT, 1>(a, w, in, t0, jb + r, wb + r * in, wsum + r * ng, res);
+    tile<NT, 1>(a, w, in, t0, jb + r, wsum + r * ng, res);
     for (int t = 0; t < NT; ++t) y[(t0 + t) * out + jb + r] = res[t];
   }
 }
@@ -362,30 +364,21 @@ LLMC_VNNI void range_vnni(const Act8& a, int64_t rows, int64_t in, const QuantWe
         for (int64_t j = j0; j < j1; ++j) y[t * out + j] += load_weight(bias, bt, j);
     return;
   }
-  thread_local std::vector<uint8_t> wb;   // [kMB, in] u4 codes unpacked to bytes
-  thread_local std::vector<int32_t> wsum; // [kMB, ng] i8 code sums per group (the +128 correction)
-  wb.resize(size_t(kMB * in));
+  thread_local std::vector<int32_t> wsum;  // [kMB, ng] i8 code sums per group (the +128 correction)
   wsum.resize(size_t(kMB * ng));
   for (int64_t jb = j0; jb < j1; jb += kMB) {
     const int64_t m = std::min(kMB, j1 - jb);
     for (int64_t r = 0; r < m; ++r) {
-      const uint8_t* row = static_cast<const uint8_t*>(w.q) + (jb + r) * row_bytes(w.qt, in);
-      if (w.qt == DType::u4) {
-        for (int64_t i = 0; i < in; i += 2) {
-          wb[size_t(r * in + i)] = row[i / 2] & 15;
-          wb[size_t(r * in + i + 1)] = row[i / 2] >> 4;
-        }
-      } else {
-        for (int64_t g = 0; g < ng; ++g) {
-          int32_t s = 0;
-          for (int64_t i = g * gs; i < (g + 1) * gs; ++i) s += int8_t(row[i]);
-          wsum[size_t(r * ng + g)] = s;
-        }
+      const int8_t* row = static_cast<const int8_t*>(w.q) + (jb + r) * in;
+      for (int64_t g = 0; g < ng; ++g) {
+        int32_t s = 0;
+        for (int64_t i = g * gs; i < (g + 1) * gs; ++i) s += row[i];
+        wsum[size_t(r * ng + g)] = s;
       }
     }
     for (int64_t t = 0; t < rows; t += kTT) {
-      if (rows - t >= kTT) rows_of_block<kTT>(a, w, in, out, t, jb, m, wb.data(), wsum.data(), y);
-      else rows_of_block<1>(a, w, in, out, t, jb, m, wb.data(), wsum.data(), y);
+      if (rows - t >= kTT) rows_of_block<kTT>(a, w, in, out, t, jb, m, wsum.data(), y);
+      else rows_of_block<1>(a, w, in, out, t, jb, m, wsum.data(), y);
     }
   }
   if (!bias) return;
