@@ -355,8 +355,8 @@ void linear_q(ThreadPool& pool, const float* x, int64_t rows, int64_t in, const 
   const int64_t macs_per_row = std::max<int64_t>(1, rows * in);
   int64_t grain = (kMinMacsPerChunk + macs_per_row - 1) / macs_per_row;
   grain = std::max<int64_t>(kMB, (grain + kMB - 1) / kMB * kMB);
-  // int8 activations (every step, decode and prefill): integer dot products with VNNI (groups of a multiple of 64)
-  // or AVX2 (any group), else the float kernels on x' = sx * xq.
+  // int8 activations (every step, decode and prefill): integer dot products with VNNI (vnni_takes: u4 groups of a
+  // multiple of 32, i8 groups of a multiple of 64) or AVX2 (any group), else the float kernels on x' = sx * xq.
   const KernelOp op = rows <= kGemvMaxRows ? KernelOp::linear_decode : KernelOp::linear_prefill;
   if (w.activation_bits == 8 && (w.qt == DType::i8 || w.qt == DType::u4)) {
     quant::Act8 a;
