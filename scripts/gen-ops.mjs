@@ -17,8 +17,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const check = process.argv.includes('--check');
 const schemaText = readFileSync(join(root, 'schema/ops.json'), 'utf8');
 const schema = JSON.parse(schemaText);
-// The hash covers the meaning (canonical JSON), not the formatting, so re-indenting the file keeps engines valid.
-const hash = createHash('sha256').update(JSON.stringify(schema)).digest('hex').slice(0, 16);
+// The hash covers the meaning (canonical JSON without the "doc" prose), not the formatting or the wording, so
+// re-indenting the file or correcting a description keeps engines valid; names, ids, operands and attrs move it.
+const withoutDocs = (v) => Array.isArray(v) ? v.map(withoutDocs)
+  : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'doc').map(([k, x]) => [k, withoutDocs(x)]))
+  : v;
+const hash = createHash('sha256').update(JSON.stringify(withoutDocs(schema))).digest('hex').slice(0, 16);
 
 validate(schema);
 

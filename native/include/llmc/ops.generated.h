@@ -5,7 +5,7 @@
 
 namespace llmc {
 
-constexpr const char* kSchemaHash = "c669ddfa6a3917cc";
+constexpr const char* kSchemaHash = "95056587ae71661f";
 constexpr int kSchemaVersion = 1;
 
 // Weight dtypes of the engine. bits < 8: packed along the last dimension, element 2j in the low nibble of byte j, each row starting at a byte boundary (row bytes = ceil(cols * bits / 8)). Integer and fp8 codes are only read by the quantized ops.
