@@ -257,13 +257,15 @@ bool bf16_activations_allowed() {
   return v == 1;
 }
 
-enum class Path { scalar, avx2, gemv_avx512, gemm_avx512_f32, gemm_avx512_bf16, gemm_amx_bf16 };
+enum class Path { scalar, avx2, gemm_avx512_f32, gemm_avx512_bf16, gemm_amx_bf16 };
 
 Path choose_path(int64_t rows, DType wt) {
   const Simd level = simd_level();
   if (level < Simd::avx2) return Path::scalar;
-  if (level < Simd::avx512 || rows == 1) return Path::avx2;  // rows = 1: AVX2's 8-stream GEMV is at the bandwidth
-  if (rows <= kGemvMaxRows) return Path::gemv_avx512;
+  // Decode, 1-8 rows: AVX2's 8-stream GEMV reads each weight once for all rows and is at the bandwidth. An AVX-512
+  // version (all tokens x 2-4 rows a tile) was level with it on Sapphire Rapids and 1.3-1.5x slower end to end at
+  // 8 sequences on Zen 4 (512-bit ops as two halves; docs/perf.md), so it was removed.
+  if (level < Simd::avx512 || rows <= kGemvMaxRows) return Path::avx2;
   if (wt == DType::bf16 && bf16_activations_allowed()) {
     if (level >= Simd::amx) return Path::gemm_amx_bf16;
     if (level >= Simd::avx512_bf16) return Path::gemm_avx512_bf16;
@@ -275,7 +277,6 @@ const char* path_name(Path p, DType wt) {
   switch (p) {
     case Path::scalar: return "scalar";
     case Path::avx2: return "avx2";
-    case Path::gemv_avx512: return "avx512 batched gemv";
     case Path::gemm_avx512_f32:
       return wt == DType::f32 ? "avx512 f32 fma" : wt == DType::f16 ? "avx512 f32 fma (f16 widened)" : "avx512 f32 fma (bf16 widened)";
     case Path::gemm_avx512_bf16: return "avx512_bf16 vdpbf16ps";
@@ -347,12 +348,11 @@ void linear_impl(ThreadPool& pool, const float* x, int64_t rows, int64_t in, con
     switch (path) {
       case Path::scalar: linear_scalar_range(x, rows, in, w, wt, out, bias, j0, j1, y); break;
       case Path::avx2: linear_avx2_range(x, rows, in, w, wt, out, bias, j0, j1, y); break;
-      case Path::gemv_avx512: linear_path::gemv_avx512(x, rows, in, w, wt, out, j0, j1, y); break;
       case Path::gemm_avx512_f32: linear_path::gemm_avx512_f32(x, rows, in, w, wt, out, j0, j1, y); break;
       case Path::gemm_avx512_bf16: linear_path::gemm_avx512_bf16(x, rows, in, w, out, j0, j1, y); break;
       case Path::gemm_amx_bf16: linear_path::gemm_amx_bf16(x, rows, in, w, out, j0, j1, y); break;
     }
-    if (bias && path >= Path::gemv_avx512) add_bias(bias, wt, rows, out, j0, j1, y);  // the others add it themselves
+    if (bias && path >= Path::gemm_avx512_f32) add_bias(bias, wt, rows, out, j0, j1, y);  // the others add it themselves
     // Epilogue of linear_act: this thread's block of outputs, just written (in L1/L2 for decode-sized steps),
     // instead of a second parallel pass over all of y.
     if (act)

@@ -24,8 +24,4 @@ void gemm_avx512_bf16(const float* x, int64_t rows, int64_t in, const void* w, i
 void gemm_amx_bf16(const float* x, int64_t rows, int64_t in, const void* w, int64_t out, int64_t j0, int64_t j1,
                    float* y);
 
-// AVX-512 decode GEMV for 1..8 tokens: every weight row is read once for all tokens. Any weight dtype, f32 math.
-void gemv_avx512(const float* x, int64_t rows, int64_t in, const void* w, DType wt, int64_t out, int64_t j0,
-                 int64_t j1, float* y);
-
 }  // namespace llmc::cpu::linear_path
