@@ -52,6 +52,14 @@ struct Act8 {
   std::vector<float> cq;      // [rows, groups]: sx * qsum (float; the offsets term's factor)
   std::vector<int32_t> cg0;   // [nc]: group of the chunk's first column
   std::vector<int32_t> crel;  // [nc, 16]: lane l's group minus cg0 (clamped to the last group past in)
+  // Sizes the buffers every quantize_activations* version fills (xq, sx, qsum, xs) for [rows, in] in `group`s.
+  void size_for(int64_t rows, int64_t in, int64_t group) {
+    const size_t ng = size_t(rows * (in / group));
+    xq.resize(size_t(rows * in));
+    sx.resize(ng);
+    qsum.resize(ng);
+    xs.resize(ng);
+  }
 };
 void quantize_activations(const float* x, int64_t rows, int64_t in, int64_t group, Act8& a);
 void quantize_activations_avx2(const float* x, int64_t rows, int64_t in, int64_t group, Act8& a);  // the same numbers

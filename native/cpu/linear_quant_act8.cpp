@@ -38,9 +38,7 @@ namespace llmc::cpu::quant {
 
 void quantize_activations(const float* x, int64_t rows, int64_t in, int64_t group, Act8& a) {
   const int64_t ng = in / group;
-  a.xq.resize(size_t(rows * in));
-  a.sx.resize(size_t(rows * ng));
-  a.qsum.resize(size_t(rows * ng));
+  a.size_for(rows, in, group);
   for (int64_t t = 0; t < rows; ++t)
     for (int64_t g = 0; g < ng; ++g) {
       const float* xg = x + t * in + g * group;
@@ -55,6 +53,7 @@ void quantize_activations(const float* x, int64_t rows, int64_t in, int64_t grou
       }
       a.sx[size_t(t * ng + g)] = sx;
       a.qsum[size_t(t * ng + g)] = qs;
+      a.xs[size_t(t * ng + g)] = double(sx) * double(qs);
     }
 }
 
@@ -63,10 +62,7 @@ void quantize_activations(const float* x, int64_t rows, int64_t in, int64_t grou
 // columns past its last whole 16 are masked loads (the zero lanes add nothing to amax or qsum).
 LLMC_VNNI void quantize_activations_avx512(const float* x, int64_t rows, int64_t in, int64_t group, Act8& a) {
   const int64_t ng = in / group;
-  a.xq.resize(size_t(rows * in));
-  a.sx.resize(size_t(rows * ng));
-  a.qsum.resize(size_t(rows * ng));
-  a.xs.resize(size_t(rows * ng));
+  a.size_for(rows, in, group);
   const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
   for (int64_t t = 0; t < rows; ++t)
     for (int64_t g = 0; g < ng; ++g) {

@@ -215,10 +215,7 @@ LLMC_AVX2 void range_act8_avx2(const Act8& a, int64_t rows, int64_t in, const Qu
 // (vroundps in the default rounding mode is nearbyint) and clamp are the same IEEE operations, 8 lanes at a time.
 LLMC_AVX2 void quantize_activations_avx2(const float* x, int64_t rows, int64_t in, int64_t group, Act8& a) {
   const int64_t ng = in / group;
-  a.xq.resize(size_t(rows * in));
-  a.sx.resize(size_t(rows * ng));
-  a.qsum.resize(size_t(rows * ng));
-  a.xs.resize(size_t(rows * ng));
+  a.size_for(rows, in, group);
   const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
   for (int64_t t = 0; t < rows; ++t)

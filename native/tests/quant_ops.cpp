@@ -245,10 +245,10 @@ void test_quantize_act() {
       Act8 r, a2, a5;
       quantize_activations(x.data(), rows, in, group, r);
       quantize_activations_avx2(x.data(), rows, in, group, a2);
-      bool same2 = r.xq == a2.xq && r.sx == a2.sx && r.qsum == a2.qsum, same5 = true;
+      bool same2 = r.xq == a2.xq && r.sx == a2.sx && r.qsum == a2.qsum && r.xs == a2.xs, same5 = true;
       if (vnni_available()) {
         quantize_activations_avx512(x.data(), rows, in, group, a5);
-        same5 = r.xq == a5.xq && r.sx == a5.sx && r.qsum == a5.qsum && a2.xs == a5.xs;
+        same5 = r.xq == a5.xq && r.sx == a5.sx && r.qsum == a5.qsum && r.xs == a5.xs && a2.xs == a5.xs;
       }
       char name[96];
       std::snprintf(name, sizeof name, "quantize_activations g%lld %s: avx2%s identical to scalar", (long long)group,
